@@ -37,22 +37,23 @@ FrameScan scan_frame(std::span<const std::uint8_t> bytes) {
   return {FrameScanStatus::complete, payload_size};
 }
 
-const wire::Frame* verify_frame(std::span<const std::uint8_t> payload, std::string* why) {
-  if (payload.size() < 8) {
-    *why = "frame: shorter than a FlatBuffer header";
+const wire::Frame* verify_frame(std::span<const std::uint8_t> frame_bytes, std::string* why) {
+  if (frame_bytes.size() < frame_header_size + 8 ||
+      read_le32(frame_bytes.data()) != frame_bytes.size() - frame_header_size) {
+    *why = "frame: length prefix does not match the bytes given";
     return nullptr;
   }
-  if (!flatbuffers::BufferHasIdentifier(payload.data(), wire::FrameIdentifier())) {
+  if (!flatbuffers::BufferHasIdentifier(frame_bytes.data(), wire::FrameIdentifier(), true)) {
     *why = "frame: file identifier is not ADMT";
     return nullptr;
   }
-  flatbuffers::Verifier verifier(payload.data(), payload.size(), verifier_depth_max,
+  flatbuffers::Verifier verifier(frame_bytes.data(), frame_bytes.size(), verifier_depth_max,
                                  verifier_tables_max);
-  if (!verifier.VerifyBuffer<wire::Frame>(wire::FrameIdentifier())) {
+  if (!verifier.VerifySizePrefixedBuffer<wire::Frame>(wire::FrameIdentifier())) {
     *why = "frame: FlatBuffer failed verification";
     return nullptr;
   }
-  const wire::Frame* frame = flatbuffers::GetRoot<wire::Frame>(payload.data());
+  const wire::Frame* frame = flatbuffers::GetSizePrefixedRoot<wire::Frame>(frame_bytes.data());
   const auto* requests = frame->requests();
   const auto* replies = frame->replies();
   if ((requests != nullptr && requests->size() > frame_requests_max) ||

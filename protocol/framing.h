@@ -32,9 +32,12 @@ struct FrameScan {
 FrameScan scan_frame(std::span<const std::uint8_t> bytes);
 
 // Runs the FlatBuffers verifier (with the "ADMT" identifier, depth and table
-// limits) over one payload (prefix excluded). Returns the frame, or nullptr and
-// a reason in `why` naming what was wrong.
-const wire::Frame* verify_frame(std::span<const std::uint8_t> payload, std::string* why);
+// limits) over one whole frame: the 4-byte prefix AND the payload, exactly
+// frame_header_size + scan.payload_size bytes (FlatBuffers aligns fields
+// relative to the prefix, so the prefix must come along). The bytes should sit
+// at an 8-byte aligned address (copy them into an aligned buffer otherwise).
+// Returns the frame, or nullptr and a reason in `why` naming what was wrong.
+const wire::Frame* verify_frame(std::span<const std::uint8_t> frame_bytes, std::string* why);
 
 // Finishes `builder` with the "ADMT" identifier and the 4-byte length prefix;
 // the wire bytes are then builder.GetBufferSpan().
