@@ -1,0 +1,212 @@
+// Book, Confirm, Cancel: admitting and releasing seats.
+#include <algorithm>
+
+#include "storage/internal.h"
+#include "storage/validate.h"
+
+namespace admit::storage {
+
+using detail::Booking;
+using detail::CommandKind;
+using detail::Event;
+using detail::Reason;
+using detail::RememberedAnswer;
+using detail::Serial;
+using detail::UserSlot;
+
+namespace {
+
+BookResult refusal(Outcome outcome, std::string_view why) {
+  BookResult result;
+  result.outcome = outcome;
+  result.message = why;
+  return result;
+}
+
+BookResult refusal(Outcome outcome, Reason reason) {
+  return refusal(outcome, detail::reason_text(reason));
+}
+
+// Book answers that are decisions, remembered under their request id.
+bool book_answer_is_final(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::booked:
+    case Outcome::held:
+    case Outcome::waitlisted:
+    case Outcome::already_booked:
+    case Outcome::sold_out:
+    case Outcome::over_user_limit:
+    case Outcome::not_open:
+    case Outcome::closed:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::uint32_t StateMachine::Impl::available(const Event& event) {
+  const std::uint64_t sold = std::uint64_t{event.held} + event.confirmed;
+  return sold >= event.config.capacity ? 0
+                                       : static_cast<std::uint32_t>(event.config.capacity - sold);
+}
+
+std::uint32_t StateMachine::Impl::per_user_max(const Event& event) {
+  return event.config.per_user_max == 0 ? event.config.capacity : event.config.per_user_max;
+}
+
+void StateMachine::Impl::assert_seats([[maybe_unused]] const Event& event) {
+  assert(std::uint64_t{event.held} + event.confirmed <=
+         std::max(event.config.capacity, event.sold_at_lowering));
+  assert(event.waitlist.empty() || event.waitlist.front().seats > available(event));
+}
+
+Serial StateMachine::Impl::admit(Event& event, detail::UserId user, std::uint32_t seats,
+                                 std::uint32_t seats_limit, bool hold, std::int64_t now_ms) {
+  assert(seats >= 1 && seats <= available(event));
+  assert(!hold || event.config.hold_ttl_ms > 0);
+  const Serial serial = bookings.size() + 1;
+  assert(serial <= booking_serial_max);
+  Booking booking;
+  booking.event = event.index;
+  booking.user = user;
+  booking.seats = seats;
+  booking.seats_limit = seats_limit;
+  booking.created_at_ms = now_ms;
+  if (hold) {
+    booking.state = BookingState::held;
+    booking.expires_at_ms = now_ms + event.config.hold_ttl_ms;
+    event.held += seats;
+    expiries.push_back({booking.expires_at_ms, serial});
+    std::push_heap(expiries.begin(), expiries.end(), std::greater<>());
+  } else {
+    booking.state = BookingState::confirmed;
+    event.confirmed += seats;
+  }
+  bookings.push_back(booking);
+  event.bookings.push_back(serial);
+  UserSlot& slot = event.users[user];
+  assert(slot.live == 0 && slot.wait_ticket == 0);
+  slot.live = serial;
+  ++live_bookings;
+  ++change_count;
+  return serial;
+}
+
+void StateMachine::Impl::release(Serial serial, BookingState to, std::int64_t now_ms) {
+  Booking& booking = bookings[serial - 1];
+  assert(booking.state == BookingState::held || booking.state == BookingState::confirmed);
+  assert(to == BookingState::cancelled || to == BookingState::expired);
+  Event& event = *events[booking.event];
+  (booking.state == BookingState::held ? event.held : event.confirmed) -= booking.seats;
+  booking.state = to;
+  const auto slot = event.users.find(booking.user);
+  assert(slot != event.users.end() && slot->second.live == serial);
+  slot->second.live = 0;
+  if (slot->second.holds_nothing()) event.users.erase(slot);
+  --live_bookings;
+  ++change_count;
+  if (event.held + event.confirmed <= event.config.capacity) event.sold_at_lowering = 0;
+  promote(event, now_ms);
+}
+
+// Keeps the heap's top a live hold, so next_expiry_ms() is exact.
+void StateMachine::Impl::drop_stale_expiries() {
+  while (!expiries.empty() && bookings[expiries.front().serial - 1].state != BookingState::held) {
+    std::pop_heap(expiries.begin(), expiries.end(), std::greater<>());
+    expiries.pop_back();
+  }
+}
+
+// The checks after the rate limit, in DESIGN.md's order.
+BookResult StateMachine::Impl::decide_book(Event& event, const BookCommand& command,
+                                           std::int64_t now_ms) {
+  const auto user = users.find(command.user);
+  const auto slot = user ? event.users.find(*user) : event.users.end();
+  if (slot != event.users.end() && slot->second.live != 0) {
+    BookResult result = refusal(Outcome::already_booked, Reason::none);
+    result.ref = ref_of(slot->second.live);
+    result.seats = bookings[slot->second.live - 1].seats;
+    return result;
+  }
+  if (slot != event.users.end() && slot->second.wait_ticket != 0) {
+    BookResult result = refusal(Outcome::waitlisted, Reason::none);
+    result.position = position(event, slot->second.wait_ticket);
+    const auto entry = event.waitlist.begin() + (result.position - 1);
+    result.seats = entry->seats;
+    return result;
+  }
+  const EventConfig& config = event.config;
+  if (config.state == EventState::paused) return refusal(Outcome::not_open, Reason::event_paused);
+  if (config.state == EventState::closed) return refusal(Outcome::closed, Reason::event_closed);
+  if (config.closes_at_ms != 0 && now_ms >= config.closes_at_ms) {
+    return refusal(Outcome::closed, Reason::sale_closed);
+  }
+  if (now_ms < config.opens_at_ms) {
+    BookResult result = refusal(Outcome::not_open, Reason::event_not_open);
+    result.opens_in_ms = config.opens_at_ms - now_ms;
+    return result;
+  }
+  const std::uint32_t limit = per_user_max(event);
+  if (command.seats > limit) return refusal(Outcome::over_user_limit, Reason::over_user_limit);
+  if (command.hold && config.hold_ttl_ms == 0) {
+    return refusal(Outcome::invalid, "hold: the event has no holds (hold_ttl_ms is 0)");
+  }
+  if (event.waitlist.empty() && command.seats <= available(event)) {
+    const Serial serial =
+        admit(event, users.intern(command.user), command.seats, limit, command.hold, now_ms);
+    BookResult result = refusal(command.hold ? Outcome::held : Outcome::booked, Reason::none);
+    result.ref = ref_of(serial);
+    result.seats = command.seats;
+    result.expires_at_ms = bookings[serial - 1].expires_at_ms;
+    return result;
+  }
+  return join_waitlist(event, command);
+}
+
+BookResult StateMachine::book(const BookCommand& command, std::int64_t now_ms) {
+  if (auto why = check_book(command); !why.empty()) return refusal(Outcome::invalid, why);
+  if (!command.request_id.empty()) {
+    if (const RememberedAnswer* answer = impl_->request_ids.find(command.request_id)) {
+      if (!impl_->same_parameters(*answer, CommandKind::book, command.event, command.user,
+                                  command.seats, 0)) {
+        return refusal(Outcome::invalid, "request_id: reused with different parameters");
+      }
+      return impl_->replay_book(*answer);
+    }
+  }
+  Event* event = impl_->find_event(command.event);
+  if (event == nullptr) return refusal(Outcome::not_found, "event: no such event");
+  if (const std::int64_t wait_ms = impl_->take_token(*event, command.user, now_ms)) {
+    BookResult result = refusal(Outcome::rate_limited, "rate limited: retry later");
+    result.retry_after_ms = wait_ms;
+    return result;
+  }
+  const std::uint32_t waitlisted_before = static_cast<std::uint32_t>(event->waitlist.size());
+  BookResult result = impl_->decide_book(*event, command, now_ms);
+  Impl::assert_seats(*event);
+  const bool counters_moved = result.outcome == Outcome::booked ||
+                              result.outcome == Outcome::held ||
+                              event->waitlist.size() != waitlisted_before;
+  if (!command.request_id.empty() && book_answer_is_final(result.outcome)) {
+    RememberedAnswer answer;
+    answer.remembered_at_ms = now_ms;
+    answer.kind = CommandKind::book;
+    answer.event = event->index;
+    answer.user = impl_->users.intern(command.user);
+    answer.request_seats = command.seats;
+    answer.outcome = result.outcome;
+    answer.reason = detail::reason_of(result.message);
+    answer.ref = result.ref.empty() ? 0 : result.ref.serial();
+    answer.seats = result.seats;
+    answer.position = result.position;
+    answer.time_ms =
+        result.outcome == Outcome::not_open ? result.opens_in_ms : result.expires_at_ms;
+    impl_->remember(command.request_id, answer);
+  }
+  if (counters_moved) impl_->notify(*event);
+  return result;
+}
+
+}  // namespace admit::storage

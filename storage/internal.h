@@ -1,0 +1,291 @@
+// Private state of the StateMachine, shared by its implementation files.
+// Nothing outside storage/ includes this.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+#include <xxhash.h>
+
+#include <cassert>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/state_machine.h"
+
+namespace admit::storage::detail {
+
+using UserId = std::uint32_t;
+using EventIndex = std::uint32_t;  // creation order
+using Serial = std::uint64_t;      // booking serial, 1-based: bookings[serial - 1]
+
+// Why a command was refused, for answers that may be remembered (and so
+// snapshotted): stored as a code, shown as static text.
+enum class Reason : std::uint8_t {
+  none = 0,
+  event_paused,
+  event_not_open,
+  event_closed,
+  sale_closed,
+  sold_out,
+  waitlist_full,
+  over_user_limit,
+  hold_expired,
+  booking_cancelled,
+};
+inline constexpr std::uint8_t reason_last = static_cast<std::uint8_t>(Reason::booking_cancelled);
+std::string_view reason_text(Reason reason);
+// The reason whose text is `message` (none for other messages).
+Reason reason_of(std::string_view message);
+
+// Hash for string keys: XXH3 is several times faster than the std::hash that
+// absl::Hash<string_view> falls back to in Debian's build, on short ids.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const {
+    return XXH3_64bits(text.data(), text.size());
+  }
+};
+template <typename Value>
+using StringMap = absl::flat_hash_map<std::string_view, Value, StringHash, std::equal_to<>>;
+
+struct Booking {
+  EventIndex event = 0;
+  UserId user = 0;
+  std::uint32_t seats = 0;
+  std::uint32_t seats_limit = 0;  // per_user_max when the seats were asked for (invariant 2)
+  BookingState state = BookingState::held;
+  std::int64_t created_at_ms = 0;
+  std::int64_t expires_at_ms = 0;  // holds only
+};
+
+// Bookings by serial - 1, in fixed chunks: growing never moves (or copies) a
+// booking, so references to one stay valid while others are added.
+class BookingTable {
+ public:
+  std::size_t size() const { return size_; }
+  Booking& operator[](std::size_t i) { return chunks_[i >> chunk_bits][i & chunk_mask]; }
+  const Booking& operator[](std::size_t i) const {
+    return chunks_[i >> chunk_bits][i & chunk_mask];
+  }
+  void push_back(const Booking& booking) {
+    if ((size_ >> chunk_bits) == chunks_.size()) {
+      chunks_.push_back(std::make_unique_for_overwrite<Booking[]>(chunk_size));
+    }
+    chunks_[size_ >> chunk_bits][size_ & chunk_mask] = booking;
+    ++size_;
+  }
+  void clear() {
+    chunks_.clear();
+    size_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t chunk_bits = 12;
+  static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
+  static constexpr std::size_t chunk_mask = chunk_size - 1;
+  std::vector<std::unique_ptr<Booking[]>> chunks_;
+  std::size_t size_ = 0;
+};
+
+// Token bucket in thousandths of a token, so that `rate_per_s` tokens per
+// second is exactly `rate_per_s` milli-tokens per millisecond.
+struct RateBucket {
+  std::int64_t milli_tokens = 0;
+  std::int64_t refilled_at_ms = 0;
+};
+inline constexpr std::int64_t milli_tokens_per_attempt = 1000;
+
+// What one user has on one event. Erased when it holds nothing. Small, since
+// an on-sale has one per buyer (rate buckets live apart, in Event::buckets).
+struct UserSlot {
+  Serial live = 0;                // live (held or confirmed) booking, 0 = none
+  std::uint64_t wait_ticket = 0;  // ticket of the waitlist entry, 0 = not waiting
+  bool holds_nothing() const { return live == 0 && wait_ticket == 0; }
+};
+
+struct WaitEntry {
+  UserId user = 0;
+  std::uint32_t seats = 0;
+  std::uint32_t seats_limit = 0;  // per_user_max when the user joined
+  std::uint64_t ticket = 0;       // strictly increasing along the queue
+};
+
+struct Event {
+  std::string id;
+  EventIndex index = 0;
+  EventConfig config;  // as given: per_user_max and waitlist_max may be 0
+  std::uint64_t version = 1;
+  std::uint32_t held = 0;
+  std::uint32_t confirmed = 0;
+  // Seats sold when capacity was last lowered below them; 0 once sold <= capacity
+  // again. held + confirmed never exceeds max(capacity, this).
+  std::uint32_t sold_at_lowering = 0;
+  absl::flat_hash_map<UserId, UserSlot> users;
+  absl::flat_hash_map<UserId, RateBucket> buckets;  // users who were rate-limited here
+  std::deque<WaitEntry> waitlist;
+  std::uint64_t next_ticket = 1;
+  std::vector<Serial> bookings;  // creation order
+};
+
+struct RateLimit {
+  std::int64_t per_s = 0;  // 0 = unlimited
+  std::int64_t burst = 0;
+};
+
+// User names interned once per machine; the views stay valid forever.
+class UserTable {
+ public:
+  std::optional<UserId> find(std::string_view name) const;
+  UserId intern(std::string_view name);  // one hash and probe, found or added
+  std::string_view name(UserId id) const { return names_[id]; }
+  std::size_t size() const { return names_.size(); }
+  void clear();
+
+ private:
+  static constexpr std::size_t chunk_size = 64 * 1024;
+  StringMap<UserId> ids_;
+  std::vector<std::string_view> names_;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  std::size_t chunk_used_ = chunk_size;
+};
+
+enum class CommandKind : std::uint8_t { book = 0, confirm, cancel, leave_waitlist };
+inline constexpr std::uint8_t command_kind_last = 3;
+
+// A remembered answer and the parameters it answered.
+struct RememberedAnswer {
+  std::int64_t remembered_at_ms = 0;
+  std::int64_t time_ms = 0;  // book: opens_in_ms (NOT_OPEN) or expires_at_ms (HELD)
+  Serial ref = 0;            // booking answered (and confirm/cancel's parameter)
+  EventIndex event = 0;
+  UserId user = 0;
+  std::uint32_t request_seats = 0;
+  std::uint32_t seats = 0, position = 0, length = 0;
+  CommandKind kind = CommandKind::book;
+  Outcome outcome = Outcome::ok;
+  Reason reason = Reason::none;
+  BookingState booking_state = BookingState::held;  // confirm/cancel: state then
+};
+
+// Request ids with their answers, oldest first.
+class RequestIds {
+ public:
+  const RememberedAnswer* find(std::string_view request_id) const;
+  // Forgets the oldest when `size_max` are kept already.
+  void remember(std::string_view request_id, const RememberedAnswer& answer, std::size_t size_max);
+  // Forgets answers remembered at or before `cutoff_ms`; returns how many.
+  std::size_t forget_until(std::int64_t cutoff_ms);
+  std::size_t size() const { return order_.size(); }
+  // Oldest first.
+  template <typename F>
+  void for_each(F&& visit) const {
+    for (const std::string& id : order_) visit(id, answers_.at(id));
+  }
+  void clear();
+
+ private:
+  void forget_oldest();
+  std::deque<std::string> order_;  // keys of answers_ point into these strings
+  StringMap<RememberedAnswer> answers_;
+};
+
+class SnapshotReader;
+
+struct HoldExpiry {
+  std::int64_t expires_at_ms;
+  Serial serial;
+  bool operator>(const HoldExpiry& other) const {
+    return expires_at_ms != other.expires_at_ms ? expires_at_ms > other.expires_at_ms
+                                                : serial > other.serial;
+  }
+};
+
+}  // namespace admit::storage::detail
+
+namespace admit::storage {
+
+struct StateMachine::Impl {
+  explicit Impl(Options options_in) : options(options_in) {}
+
+  Options options;
+  EventObserver* observer = nullptr;
+  std::vector<std::unique_ptr<detail::Event>> events;
+  detail::StringMap<detail::EventIndex> event_index;
+  std::map<std::string_view, detail::EventIndex> events_in_id_order;
+  detail::UserTable users;
+  detail::BookingTable bookings;
+  // Min-heap of hold expiries. Entries of holds confirmed or cancelled since
+  // stay until popped; the top is always a live hold (drop_stale_expiries).
+  std::vector<detail::HoldExpiry> expiries;
+  detail::RequestIds request_ids;
+  std::uint64_t live_bookings = 0;
+  std::uint64_t change_count = 0;
+
+  // ---- lookups and views (state_machine.cc) ----
+  detail::Event* find_event(std::string_view id);
+  const detail::Event* find_event(std::string_view id) const;
+  std::optional<detail::Serial> find_serial(std::string_view ref) const;
+  BookingRef ref_of(detail::Serial serial) const;
+  EventView view(const detail::Event& event) const;
+  BookingView view(detail::Serial serial) const;
+  void notify(const detail::Event& event) const;
+  void clear();
+  void add_event(std::string_view id, const EventConfig& config, std::uint64_t version);
+
+  // ---- seats (bookings.cc) ----
+  static std::uint32_t available(const detail::Event& event);
+  static std::uint32_t per_user_max(const detail::Event& event);
+  // Admits a booking of `seats` that fit: a hold if hold_ttl_ms > 0, else confirmed.
+  detail::Serial admit(detail::Event& event, detail::UserId user, std::uint32_t seats,
+                       std::uint32_t seats_limit, bool hold, std::int64_t now_ms);
+  // Takes a live booking out (cancelled or expired) and promotes the waitlist.
+  void release(detail::Serial serial, BookingState to, std::int64_t now_ms);
+  void drop_stale_expiries();
+  BookResult decide_book(detail::Event& event, const BookCommand& command, std::int64_t now_ms);
+  static void assert_seats(const detail::Event& event);
+
+  // ---- waitlist (waitlist.cc) ----
+  std::uint32_t position(const detail::Event& event, std::uint64_t ticket) const;
+  BookResult join_waitlist(detail::Event& event, const BookCommand& command);
+  void remove_waiter(detail::Event& event, detail::UserId user);
+  void promote(detail::Event& event, std::int64_t now_ms);
+
+  // ---- rate limits (rate_limit.cc) ----
+  detail::RateLimit rate_limit(const detail::Event& event) const;
+  // Takes a token for (event, user): 0, or the ms until one is back.
+  std::int64_t take_token(detail::Event& event, std::string_view user, std::int64_t now_ms);
+
+  // ---- idempotency (idempotency.cc) ----
+  void remember(std::string_view request_id, const detail::RememberedAnswer& answer);
+  bool same_parameters(const detail::RememberedAnswer& answer, detail::CommandKind kind,
+                       std::string_view event, std::string_view user, std::uint32_t seats,
+                       detail::Serial ref) const;
+  BookResult replay_book(const detail::RememberedAnswer& answer) const;
+  BookingResult replay_booking(const detail::RememberedAnswer& answer) const;
+  WaitlistResult replay_leave(const detail::RememberedAnswer& answer) const;
+
+  // ---- confirm and cancel (holds.cc) ----
+  template <typename Decide>
+  BookingResult run_ref_command(detail::CommandKind kind, const RefCommand& command,
+                                std::int64_t now_ms, Decide decide);
+
+  // ---- restore (restore_state.cc) ----
+  // Reads everything after the header into this (empty) machine and rebuilds
+  // derived state. Returns a reason when the bytes do not describe a
+  // consistent state.
+  std::string_view read_state(detail::SnapshotReader& in);
+  std::string_view read_event(detail::SnapshotReader& in);
+  std::string_view read_booking(detail::SnapshotReader& in, std::vector<std::uint64_t>& held,
+                                std::vector<std::uint64_t>& confirmed);
+  std::string_view read_answer(detail::SnapshotReader& in);
+
+  // ---- invariants (invariants.cc) ----
+  void check_event(const detail::Event& event, detail::EventIndex index) const;
+};
+
+}  // namespace admit::storage

@@ -1,0 +1,254 @@
+// Construction, lookups, views and the read-only commands.
+#include "storage/state_machine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "storage/internal.h"
+#include "storage/validate.h"
+
+namespace admit::storage {
+
+using detail::Event;
+using detail::EventIndex;
+using detail::Serial;
+
+namespace {
+constexpr std::size_t reserve_per_event_max = 1 << 12;  // ~130 KiB of tables
+}  // namespace
+
+namespace detail {
+
+std::string_view reason_text(Reason reason) {
+  switch (reason) {
+    case Reason::none:
+      return "";
+    case Reason::event_paused:
+      return "event is paused";
+    case Reason::event_not_open:
+      return "event: sale not open yet";
+    case Reason::event_closed:
+      return "event is closed";
+    case Reason::sale_closed:
+      return "event: sale has closed";
+    case Reason::sold_out:
+      return "sold out";
+    case Reason::waitlist_full:
+      return "sold out: waitlist full";
+    case Reason::over_user_limit:
+      return "seats: more than per_user_max";
+    case Reason::hold_expired:
+      return "ref: hold expired";
+    case Reason::booking_cancelled:
+      return "ref: booking cancelled";
+  }
+  return "";
+}
+
+Reason reason_of(std::string_view message) {
+  for (std::uint8_t code = 1; code <= reason_last; ++code) {
+    const auto reason = static_cast<Reason>(code);
+    if (reason_text(reason) == message) return reason;
+  }
+  return Reason::none;
+}
+
+std::optional<UserId> UserTable::find(std::string_view name) const {
+  const auto it = ids_.find(name);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+UserId UserTable::intern(std::string_view name) {
+  assert(!name.empty() && name.size() <= chunk_size);
+  const auto it = ids_.lazy_emplace(name, [&](const auto& construct) {
+    if (chunk_used_ + name.size() > chunk_size) {
+      chunks_.push_back(std::make_unique_for_overwrite<char[]>(chunk_size));
+      chunk_used_ = 0;
+    }
+    char* copy = chunks_.back().get() + chunk_used_;
+    std::memcpy(copy, name.data(), name.size());
+    chunk_used_ += name.size();
+    names_.emplace_back(copy, name.size());
+    construct(names_.back(), static_cast<UserId>(names_.size() - 1));
+  });
+  return it->second;
+}
+
+void UserTable::clear() {
+  ids_.clear();
+  names_.clear();
+  chunks_.clear();
+  chunk_used_ = chunk_size;
+}
+
+}  // namespace detail
+
+StateMachine::StateMachine(Options options) : impl_(std::make_unique<Impl>(options)) {
+  assert(options.shard < shards_max);
+}
+
+StateMachine::~StateMachine() = default;
+
+void StateMachine::set_observer(EventObserver* observer) { impl_->observer = observer; }
+
+std::uint64_t StateMachine::change_count() const { return impl_->change_count; }
+
+Event* StateMachine::Impl::find_event(std::string_view id) {
+  const auto it = event_index.find(id);
+  return it == event_index.end() ? nullptr : events[it->second].get();
+}
+
+const Event* StateMachine::Impl::find_event(std::string_view id) const {
+  const auto it = event_index.find(id);
+  return it == event_index.end() ? nullptr : events[it->second].get();
+}
+
+// The serial of a well-formed ref of this shard naming a booking made here.
+std::optional<Serial> StateMachine::Impl::find_serial(std::string_view ref) const {
+  const auto parsed = BookingRef::parse(ref);
+  if (!parsed || parsed->shard() != options.shard) return std::nullopt;
+  const Serial serial = parsed->serial();
+  if (serial == 0 || serial > bookings.size()) return std::nullopt;
+  return serial;
+}
+
+BookingRef StateMachine::Impl::ref_of(Serial serial) const {
+  return BookingRef::make(serial, options.shard);
+}
+
+EventView StateMachine::Impl::view(const Event& event) const {
+  EventView out;
+  out.id = event.id;
+  out.config = event.config;
+  out.config.per_user_max = per_user_max(event);
+  if (out.config.waitlist_max == 0) out.config.waitlist_max = waitlist_length_max;
+  out.version = event.version;
+  out.available = available(event);
+  out.held = event.held;
+  out.confirmed = event.confirmed;
+  out.waitlisted = static_cast<std::uint32_t>(event.waitlist.size());
+  return out;
+}
+
+BookingView StateMachine::Impl::view(Serial serial) const {
+  const detail::Booking& booking = bookings[serial - 1];
+  BookingView out;
+  out.ref = ref_of(serial);
+  out.event = events[booking.event]->id;
+  out.user = users.name(booking.user);
+  out.seats = booking.seats;
+  out.state = booking.state;
+  out.created_at_ms = booking.created_at_ms;
+  out.expires_at_ms = booking.expires_at_ms;
+  return out;
+}
+
+void StateMachine::Impl::notify(const Event& event) const {
+  if (observer != nullptr) observer->on_event_changed(view(event));
+}
+
+void StateMachine::Impl::clear() {
+  events.clear();
+  event_index.clear();
+  events_in_id_order.clear();
+  users.clear();
+  bookings.clear();
+  expiries.clear();
+  request_ids.clear();
+  live_bookings = 0;
+  change_count = 0;
+}
+
+void StateMachine::Impl::add_event(std::string_view id, const EventConfig& config,
+                                   std::uint64_t version) {
+  auto event = std::make_unique<Event>();
+  event->id = std::string(id);
+  event->config = config;
+  event->version = version;
+  // Most sales fill up: room for one booking per seat, up to a bound so that
+  // a huge capacity does not reserve memory nobody may use.
+  const std::size_t expected_buyers = std::min<std::size_t>(config.capacity, reserve_per_event_max);
+  event->users.reserve(expected_buyers);
+  event->bookings.reserve(expected_buyers);
+  const auto index = static_cast<EventIndex>(events.size());
+  event->index = index;
+  event_index.emplace(event->id, index);
+  events_in_id_order.emplace(event->id, index);
+  events.push_back(std::move(event));
+}
+
+EventResult StateMachine::get_event(std::string_view id) const {
+  if (auto why = check_event_id(id); !why.empty()) return {Outcome::invalid, why, {}};
+  const Event* event = impl_->find_event(id);
+  if (event == nullptr) return {Outcome::not_found, "event: no such event", {}};
+  return {Outcome::ok, "", impl_->view(*event)};
+}
+
+EventPage StateMachine::list_events(std::string_view after, std::uint32_t limit) const {
+  if (limit == 0) limit = list_limit_default;
+  limit = std::min(limit, list_limit_max);
+  EventPage page;
+  auto it = impl_->events_in_id_order.upper_bound(after);
+  for (; it != impl_->events_in_id_order.end(); ++it) {
+    if (page.events.size() == limit) {
+      page.more = true;
+      break;
+    }
+    page.events.push_back(impl_->view(*impl_->events[it->second]));
+  }
+  return page;
+}
+
+BookingResult StateMachine::get_booking(std::string_view ref) const {
+  if (!BookingRef::parse(ref)) return {Outcome::invalid, "ref: not a booking ref", {}};
+  const auto serial = impl_->find_serial(ref);
+  if (!serial) return {Outcome::not_found, "ref: no such booking", {}};
+  return {Outcome::ok, "", impl_->view(*serial)};
+}
+
+BookingPage StateMachine::list_bookings(std::string_view event_id, std::string_view after,
+                                        std::uint32_t limit) const {
+  BookingPage page;
+  auto refuse = [&page](Outcome outcome, std::string_view why) {
+    page.outcome = outcome;
+    page.message = why;
+    return page;
+  };
+  if (auto why = check_event_id(event_id); !why.empty()) return refuse(Outcome::invalid, why);
+  if (auto why = check_list_limit(limit); !why.empty()) return refuse(Outcome::invalid, why);
+  const Event* event = impl_->find_event(event_id);
+  if (event == nullptr) return refuse(Outcome::not_found, "event: no such event");
+  if (limit == 0) limit = list_limit_default;
+  auto begin = event->bookings.begin();
+  if (!after.empty()) {
+    const auto serial = impl_->find_serial(after);
+    begin = serial ? std::lower_bound(event->bookings.begin(), event->bookings.end(), *serial)
+                   : event->bookings.end();
+    if (begin == event->bookings.end() || *begin != *serial) {
+      return refuse(Outcome::invalid, "after: unknown cursor");
+    }
+    ++begin;
+  }
+  const auto left = static_cast<std::size_t>(event->bookings.end() - begin);
+  const std::size_t count = std::min<std::size_t>(left, limit);
+  page.bookings.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) page.bookings.push_back(impl_->view(begin[i]));
+  if (count < left) page.next_after = page.bookings.back().ref;
+  page.outcome = Outcome::ok;
+  return page;
+}
+
+ShardCounters StateMachine::counters() const {
+  ShardCounters out;
+  out.events = static_cast<std::uint32_t>(impl_->events.size());
+  out.live_bookings = impl_->live_bookings;
+  for (const auto& event : impl_->events) {
+    out.held_seats += event->held;
+    out.confirmed_seats += event->confirmed;
+    out.waitlisted += event->waitlist.size();
+  }
+  return out;
+}
+
+}  // namespace admit::storage

@@ -1,0 +1,538 @@
+#include "storage/wal/wal.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "protocol/protocol_limits.h"
+
+namespace admit::storage::wal {
+namespace {
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::array<std::uint8_t, 4> u32_bytes(std::uint32_t v) {
+  return {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8),
+          static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 24)};
+}
+
+int put_u32(MDB_txn* txn, MDB_dbi db, std::string_view key, std::uint32_t value) {
+  const auto bytes = u32_bytes(value);
+  MDB_val k = to_val(key), v = to_val(std::span<const std::uint8_t>(bytes));
+  return mdb_put(txn, db, &k, &v, 0);
+}
+
+// Records replayed between looks at the clock for the progress callback.
+constexpr std::uint64_t progress_check_records = 4096;
+
+}  // namespace
+
+struct ShardWal::Batch {
+  std::vector<std::uint8_t> bytes;  // the records, back to back
+  std::vector<std::uint32_t> ends;  // record i is bytes[ends[i-1], ends[i])
+  std::uint64_t first_lsn = 0;
+  bool has_checkpoint = false;
+  std::uint64_t checkpoint_lsn = 0;
+  std::vector<std::uint8_t> checkpoint_state;
+
+  bool empty() const { return ends.empty() && !has_checkpoint; }
+  // Keeps the record buffers' capacity (no allocation per turn once warm);
+  // frees the snapshot, which is large and rare.
+  void clear() {
+    bytes.clear();
+    ends.clear();
+    first_lsn = 0;
+    has_checkpoint = false;
+    checkpoint_lsn = 0;
+    checkpoint_state = {};
+  }
+};
+
+ShardWal::Batch& ShardWal::slot(std::uint64_t batch) { return slots_[batch % slots_.size()]; }
+
+ShardWal::ShardWal(Options options)
+    : options_(std::move(options)), slots_(options_.sealed_batches_max + 1) {}
+
+std::unique_ptr<ShardWal> ShardWal::open(Options options, std::string* why) {
+  if (options.shards == 0 || options.shards > shards_max || options.shard >= options.shards) {
+    *why = "shard " + std::to_string(options.shard) + " of " + std::to_string(options.shards) +
+           ": shards must be 1.." + std::to_string(shards_max);
+    return nullptr;
+  }
+  if (options.sealed_batches_max == 0 || options.sealed_bytes_max == 0 ||
+      options.map_size_bytes == 0 || options.map_size_max_bytes < options.map_size_bytes) {
+    *why = "WAL options: sealed_batches_max, sealed_bytes_max and map_size_bytes must be > 0 "
+           "and map_size_max_bytes >= map_size_bytes";
+    return nullptr;
+  }
+  if (!options.log) {
+    options.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  }
+  std::unique_ptr<ShardWal> wal(new ShardWal(std::move(options)));
+  if (!wal->open_env(why)) return nullptr;
+  wal->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  // Blocking on purpose: io_uring answers a read of an O_NONBLOCK file with
+  // -EAGAIN instead of waiting for it to become readable.
+  wal->completion_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (wal->wake_fd_ < 0 || wal->completion_fd_ < 0) {
+    *why = std::string("eventfd: ") + std::strerror(errno);
+    return nullptr;
+  }
+  return wal;
+}
+
+bool ShardWal::open_env(std::string* why) {
+  const auto path = shard_path(options_.dir, options_.shard);
+  const std::string where = "shard " + std::to_string(options_.shard) + " (" + path.string() + ")";
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    *why = where + ": " + ec.message();
+    return false;
+  }
+  // LMDB lets two processes write one environment; two servers on one
+  // folder would interleave LSNs. An exclusive lock on a side file refuses it.
+  lock_fd_ = ::open((path / "wal.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0 || flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    *why = where + ": in use by another process (" + std::strerror(errno) + ")";
+    return false;
+  }
+  // strict keeps LMDB's default: each commit flushes the data pages, then the
+  // meta page. MDB_NOMETASYNC would save the second flush and keep the file
+  // consistent, but a crash could then lose the last commit, whose answers
+  // strict mode has already released: invariant 5 forbids that. batched
+  // uses MDB_NOSYNC and flushes every sync_interval_ms instead.
+  const unsigned flags = options_.mode == Mode::batched ? MDB_NOSYNC : 0;
+  int rc = mdb_env_create(&env_);
+  if (rc == MDB_SUCCESS) rc = mdb_env_set_maxdbs(env_, named_dbs_max);
+  if (rc == MDB_SUCCESS) rc = mdb_env_set_mapsize(env_, options_.map_size_bytes);
+  if (rc == MDB_SUCCESS) rc = mdb_env_open(env_, path.c_str(), flags, 0644);
+  if (rc != MDB_SUCCESS) {
+    *why = where + ": " + lmdb_error("mdb_env_open", rc);
+    return false;
+  }
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  map_size_bytes_.store(info.me_mapsize);
+  return check_or_write_meta(where, why);
+}
+
+bool ShardWal::check_or_write_meta(const std::string& where, std::string* why) {
+  MDB_txn* txn;
+  int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  if (rc != MDB_SUCCESS) {
+    *why = where + ": " + lmdb_error("mdb_txn_begin", rc);
+    return false;
+  }
+  rc = mdb_dbi_open(txn, log_db_name, MDB_CREATE, &log_db_);
+  if (rc == MDB_SUCCESS) rc = mdb_dbi_open(txn, checkpoint_db_name, MDB_CREATE, &checkpoint_db_);
+  if (rc == MDB_SUCCESS) rc = mdb_dbi_open(txn, meta_db_name, MDB_CREATE, &meta_db_);
+  MDB_stat stat{};
+  if (rc == MDB_SUCCESS) rc = mdb_stat(txn, meta_db_, &stat);
+  if (rc != MDB_SUCCESS) {
+    *why = where + ": " + lmdb_error("mdb_dbi_open", rc);
+    mdb_txn_abort(txn);
+    return false;
+  }
+  if (stat.ms_entries == 0) {  // a new environment
+    rc = put_u32(txn, meta_db_, meta_format_version_key, wal_format_version);
+    if (rc == MDB_SUCCESS) rc = put_u32(txn, meta_db_, meta_shard_key, options_.shard);
+    if (rc == MDB_SUCCESS) rc = put_u32(txn, meta_db_, meta_shards_key, options_.shards);
+  } else if (auto meta = read_meta(txn, meta_db_, why); !meta) {
+    *why = where + ": " + *why;
+  } else if (meta->format_version != wal_format_version) {
+    *why = where + ": WAL format version " + std::to_string(meta->format_version) +
+           ", this build reads version " + std::to_string(wal_format_version);
+  } else if (meta->shards != options_.shards || meta->shard != options_.shard) {
+    *why = where + ": the data folder was written with --shards " + std::to_string(meta->shards) +
+           " (this is its shard " + std::to_string(meta->shard) + ") but this start asks for " +
+           "--shards " + std::to_string(options_.shards) + "; start with --shards " +
+           std::to_string(meta->shards) + " or use a new folder";
+  } else {
+    why->clear();
+  }
+  const bool meta_ok = stat.ms_entries == 0 || why->empty();
+  if (meta_ok && rc == MDB_SUCCESS) rc = mdb_txn_commit(txn);
+  else mdb_txn_abort(txn);
+  if (meta_ok && rc != MDB_SUCCESS) *why = where + ": " + lmdb_error("writing meta", rc);
+  return meta_ok && rc == MDB_SUCCESS;
+}
+
+ShardWal::~ShardWal() {
+  close();
+  if (env_ != nullptr) mdb_env_close(env_);
+  for (int fd : {wake_fd_, completion_fd_, lock_fd_}) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+// ---- recovery ----
+
+bool ShardWal::recover(StateMachine& machine, const Progress& progress, RecoveryReport* report,
+                       std::string* why) {
+  assert(!recovered_ && !closed_);
+  const std::int64_t start_ms = steady_ms();
+  MDB_txn* txn;
+  const int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  if (rc != MDB_SUCCESS) {
+    *why = "shard " + std::to_string(options_.shard) + ": " + lmdb_error("mdb_txn_begin", rc);
+    return false;
+  }
+  *report = RecoveryReport{};
+  const bool ok = replay(txn, machine, progress, report, why);
+  mdb_txn_abort(txn);
+  if (!ok) return false;
+  report->elapsed_ms = steady_ms() - start_ms;
+  next_lsn_ = report->last_lsn + 1;
+  records_since_checkpoint_ = report->records_replayed;
+  recovered_ = true;
+  syncer_ = std::thread([this] { run_syncer(); });
+  return true;
+}
+
+bool ShardWal::replay(MDB_txn* txn, StateMachine& machine, const Progress& progress,
+                      RecoveryReport* report, std::string* why) {
+  const std::string file = shard_data_file(options_.dir, options_.shard).string();
+  auto refuse = [&](std::uint64_t lsn, const std::string& reason) {
+    *why = "shard " + std::to_string(options_.shard) + ": WAL record at LSN " +
+           std::to_string(lsn) + " in " + file + ": " + reason +
+           "; recovery stopped, nothing skipped (inspect: admit-wal " + options_.dir.string() +
+           " dump --shard " + std::to_string(options_.shard) + " --from " + std::to_string(lsn) +
+           ")";
+    return false;
+  };
+  MDB_val k = to_val(checkpoint_lsn_key), v;
+  if (mdb_get(txn, checkpoint_db_, &k, &v) == MDB_SUCCESS) {
+    const auto lsn = lsn_from_bytes(v);
+    MDB_val state_key = to_val(checkpoint_state_key), state;
+    std::string reason = "the checkpoint state is missing";
+    if (!lsn || mdb_get(txn, checkpoint_db_, &state_key, &state) != MDB_SUCCESS ||
+        !machine.restore(to_span(state), &reason)) {
+      *why = "shard " + std::to_string(options_.shard) + ": checkpoint in " + file + ": " +
+             (lsn ? reason : "malformed checkpoint LSN") + "; recovery stopped";
+      return false;
+    }
+    report->checkpoint_lsn = *lsn;
+  }
+  MDB_cursor* cursor;
+  if (mdb_cursor_open(txn, log_db_, &cursor) != MDB_SUCCESS) return refuse(0, "no cursor");
+  std::uint64_t expected = report->checkpoint_lsn + 1;
+  std::int64_t last_progress_ms = steady_ms();
+  DecodedRecord record;
+  std::string reason;
+  int rc;
+  bool ok = true;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && ok;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    const auto lsn = lsn_from_bytes(k);
+    if (!lsn) {
+      ok = refuse(expected, "a log key of " + std::to_string(k.mv_size) + " bytes");
+    } else if (*lsn != expected) {
+      ok = refuse(expected, "missing (the next record has LSN " + std::to_string(*lsn) + ")");
+    } else if (!decode(to_span(v), record, &reason)) {
+      ok = refuse(*lsn, reason);
+    } else {
+      const std::uint64_t before = machine.change_count();
+      apply(machine, record.command, record.now_ms);
+      if (machine.change_count() == before) {
+        ok = refuse(*lsn, std::string(command_name(record.command)) +
+                              " changed nothing on replay: the state machine diverged");
+      }
+      ++expected;
+      ++report->records_replayed;
+      if (progress && report->records_replayed % progress_check_records == 0 &&
+          steady_ms() - last_progress_ms >= options_.recovery_progress_ms) {
+        last_progress_ms = steady_ms();
+        progress(report->records_replayed);
+      }
+    }
+  }
+  mdb_cursor_close(cursor);
+  if (ok && rc != MDB_NOTFOUND) ok = refuse(expected, lmdb_error("mdb_cursor_get", rc));
+  report->last_lsn = expected - 1;
+  return ok;
+}
+
+// ---- the reactor side ----
+
+void ShardWal::reclaim() {
+  const std::uint64_t durable = durable_batch();
+  for (; reclaimed_ < durable; ++reclaimed_) {
+    const Batch& batch = slot(reclaimed_ + 1);
+    assert(in_flight_bytes_ >= batch.bytes.size());
+    in_flight_bytes_ -= batch.bytes.size();
+  }
+}
+
+Admission ShardWal::admission() {
+  assert(recovered_ && !closed_);
+  reclaim();
+  if (failed_.load(std::memory_order_acquire)) return Admission::unavailable;
+  const Batch& open = slot(sealed_ + 1);
+  if (sealed_ - durable_batch() >= options_.sealed_batches_max ||
+      in_flight_bytes_ + open.bytes.size() >= options_.sealed_bytes_max) {
+    return Admission::overloaded;
+  }
+  return Admission::accept;
+}
+
+void ShardWal::append(const Command& command, std::int64_t now_ms) {
+  assert(recovered_ && !closed_);
+  assert(sealed_ - durable_batch() < options_.sealed_batches_max);
+  Batch& batch = slot(sealed_ + 1);
+  if (batch.ends.empty()) batch.first_lsn = next_lsn_;
+  encode(command, now_ms, batch.bytes);
+  batch.ends.push_back(static_cast<std::uint32_t>(batch.bytes.size()));
+  ++next_lsn_;
+  ++records_since_checkpoint_;
+}
+
+std::uint64_t ShardWal::seal() {
+  assert(recovered_);
+  Batch& batch = slot(sealed_ + 1);
+  if (batch.empty()) return sealed_;
+  reclaim();
+  in_flight_bytes_ += batch.bytes.size();
+  ++sealed_;
+  assert(sealed_ - durable_batch() <= options_.sealed_batches_max);
+  sealed_batch_.store(sealed_, std::memory_order_release);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  assert(n == sizeof one);
+  // The next open batch reuses the slot of batch sealed_ + 1 - slots, which
+  // is committed (sealed_ - durable <= sealed_batches_max) and reclaimed.
+  reclaim();
+  assert(reclaimed_ + slots_.size() >= sealed_ + 1);
+  slot(sealed_ + 1).clear();
+  return sealed_;
+}
+
+bool ShardWal::checkpoint_due(std::int64_t now_ms) {
+  if (last_checkpoint_ms_ < 0) last_checkpoint_ms_ = now_ms;
+  if (checkpoint_batch_ > durable_batch()) return false;
+  return records_since_checkpoint_ >= options_.checkpoint_every_records ||
+         (records_since_checkpoint_ > 0 &&
+          now_ms - last_checkpoint_ms_ >= options_.checkpoint_every_ms);
+}
+
+bool ShardWal::checkpoint(std::vector<std::uint8_t> snapshot, std::int64_t now_ms) {
+  if (checkpoint_batch_ > durable_batch() || admission() != Admission::accept) return false;
+  Batch& batch = slot(sealed_ + 1);
+  batch.has_checkpoint = true;
+  batch.checkpoint_lsn = next_lsn_ - 1;
+  batch.checkpoint_state = std::move(snapshot);
+  checkpoint_batch_ = sealed_ + 1;
+  records_since_checkpoint_ = 0;
+  last_checkpoint_ms_ = now_ms;
+  return true;
+}
+
+std::string ShardWal::failure() const {
+  std::lock_guard lock(failure_mutex_);
+  return failure_;
+}
+
+WalStats ShardWal::stats() const {
+  return WalStats{.records_committed = records_committed_.load(),
+                  .batches_committed = batches_committed_.load(),
+                  .transactions = transactions_.load(),
+                  .syncs = syncs_.load(),
+                  .checkpoints = checkpoints_.load(),
+                  .map_resizes = map_resizes_.load(),
+                  .map_size_bytes = map_size_bytes_.load(),
+                  .failed = failed_.load()};
+}
+
+void ShardWal::close() {
+  if (closed_) return;
+  if (syncer_.joinable()) {
+    seal();
+    stop_.store(true, std::memory_order_release);
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    syncer_.join();
+  }
+  closed_ = true;
+}
+
+// ---- the syncer thread ----
+
+void ShardWal::run_syncer() {
+  last_sync_ms_ = steady_ms();
+  for (;;) {
+    const bool stopping = stop_.load(std::memory_order_acquire);
+    const std::uint64_t sealed = sealed_batch_.load(std::memory_order_acquire);
+    bool ok = true;
+    if (durable_batch() < sealed) ok = commit_pending(sealed);
+    if (ok) ok = sync_if_due(stopping || failed_.load());
+    if (stopping && (!ok || durable_batch() == sealed)) return;  // failed: one try at close
+
+    int timeout_ms = -1;
+    if (failed_.load()) {
+      timeout_ms = static_cast<int>(options_.failed_retry_ms);
+    } else if (unsynced_) {
+      const std::int64_t due = last_sync_ms_ + options_.sync_interval_ms - steady_ms();
+      timeout_ms = static_cast<int>(std::max<std::int64_t>(0, due));
+    }
+    pollfd wake{.fd = wake_fd_, .events = POLLIN, .revents = 0};
+    if (::poll(&wake, 1, timeout_ms) > 0) {
+      std::uint64_t count;
+      [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
+    }
+  }
+}
+
+// Commits batches durable+1..last in one write transaction, growing the map
+// on MDB_MAP_FULL. On any other error the transaction is aborted (nothing of
+// it is acknowledged) and the WAL is failed until a retry succeeds.
+bool ShardWal::commit_pending(std::uint64_t last) {
+  const std::uint64_t first = durable_batch() + 1;
+  for (;;) {
+    MDB_txn* txn;
+    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc != MDB_SUCCESS) {
+      enter_failed(lmdb_error("mdb_txn_begin", rc));
+      return false;
+    }
+    rc = write_batches(txn, first, last);
+    if (rc == MDB_SUCCESS) {
+      rc = mdb_txn_commit(txn);
+    } else {
+      mdb_txn_abort(txn);
+    }
+    if (rc == MDB_SUCCESS) break;
+    const std::size_t map_size = map_size_bytes_.load();
+    if (rc == MDB_MAP_FULL && map_size < options_.map_size_max_bytes) {
+      const std::size_t grown = std::min(map_size * 2, options_.map_size_max_bytes);
+      rc = mdb_env_set_mapsize(env_, grown);
+      if (rc == MDB_SUCCESS) {
+        map_size_bytes_.store(grown);
+        map_resizes_.fetch_add(1);
+        continue;
+      }
+    }
+    enter_failed(rc == MDB_MAP_FULL ? "the WAL map is full at map_size_max_bytes = " +
+                                          std::to_string(map_size) + " bytes"
+                                    : lmdb_error("commit", rc));
+    return false;
+  }
+  std::uint64_t records = 0;
+  for (std::uint64_t b = first; b <= last; ++b) records += slot(b).ends.size();
+  records_committed_.fetch_add(records);
+  batches_committed_.fetch_add(last - first + 1);
+  transactions_.fetch_add(1);
+  durable_batch_.store(last, std::memory_order_release);
+  if (options_.mode == Mode::strict) {
+    syncs_.fetch_add(1);
+    leave_failed();  // after durable moved: a healthy WAL has no stale acknowledgement
+  } else {
+    unsynced_ = true;
+  }
+  signal_completion();
+  return true;
+}
+
+int ShardWal::write_batches(MDB_txn* txn, std::uint64_t first, std::uint64_t last) {
+  for (std::uint64_t b = first; b <= last; ++b) {
+    const Batch& batch = slot(b);
+    std::uint32_t start = 0;
+    std::uint64_t lsn = batch.first_lsn;
+    for (const std::uint32_t end : batch.ends) {
+      const LsnKey key = lsn_key(lsn++);
+      MDB_val k = to_val(std::span<const std::uint8_t>(key));
+      MDB_val v{end - start, const_cast<std::uint8_t*>(batch.bytes.data() + start)};
+      // LSNs only grow, so MDB_APPEND skips the search (and refuses a bug).
+      if (const int rc = mdb_put(txn, log_db_, &k, &v, MDB_APPEND); rc != MDB_SUCCESS) return rc;
+      start = end;
+    }
+    if (batch.has_checkpoint) {
+      if (const int rc = write_checkpoint(txn, batch); rc != MDB_SUCCESS) return rc;
+    }
+  }
+  return MDB_SUCCESS;
+}
+
+// The snapshot and its LSN, then the log up to that LSN goes: the folder
+// stays bounded by one checkpoint plus the records since.
+int ShardWal::write_checkpoint(MDB_txn* txn, const Batch& batch) {
+  const LsnKey lsn = lsn_key(batch.checkpoint_lsn);
+  MDB_val k = to_val(checkpoint_lsn_key), v = to_val(std::span<const std::uint8_t>(lsn));
+  int rc = mdb_put(txn, checkpoint_db_, &k, &v, 0);
+  k = to_val(checkpoint_state_key);
+  v = to_val(std::span<const std::uint8_t>(batch.checkpoint_state));
+  if (rc == MDB_SUCCESS) rc = mdb_put(txn, checkpoint_db_, &k, &v, 0);
+  MDB_cursor* cursor;
+  if (rc == MDB_SUCCESS) rc = mdb_cursor_open(txn, log_db_, &cursor);
+  if (rc != MDB_SUCCESS) return rc;
+  while ((rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)) == MDB_SUCCESS) {
+    const auto key_lsn = lsn_from_bytes(k);
+    if (key_lsn && *key_lsn > batch.checkpoint_lsn) break;
+    if ((rc = mdb_cursor_del(cursor, 0)) != MDB_SUCCESS) break;
+  }
+  mdb_cursor_close(cursor);
+  if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
+    checkpoints_.fetch_add(1);
+    return MDB_SUCCESS;
+  }
+  return rc;
+}
+
+// batched: flushes the commits since the last sync when the interval is up
+// (or at once when `force`). strict commits are synced already.
+bool ShardWal::sync_if_due(bool force) {
+  if (options_.mode != Mode::batched || !unsynced_) return true;
+  const std::int64_t now_ms = steady_ms();
+  if (!force && now_ms - last_sync_ms_ < options_.sync_interval_ms) return true;
+  last_sync_ms_ = now_ms;
+  if (const int rc = mdb_env_sync(env_, 1); rc != MDB_SUCCESS) {
+    enter_failed(lmdb_error("mdb_env_sync", rc));
+    return false;
+  }
+  unsynced_ = false;
+  syncs_.fetch_add(1);
+  leave_failed();
+  return true;
+}
+
+void ShardWal::enter_failed(const std::string& cause) {
+  if (failed_.load()) return;
+  {
+    std::lock_guard lock(failure_mutex_);
+    failure_ = cause;
+  }
+  failed_.store(true, std::memory_order_release);
+  options_.log("admit wal shard " + std::to_string(options_.shard) + ": storage failed: " +
+               cause + "; writes answer UNAVAILABLE, reads go on; retrying every " +
+               std::to_string(options_.failed_retry_ms) + " ms");
+  signal_completion();
+}
+
+void ShardWal::leave_failed() {
+  if (!failed_.load()) return;
+  {
+    std::lock_guard lock(failure_mutex_);
+    failure_.clear();
+  }
+  failed_.store(false, std::memory_order_release);
+  options_.log("admit wal shard " + std::to_string(options_.shard) +
+               ": storage works again; writes accepted");
+  signal_completion();
+}
+
+void ShardWal::signal_completion() {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(completion_fd_, &one, sizeof one);
+}
+
+}  // namespace admit::storage::wal

@@ -1,0 +1,199 @@
+// The write-ahead log of one shard: an LMDB environment under
+// DIR/shard-<i>/ (layout in format.h), group commit on a syncer thread,
+// checkpoints that trim the log, and recovery at start.
+//
+// Threads: everything below is called from the shard's reactor thread only
+// (one producer), except stats() and durable_batch(), which any thread may
+// read. No call made after recover() blocks on the disk: the syncer thread
+// does every LMDB write and sync.
+//
+// The reactor's turn, in order:
+//   1. before applying a mutating command: admission() must be `accept`,
+//      else answer OVERLOADED / UNAVAILABLE and leave the machine alone;
+//   2. apply(machine, command, now_ms) (command.h); if change_count() moved,
+//      append(command, now_ms);
+//   3. (optionally) if checkpoint_due(now_ms): checkpoint(machine.snapshot(), now_ms);
+//   4. at the end of the turn: seal() -> batch number B; hold every answer
+//      of the turn until durable_batch() >= B;
+//   5. keep an io_uring read of 8 bytes posted on completion_fd() (an
+//      eventfd, blocking mode: never read(2) it without a poll saying it is
+//      readable); when it completes, read durable_batch(), release the
+//      answers of batches <= it, check admission() again (the WAL may have
+//      failed or recovered), and post the read again.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/state_machine.h"
+#include "storage/wal/command.h"
+#include "storage/wal/format.h"
+
+namespace admit::storage::wal {
+
+// `off` is not a mode here: with durability off the server opens no ShardWal.
+enum class Mode : std::uint8_t {
+  strict,   // answers wait for the commit's fsync
+  batched,  // answers wait for the in-memory commit; fsync every sync_interval_ms
+};
+
+struct Options {
+  std::filesystem::path dir;  // the data folder; this shard's files are in DIR/shard-<shard>/
+  std::uint32_t shard = 0;
+  std::uint32_t shards = 1;  // refused if the folder was written with another count
+  Mode mode = Mode::strict;
+  std::uint32_t sync_interval_ms = 100;  // batched only
+  std::size_t map_size_bytes = std::size_t{64} << 20;       // initial LMDB map (--map-size)
+  std::size_t map_size_max_bytes = std::size_t{64} << 30;   // doubling stops here
+  std::uint32_t sealed_batches_max = 64;  // sealed but not yet committed
+  std::size_t sealed_bytes_max = std::size_t{64} << 20;     // their records' bytes
+  std::uint64_t checkpoint_every_records = 1'000'000;  // whichever comes first
+  std::int64_t checkpoint_every_ms = 5 * 60 * 1000;
+  std::uint32_t failed_retry_ms = 1000;  // a failed WAL retries its commit this often
+  std::uint32_t recovery_progress_ms = 1000;  // recover() reports progress this often
+  // Told once when the WAL fails (with the cause) and once when it recovers.
+  // Called on the syncer thread. Default: a line on stderr.
+  std::function<void(const std::string& line)> log;
+};
+
+struct RecoveryReport {
+  std::uint64_t checkpoint_lsn = 0;  // 0: no checkpoint
+  std::uint64_t records_replayed = 0;
+  std::uint64_t last_lsn = 0;  // the next append gets last_lsn + 1
+  std::int64_t elapsed_ms = 0;
+};
+
+// Counters for metrics and benchmarks; any thread may read them.
+struct WalStats {
+  std::uint64_t records_committed = 0;
+  std::uint64_t batches_committed = 0;
+  std::uint64_t transactions = 0;  // LMDB write transactions committed
+  std::uint64_t syncs = 0;         // strict: durable commits; batched: mdb_env_sync calls
+  std::uint64_t checkpoints = 0;
+  std::uint64_t map_resizes = 0;
+  std::size_t map_size_bytes = 0;
+  bool failed = false;
+};
+
+enum class Admission : std::uint8_t {
+  accept,
+  overloaded,   // too many sealed batches or bytes waiting for the disk: OVERLOADED
+  unavailable,  // the storage failed (disk full, I/O error): UNAVAILABLE, reads still served
+};
+
+class ShardWal {
+ public:
+  // Opens (or creates) DIR/shard-<shard>. Refuses a folder written for another
+  // shard count or format, naming both. nullptr with `why` on failure.
+  static std::unique_ptr<ShardWal> open(Options options, std::string* why);
+  // close()s if the caller did not.
+  ~ShardWal();
+  ShardWal(const ShardWal&) = delete;
+  ShardWal& operator=(const ShardWal&) = delete;
+
+  // Once, right after open(), into a freshly constructed machine: loads the
+  // checkpoint and replays the log tail through apply(). progress(records so
+  // far) is called about every recovery_progress_ms. Stops at the first corrupt,
+  // undecodable or missing record, with `why` naming the shard, the LSN and
+  // the file; nothing is skipped. On success starts the syncer thread.
+  using Progress = std::function<void(std::uint64_t records_replayed)>;
+  bool recover(StateMachine& machine, const Progress& progress, RecoveryReport* report,
+               std::string* why);
+
+  Admission admission();
+  // The command that moved change_count(), with the now_ms apply() used.
+  // Precondition: admission() was `accept` earlier in this turn.
+  void append(const Command& command, std::int64_t now_ms);
+  // Ends the turn's batch; returns the batch number its answers wait for.
+  // An empty turn returns the last sealed number (its answers may still
+  // reflect state of batches in flight).
+  std::uint64_t seal();
+
+  int completion_fd() const { return completion_fd_; }
+  // Every batch <= this is committed (strict: on disk; batched: in LMDB).
+  std::uint64_t durable_batch() const { return durable_batch_.load(std::memory_order_acquire); }
+
+  // True when enough records or time passed since the last checkpoint and
+  // none is in flight.
+  bool checkpoint_due(std::int64_t now_ms);
+  // Hands over a snapshot of the machine covering every record appended so
+  // far; it is written with the current batch, and the log up to its LSN is
+  // deleted in the same transaction. False (snapshot dropped, retry later)
+  // if one is still in flight or admission() is not `accept`.
+  bool checkpoint(std::vector<std::uint8_t> snapshot, std::int64_t now_ms);
+
+  // The cause while admission() is `unavailable`, else empty.
+  std::string failure() const;
+  std::uint64_t last_lsn() const { return next_lsn_ - 1; }
+  WalStats stats() const;
+
+  // Seals the open batch, lets the syncer commit everything sealed (one try
+  // if failed) and a final sync, stops it. Idempotent.
+  void close();
+
+ private:
+  struct Batch;
+  explicit ShardWal(Options options);
+  bool open_env(std::string* why);
+  bool check_or_write_meta(const std::string& where, std::string* why);
+  Batch& slot(std::uint64_t batch);
+  void reclaim();
+  bool replay(MDB_txn* txn, StateMachine& machine, const Progress& progress,
+              RecoveryReport* report, std::string* why);
+
+  // Syncer thread.
+  void run_syncer();
+  bool commit_pending(std::uint64_t last);
+  int write_batches(MDB_txn* txn, std::uint64_t first, std::uint64_t last);
+  int write_checkpoint(MDB_txn* txn, const Batch& batch);
+  bool sync_if_due(bool force);
+  void enter_failed(const std::string& cause);
+  void leave_failed();
+  void signal_completion();
+
+  Options options_;
+  MDB_env* env_ = nullptr;
+  MDB_dbi log_db_ = 0, checkpoint_db_ = 0, meta_db_ = 0;
+  std::vector<Batch> slots_;  // sealed_batches_max + 1: the open batch never waits for a slot
+  int wake_fd_ = -1;        // eventfd: reactor -> syncer ("sealed", "stop")
+  int completion_fd_ = -1;  // eventfd: syncer -> reactor ("durable moved", "failed")
+  int lock_fd_ = -1;        // flock on DIR/shard-<i>/wal.lock: one process per folder
+  std::thread syncer_;
+
+  // Reactor thread only.
+  std::uint64_t next_lsn_ = 1;
+  std::uint64_t sealed_ = 0;
+  std::uint64_t reclaimed_ = 0;  // batches whose bytes left in_flight_bytes_
+  std::size_t in_flight_bytes_ = 0;
+  std::uint64_t checkpoint_batch_ = 0;  // the batch carrying the last checkpoint
+  std::uint64_t records_since_checkpoint_ = 0;
+  std::int64_t last_checkpoint_ms_ = -1;  // -1: start counting at the first checkpoint_due()
+  bool recovered_ = false;
+  bool closed_ = false;
+
+  // Shared.
+  std::atomic<std::uint64_t> sealed_batch_{0};
+  std::atomic<std::uint64_t> durable_batch_{0};
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> stop_{false};
+  mutable std::mutex failure_mutex_;
+  std::string failure_;  // guarded by failure_mutex_
+  std::atomic<std::uint64_t> records_committed_{0}, batches_committed_{0}, transactions_{0},
+      syncs_{0}, checkpoints_{0}, map_resizes_{0};
+  std::atomic<std::size_t> map_size_bytes_{0};
+
+  // Syncer thread only.
+  bool unsynced_ = false;  // batched: commits since the last mdb_env_sync
+  std::int64_t last_sync_ms_ = 0;
+};
+
+}  // namespace admit::storage::wal
