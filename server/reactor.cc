@@ -1,0 +1,350 @@
+#include "server/reactor.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "server/completion_tag.h"
+
+namespace admit::server {
+namespace {
+
+storage::Options machine_options(const ServerOptions& options, std::uint32_t shard) {
+  storage::Options machine;
+  machine.shard = shard;
+  machine.default_rate_per_s = options.rate_per_s;
+  machine.default_rate_burst = options.rate_burst;
+  return machine;
+}
+
+// The flag sets to try, best first; the kernel answers EINVAL to those it lacks.
+constexpr unsigned uring_flag_sets[] = {
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
+    IORING_SETUP_COOP_TASKRUN,
+    0,
+};
+
+}  // namespace
+
+Reactor::Reactor(SharedState& shared, std::uint32_t shard, int base_listener, int shard_listener,
+                 int stop_fd)
+    : shared_(shared),
+      options_(shared.options),
+      shard_(shard),
+      listeners_{base_listener, shard_listener},
+      stop_fd_(stop_fd),
+      machine_(machine_options(shared.options, shard)),
+      outstanding_(shared.options.shards, 0) {
+  machine_.set_observer(this);
+}
+
+Reactor::~Reactor() {
+  if (ring_ready_) io_uring_queue_exit(&ring_);
+  if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, recv_buffer_count * sizeof(io_uring_buf));
+  std::free(buffers_);
+}
+
+bool Reactor::setup(std::string* why) {
+  int rc = -EINVAL;
+  for (const unsigned flags : uring_flag_sets) {
+    io_uring_params params{};
+    params.flags = flags | IORING_SETUP_CQSIZE;
+    params.cq_entries = uring_cq_entries;
+    rc = io_uring_queue_init_params(uring_sq_entries, &ring_, &params);
+    if (rc != -EINVAL) break;
+  }
+  if (rc < 0) {
+    *why = "shard " + std::to_string(shard_) + ": io_uring setup failed: " + std::strerror(-rc);
+    return false;
+  }
+  ring_ready_ = true;
+
+  // The provided-buffer ring, by hand (liburing 2.3 has no io_uring_setup_buf_ring).
+  void* ring_memory = ::mmap(nullptr, recv_buffer_count * sizeof(io_uring_buf),
+                             PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (ring_memory == MAP_FAILED) {
+    *why = "shard " + std::to_string(shard_) + ": cannot map the receive buffer ring";
+    return false;
+  }
+  buffer_ring_ = static_cast<io_uring_buf_ring*>(ring_memory);
+  io_uring_buf_reg registration{};
+  registration.ring_addr = reinterpret_cast<std::uint64_t>(ring_memory);
+  registration.ring_entries = recv_buffer_count;
+  registration.bgid = receive_buffer_group;
+  rc = io_uring_register_buf_ring(&ring_, &registration, 0);
+  if (rc < 0) {
+    *why = "shard " + std::to_string(shard_) +
+           ": cannot register receive buffers: " + std::strerror(-rc);
+    return false;
+  }
+  io_uring_buf_ring_init(buffer_ring_);
+  buffers_ = static_cast<std::uint8_t*>(
+      std::aligned_alloc(4096, std::size_t{recv_buffer_count} * recv_buffer_size));
+  if (buffers_ == nullptr) {
+    *why = "shard " + std::to_string(shard_) + ": cannot allocate receive buffers";
+    return false;
+  }
+  for (std::uint32_t id = 0; id < recv_buffer_count; ++id) {
+    io_uring_buf_ring_add(buffer_ring_, buffers_ + std::size_t{id} * recv_buffer_size,
+                          recv_buffer_size, static_cast<std::uint16_t>(id),
+                          io_uring_buf_ring_mask(recv_buffer_count), static_cast<int>(id));
+  }
+  io_uring_buf_ring_advance(buffer_ring_, recv_buffer_count);
+  aligned_frame_ = std::make_unique<std::uint64_t[]>((frame_header_size + frame_size_max) / 8 + 1);
+  shared_.ring_fds[shard_] = ring_.ring_fd;
+  return true;
+}
+
+void Reactor::return_buffer(std::uint16_t buffer_id) {
+  io_uring_buf_ring_add(buffer_ring_, buffers_ + std::size_t{buffer_id} * recv_buffer_size,
+                        recv_buffer_size, buffer_id, io_uring_buf_ring_mask(recv_buffer_count), 0);
+  io_uring_buf_ring_advance(buffer_ring_, 1);
+}
+
+io_uring_sqe* Reactor::next_sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {
+    io_uring_submit(&ring_);  // the queue is full: hand it to the kernel and go on
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  assert(sqe != nullptr);
+  return sqe;
+}
+
+void Reactor::run() {
+  now_ms_ = wall_clock_ms();
+  arm_accept(0);
+  arm_accept(1);
+  arm_housekeeping();
+  arm_stop_read();
+  while (!stopping_) {
+    const int rc = io_uring_submit_and_wait(&ring_, 1);
+    if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
+      std::fprintf(stderr, "admitd: shard %u: io_uring_enter failed: %s; stopping the shard\n",
+                   shard_, std::strerror(-rc));
+      break;
+    }
+    now_ms_ = wall_clock_ms();
+    unsigned head = 0;
+    unsigned seen = 0;
+    io_uring_cqe* cqe = nullptr;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      handle_completion(*cqe);
+      ++seen;
+    }
+    io_uring_cq_advance(&ring_, seen);
+    end_turn();
+  }
+  shut_down();
+}
+
+void Reactor::handle_completion(const io_uring_cqe& cqe) {
+  const CompletionTag tag = CompletionTag::decode(cqe.user_data);
+  switch (tag.kind) {
+    case CompletionKind::accept:
+      return on_accept(static_cast<int>(tag.index), cqe);
+    case CompletionKind::recv:
+    case CompletionKind::send: {
+      assert(tag.index < connections_.size());
+      Connection& connection = *connections_[tag.index];
+      // A connection slot is reused only after all its operations ended.
+      assert(connection.in_use && connection.generation == tag.generation);
+      if (tag.kind == CompletionKind::recv) return on_recv(connection, cqe);
+      return on_send(connection, cqe);
+    }
+    case CompletionKind::housekeeping:
+      return on_housekeeping();
+    case CompletionKind::expiry:
+      if (tag.generation == expiry_generation_ && cqe.res == -ETIME) {
+        expiry_armed_ms_.reset();
+        machine_.expire(now_ms_);
+      }
+      return;
+    case CompletionKind::stop:
+      stopping_ = true;
+      return;
+    case CompletionKind::wake_in:   // rings are drained at the end of every turn
+    case CompletionKind::wake_out:  // a failed wake is made good by the housekeeping tick
+    case CompletionKind::ignore:
+      return;
+  }
+}
+
+void Reactor::end_turn() {
+  for (std::uint32_t other = 0; other < options_.shards; ++other) {
+    if (other == shard_) continue;
+    drain_requests(other);
+    drain_responses(other);
+  }
+  attend_queued();
+  flush_dirty();
+  free_closed();
+  arm_expiry_timer();
+  publish_stats();
+  send_wakes();
+}
+
+void Reactor::arm_accept(int listener_index) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_multishot_accept(sqe, listeners_[listener_index], nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(
+      sqe, CompletionTag{CompletionKind::accept, static_cast<std::uint32_t>(listener_index), 0}
+               .encode());
+  accept_armed_[listener_index] = true;
+}
+
+void Reactor::on_accept(int listener_index, const io_uring_cqe& cqe) {
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0) accept_armed_[listener_index] = false;
+  if (cqe.res < 0) return;  // e.g. EMFILE: the housekeeping tick re-arms
+  const int fd = cqe.res;
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  Connection& connection =
+      *open_connection(fd, listener_index == 0 ? -1 : static_cast<int>(shard_));
+  const std::uint32_t before = shared_.connections.fetch_add(1, std::memory_order_relaxed);
+  if (before >= options_.max_connections) {
+    shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+    ++overloaded_;
+    refuse_and_close(connection, Outcome::overloaded,
+                     "connections: the server is at --max-connections (" +
+                         std::to_string(options_.max_connections) + "); retry later");
+  } else {
+    connection.counted = true;
+    ++open_connections_;
+    arm_recv(connection);
+  }
+  if (!accept_armed_[listener_index] && !stopping_) arm_accept(listener_index);
+}
+
+void Reactor::arm_housekeeping() {
+  housekeeping_interval_.tv_sec = 0;
+  housekeeping_interval_.tv_nsec = housekeeping_interval_ms * 1'000'000;
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_timeout(sqe, &housekeeping_interval_, 0, 0);
+  io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::housekeeping, 0, 0}.encode());
+}
+
+void Reactor::on_housekeeping() {
+  arm_housekeeping();
+  for (int i = 0; i < 2; ++i) {
+    if (!accept_armed_[i] && !stopping_) arm_accept(i);
+  }
+  drop_slow_readers();
+  // Request ids past their retention go once a second; holds go on their own timer.
+  constexpr std::uint64_t ticks_per_retention_sweep = 1000 / housekeeping_interval_ms;
+  if (++housekeeping_ticks_ % ticks_per_retention_sweep == 0) machine_.expire(now_ms_);
+}
+
+// Keeps one timer armed for the earliest hold expiry. A later deadline does
+// not need a new timer: the earlier one fires, expire() runs, and this re-arms.
+void Reactor::arm_expiry_timer() {
+  const std::optional<std::int64_t> next = machine_.next_expiry_ms();
+  if (!next || (expiry_armed_ms_ && *expiry_armed_ms_ <= *next)) return;
+  if (expiry_armed_ms_) {
+    io_uring_sqe* remove = next_sqe();
+    io_uring_prep_timeout_remove(
+        remove, CompletionTag{CompletionKind::expiry, 0, expiry_generation_}.encode(), 0);
+    io_uring_sqe_set_data64(remove, CompletionTag{CompletionKind::ignore, 0, 0}.encode());
+  }
+  ++expiry_generation_;
+  expiry_deadline_.tv_sec = *next / 1000;
+  expiry_deadline_.tv_nsec = (*next % 1000) * 1'000'000;
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_timeout(sqe, &expiry_deadline_, 0, IORING_TIMEOUT_ABS | IORING_TIMEOUT_REALTIME);
+  io_uring_sqe_set_data64(sqe,
+                          CompletionTag{CompletionKind::expiry, 0, expiry_generation_}.encode());
+  expiry_armed_ms_ = *next;
+}
+
+void Reactor::arm_stop_read() {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_read(sqe, stop_fd_, &stop_value_, sizeof stop_value_, 0);
+  io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::stop, 0, 0}.encode());
+}
+
+// Owner side: apply what `origin` forwarded and answer on the way back. The
+// origin never has more requests outstanding than a ring holds, so the answer
+// always finds a slot.
+void Reactor::drain_requests(std::uint32_t origin) {
+  SpscRing<RequestSlot>& in = shared_.requests(origin, shard_);
+  SpscRing<ResponseSlot>& out = shared_.responses(shard_, origin);
+  for (std::uint32_t taken = 0; taken < in.capacity(); ++taken) {
+    const RequestSlot* request = in.front();
+    if (request == nullptr) break;
+    ResponseSlot* response = out.try_push();
+    assert(response != nullptr);
+    response->connection = request->connection;
+    response->request_id = request->request_id;
+    execute(machine_, request->command, now_ms_, shared_.directory.full(shard_), &response->result);
+    out.commit_push();
+    in.commit_pop();
+    wake_mask_ |= std::uint64_t{1} << origin;
+  }
+}
+
+// Origin side: answers from `owner` go to their connections, if still open.
+void Reactor::drain_responses(std::uint32_t owner) {
+  SpscRing<ResponseSlot>& in = shared_.responses(owner, shard_);
+  for (std::uint32_t taken = 0; taken < in.capacity(); ++taken) {
+    ResponseSlot* response = in.front();
+    if (response == nullptr) break;
+    if (Connection* connection = lookup(response->connection)) {
+      deliver(*connection, response->request_id, response->result);
+    }
+    delete response->result.take_page();
+    in.commit_pop();
+    assert(outstanding_[owner] > 0);
+    --outstanding_[owner];
+  }
+}
+
+void Reactor::send_wakes() {
+  for (std::uint32_t target = 0; wake_mask_ != 0; ++target, wake_mask_ >>= 1) {
+    if ((wake_mask_ & 1) == 0) continue;
+    assert(target != shard_);
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_msg_ring(sqe, shared_.ring_fds[target], 0,
+                           CompletionTag{CompletionKind::wake_in, 0, 0}.encode(), 0);
+    io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::wake_out, 0, 0}.encode());
+  }
+}
+
+void Reactor::publish_stats() {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  ShardStatsCounters& stats = shared_.stats[shard_];
+  stats.connections.store(open_connections_, relaxed);
+  stats.requests.store(requests_, relaxed);
+  stats.forwarded.store(forwarded_, relaxed);
+  stats.overloaded.store(overloaded_, relaxed);
+  const std::uint64_t change_count = machine_.change_count();
+  if (change_count == last_change_count_) return;
+  last_change_count_ = change_count;
+  const storage::ShardCounters counters = machine_.counters();
+  stats.events.store(counters.events, relaxed);
+  stats.live_bookings.store(counters.live_bookings, relaxed);
+  stats.held_seats.store(counters.held_seats, relaxed);
+  stats.confirmed_seats.store(counters.confirmed_seats, relaxed);
+  stats.waitlisted.store(counters.waitlisted, relaxed);
+}
+
+void Reactor::on_event_changed(const storage::EventView& event) {
+  shared_.directory.publish(shard_, EventSnapshot::of(event));
+}
+
+void Reactor::shut_down() {
+  for (auto& connection : connections_) {
+    if (connection->in_use) ::close(connection->fd);
+  }
+  open_connections_ = 0;
+  publish_stats();
+}
+
+}  // namespace admit::server

@@ -1,0 +1,423 @@
+// Reactor: one connection's bytes in (reassembly, frames, requests) and out
+// (replies gathered per turn into one send), its limits and its closing.
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+
+#include "protocol/framing.h"
+#include "server/completion_tag.h"
+#include "server/reactor.h"
+
+namespace admit::server {
+namespace {
+
+// Buffers grown past these by one big frame or reply are given back when empty.
+constexpr std::size_t pending_keep_bytes = 4 * recv_buffer_size;
+constexpr std::size_t send_keep_bytes = 256 * 1024;
+constexpr std::size_t builder_keep_bytes = 64 * 1024;
+
+constexpr std::string_view ring_full_message =
+    "ring: the owner shard's queue is full (--ring-size); retry";
+constexpr std::string_view replies_message = "frame: a client sends requests, not replies";
+
+CompletionTag tag_of(CompletionKind kind, const Connection& connection) {
+  return {kind, connection.index, connection.generation};
+}
+
+}  // namespace
+
+Connection* Reactor::open_connection(int fd, int listener_shard) {
+  std::uint32_t index = 0;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(connections_.size());
+    assert(index <= CompletionTag::index_max);
+    connections_.push_back(std::make_unique<Connection>());
+  }
+  Connection& connection = *connections_[index];
+  assert(!connection.in_use);
+  connection.index = index;
+  connection.fd = fd;
+  connection.listener_shard = listener_shard;
+  connection.in_use = true;
+  connection.last_send_progress_ms = now_ms_;
+  return &connection;
+}
+
+std::uint64_t Reactor::handle_of(const Connection& connection) const {
+  return std::uint64_t{connection.index} << 32 | connection.generation;
+}
+
+Connection* Reactor::lookup(std::uint64_t handle) {
+  const auto index = static_cast<std::uint32_t>(handle >> 32);
+  if (index >= connections_.size()) return nullptr;
+  Connection& connection = *connections_[index];
+  if (!connection.in_use || connection.closing ||
+      connection.generation != static_cast<std::uint32_t>(handle)) {
+    return nullptr;
+  }
+  return &connection;
+}
+
+void Reactor::arm_recv(Connection& connection) {
+  assert(!connection.recv_armed && !connection.closing);
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_recv_multishot(sqe, connection.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = receive_buffer_group;
+  io_uring_sqe_set_data64(sqe, tag_of(CompletionKind::recv, connection).encode());
+  connection.recv_armed = true;
+  ++connection.ops;
+}
+
+void Reactor::stop_reading(Connection& connection) {
+  if (!connection.recv_armed || connection.recv_cancel_sent) return;
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_cancel64(sqe, tag_of(CompletionKind::recv, connection).encode(), 0);
+  io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::ignore, 0, 0}.encode());
+  connection.recv_cancel_sent = true;
+}
+
+void Reactor::on_recv(Connection& connection, const io_uring_cqe& cqe) {
+  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+  if (!more) {
+    connection.recv_armed = false;
+    connection.recv_cancel_sent = false;
+    --connection.ops;
+  }
+  if (cqe.res > 0) {
+    assert((cqe.flags & IORING_CQE_F_BUFFER) != 0);
+    const auto buffer_id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    const std::uint8_t* bytes = buffers_ + std::size_t{buffer_id} * recv_buffer_size;
+    consume(connection, {bytes, static_cast<std::size_t>(cqe.res)});
+    return_buffer(buffer_id);
+  } else if (cqe.res == 0) {
+    connection.read_closed = true;
+  } else if (cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
+    close_connection(connection);  // reset by the peer, or worse
+    return;
+  }
+  if (!more) attend(connection);
+}
+
+void Reactor::consume(Connection& connection, std::span<const std::uint8_t> bytes) {
+  if (connection.closing || connection.close_after_flush) return;  // nothing more is read
+  if (connection.pending.empty()) {
+    bytes = bytes.subspan(process_frames(connection, bytes));
+    if (bytes.empty() || connection.closing || connection.close_after_flush) return;
+  }
+  if (connection.pending.size() + bytes.size() > pending_bytes_max) {
+    close_connection(connection);
+    return;
+  }
+  const bool had_pending = !connection.pending.empty();
+  connection.pending.insert(connection.pending.end(), bytes.begin(), bytes.end());
+  if (had_pending) drain_pending(connection);
+}
+
+void Reactor::drain_pending(Connection& connection) {
+  const std::size_t used = process_frames(connection, connection.pending);
+  connection.pending.erase(connection.pending.begin(),
+                           connection.pending.begin() + static_cast<std::ptrdiff_t>(used));
+  if (connection.pending.empty() && connection.pending.capacity() > pending_keep_bytes) {
+    connection.pending = {};
+  }
+}
+
+// Handles whole frames at the start of `bytes`; returns the bytes used. Stops
+// at an incomplete frame, at a limit (the connection pauses) or on a close.
+std::size_t Reactor::process_frames(Connection& connection, std::span<const std::uint8_t> bytes) {
+  std::size_t used = 0;
+  while (!connection.closing && !connection.close_after_flush) {
+    if (should_pause(connection)) {
+      connection.paused = true;
+      stop_reading(connection);
+      break;
+    }
+    const FrameScan scan = scan_frame(bytes.subspan(used));
+    if (scan.status == FrameScanStatus::incomplete) {
+      if (scan.payload_size != 0) connection.pending.reserve(frame_header_size + scan.payload_size);
+      break;
+    }
+    if (scan.status != FrameScanStatus::complete) {  // zero or past frame_size_max
+      close_connection(connection);
+      break;
+    }
+    handle_frame(connection, bytes.subspan(used, frame_header_size + scan.payload_size));
+    used += frame_header_size + scan.payload_size;
+  }
+  return used;
+}
+
+void Reactor::handle_frame(Connection& connection, std::span<const std::uint8_t> frame_bytes) {
+  // FlatBuffers aligns fields relative to the length prefix: the verifier
+  // needs the frame on an 8-byte boundary. Frames that are not (after an
+  // odd-sized frame in the same read) are copied once to aligned memory.
+  if (reinterpret_cast<std::uintptr_t>(frame_bytes.data()) % 8 != 0) {
+    auto* aligned = reinterpret_cast<std::uint8_t*>(aligned_frame_.get());
+    std::memcpy(aligned, frame_bytes.data(), frame_bytes.size());
+    frame_bytes = {aligned, frame_bytes.size()};
+  }
+  std::string why;
+  const wire::Frame* frame = verify_frame(frame_bytes, &why);
+  if (frame == nullptr) return refuse_and_close(connection, Outcome::invalid, why);
+  if (frame->replies() != nullptr) {
+    return refuse_and_close(connection, Outcome::invalid, replies_message);
+  }
+  if (frame->requests() == nullptr) return;
+  for (const wire::Request* request : *frame->requests()) handle_request(connection, *request);
+}
+
+void Reactor::handle_request(Connection& connection, const wire::Request& request) {
+  ++requests_;
+  ShardCommand command;
+  const DecodedRequest decoded = decode_request(request, options_.shards, &command);
+  const std::uint64_t id = request.id();
+  flatbuffers::FlatBufferBuilder& builder = builder_of(connection);
+  switch (decoded.kind) {
+    case RequestKind::refused:
+      return add_reply(connection, encode_refusal(builder, id, decoded.outcome, decoded.message));
+    case RequestKind::hello:
+      return add_reply(connection, encode_hello(builder, id, *request.op_as_Hello(),
+                                                options_.shards, connection.listener_shard));
+    case RequestKind::get_event:
+      return add_reply(connection,
+                       encode_get_event(builder, id, *request.op_as_GetEvent(), shared_.directory));
+    case RequestKind::list_events:
+      return add_reply(connection, encode_list_events(builder, id, *request.op_as_ListEvents(),
+                                                      shared_.directory));
+    case RequestKind::stats: {
+      const StatsSource source{{shared_.stats.get(), options_.shards},
+                               durability_name(options_.durability),
+                               now_ms_ - shared_.started_at_ms};
+      return add_reply(connection, encode_stats(builder, id, source));
+    }
+    case RequestKind::owned:
+      if (decoded.owner != shard_) return forward(connection, id, decoded.owner, command);
+      execute(machine_, command, now_ms_, shared_.directory.full(shard_), &scratch_result_);
+      add_reply(connection, encode_result(builder, id, scratch_result_));
+      delete scratch_result_.take_page();
+      return;
+  }
+}
+
+void Reactor::forward(Connection& connection, std::uint64_t id, std::uint32_t owner,
+                      const ShardCommand& command) {
+  SpscRing<RequestSlot>& ring = shared_.requests(shard_, owner);
+  if (outstanding_[owner] >= ring.capacity()) {
+    ++overloaded_;
+    return add_reply(connection, encode_refusal(builder_of(connection), id, Outcome::overloaded,
+                                                ring_full_message));
+  }
+  RequestSlot* slot = ring.try_push();
+  assert(slot != nullptr);  // at most capacity() outstanding, so never more in the ring
+  slot->connection = handle_of(connection);
+  slot->request_id = id;
+  slot->command = command;
+  ring.commit_push();
+  ++outstanding_[owner];
+  ++connection.inflight;
+  ++forwarded_;
+  wake_mask_ |= std::uint64_t{1} << owner;
+}
+
+void Reactor::deliver(Connection& connection, std::uint64_t id, ShardResult& result) {
+  assert(connection.inflight > 0);
+  --connection.inflight;
+  add_reply(connection, encode_result(builder_of(connection), id, result));
+  attend(connection);
+}
+
+flatbuffers::FlatBufferBuilder& Reactor::builder_of(Connection& connection) {
+  if (!connection.builder) connection.builder = std::make_unique<flatbuffers::FlatBufferBuilder>();
+  return *connection.builder;
+}
+
+void Reactor::add_reply(Connection& connection, ReplyOffset reply) {
+  connection.replies.push_back(reply);
+  if (!connection.dirty) {
+    connection.dirty = true;
+    dirty_.push_back(connection.index);
+  }
+  if (connection.replies.size() >= frame_requests_max ||
+      connection.builder->GetSize() >= reply_frame_bytes_soft_max) {
+    finish_reply_frame(connection);
+  }
+}
+
+// Closes the frame of replies being built and queues its bytes for sending.
+void Reactor::finish_reply_frame(Connection& connection) {
+  if (connection.replies.empty()) return;
+  flatbuffers::FlatBufferBuilder& builder = *connection.builder;
+  const auto replies = builder.CreateVector(connection.replies);
+  finish_frame(builder, wire::CreateFrame(builder, 0, replies));
+  assert(builder.GetSize() <= frame_header_size + frame_size_max);
+  const auto bytes = builder.GetBufferSpan();
+  connection.send_queued.insert(connection.send_queued.end(), bytes.begin(), bytes.end());
+  connection.replies.clear();
+  if (builder.GetSize() > builder_keep_bytes) {
+    connection.builder.reset();
+  } else {
+    builder.Clear();
+  }
+}
+
+// One reply with id 0, then the connection closes once it is sent; nothing
+// more is read from it.
+void Reactor::refuse_and_close(Connection& connection, Outcome outcome, std::string_view message) {
+  finish_reply_frame(connection);
+  const std::vector<std::uint8_t> frame = single_reply_frame(outcome, message);
+  connection.send_queued.insert(connection.send_queued.end(), frame.begin(), frame.end());
+  connection.close_after_flush = true;
+  stop_reading(connection);
+  if (!connection.dirty) {
+    connection.dirty = true;
+    dirty_.push_back(connection.index);
+  }
+}
+
+void Reactor::flush_dirty() {
+  for (const std::uint32_t index : dirty_) {
+    Connection& connection = *connections_[index];
+    connection.dirty = false;
+    if (!connection.in_use || connection.closing) continue;
+    finish_reply_frame(connection);
+    submit_send(connection);
+    attend(connection);
+  }
+  dirty_.clear();
+  attend_queued();  // connections with nothing left to send may close now
+}
+
+void Reactor::submit_send(Connection& connection) {
+  if (connection.send_in_flight || connection.closing) return;
+  if (connection.send_offset == connection.send_active.size()) {
+    if (connection.send_queued.empty()) return;
+    connection.send_active.clear();
+    connection.send_active.swap(connection.send_queued);
+    connection.send_offset = 0;
+    connection.last_send_progress_ms = now_ms_;
+  }
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_send(sqe, connection.fd, connection.send_active.data() + connection.send_offset,
+                     connection.send_active.size() - connection.send_offset, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, tag_of(CompletionKind::send, connection).encode());
+  connection.send_in_flight = true;
+  ++connection.ops;
+}
+
+void Reactor::on_send(Connection& connection, const io_uring_cqe& cqe) {
+  connection.send_in_flight = false;
+  --connection.ops;
+  if (connection.closing) return;
+  if (cqe.res < 0) {
+    close_connection(connection);
+    return;
+  }
+  connection.send_offset += static_cast<std::size_t>(cqe.res);
+  connection.last_send_progress_ms = now_ms_;
+  assert(connection.send_offset <= connection.send_active.size());
+  if (connection.send_offset == connection.send_active.size()) {
+    connection.send_active.clear();
+    connection.send_offset = 0;
+    if (connection.send_active.capacity() > send_keep_bytes) connection.send_active = {};
+  }
+  submit_send(connection);
+  attend(connection);
+}
+
+bool Reactor::should_pause(const Connection& connection) const {
+  return connection.inflight >= options_.max_inflight ||
+         connection.queued_bytes() >= options_.max_send_queue_bytes;
+}
+
+void Reactor::attend(Connection& connection) {
+  if (connection.attention_queued) return;
+  connection.attention_queued = true;
+  attention_.push_back(connection.index);
+}
+
+// Resumes what a limit paused, re-arms reading, and closes connections that
+// are done (EOF or refused) once nothing is owed to them.
+void Reactor::attend_queued() {
+  for (std::size_t i = 0; i < attention_.size(); ++i) {  // may grow while we go
+    Connection& connection = *connections_[attention_[i]];
+    connection.attention_queued = false;
+    if (!connection.in_use || connection.closing) continue;
+    if (connection.paused && !should_pause(connection)) {
+      connection.paused = false;
+      drain_pending(connection);
+      if (connection.closing) continue;
+    }
+    const bool owes_nothing = connection.inflight == 0 && !connection.send_in_flight &&
+                              !connection.dirty && connection.queued_bytes() == 0;
+    if ((connection.read_closed || connection.close_after_flush) && owes_nothing) {
+      close_connection(connection);
+      continue;
+    }
+    if (!connection.paused && !connection.recv_armed && !connection.read_closed &&
+        !connection.close_after_flush) {
+      arm_recv(connection);
+    }
+  }
+  attention_.clear();
+}
+
+void Reactor::close_connection(Connection& connection) {
+  if (connection.closing) return;
+  connection.closing = true;
+  if (connection.counted) {
+    connection.counted = false;
+    shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+    --open_connections_;
+  }
+  if (connection.ops > 0) {
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_cancel_fd(sqe, connection.fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::ignore, 0, 0}.encode());
+  }
+  closing_.push_back(connection.index);
+}
+
+// Frees closed connections whose operations have all ended; their slots get
+// a new generation, so late answers for them find nobody.
+void Reactor::free_closed() {
+  std::size_t kept = 0;
+  for (const std::uint32_t index : closing_) {
+    Connection& connection = *connections_[index];
+    if (connection.ops > 0) {
+      closing_[kept++] = index;
+      continue;
+    }
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_close(sqe, connection.fd);
+    io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::ignore, 0, 0}.encode());
+    const std::uint32_t next_generation = connection.generation + 1;
+    connection = Connection{};
+    connection.index = index;
+    connection.generation = next_generation;
+    free_slots_.push_back(index);
+  }
+  closing_.resize(kept);
+}
+
+// A client that stopped reading: its send has not moved for
+// slow_reader_timeout_ms while its queue is full (or while we only wait to
+// close it). Dropped, so it holds no memory.
+void Reactor::drop_slow_readers() {
+  for (auto& slot : connections_) {
+    Connection& connection = *slot;
+    if (!connection.in_use || connection.closing || !connection.send_in_flight) continue;
+    if (now_ms_ - connection.last_send_progress_ms <= slow_reader_timeout_ms) continue;
+    if (connection.close_after_flush ||
+        connection.queued_bytes() >= options_.max_send_queue_bytes) {
+      close_connection(connection);
+    }
+  }
+}
+
+}  // namespace admit::server

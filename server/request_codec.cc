@@ -1,0 +1,413 @@
+#include "server/request_codec.h"
+
+#include "protocol/framing.h"
+#include "protocol/shard.h"
+
+namespace admit::server {
+namespace {
+
+using flatbuffers::FlatBufferBuilder;
+
+// Refusal reasons: static text naming the field and its limit.
+constexpr std::string_view id_size_message = "id: must be 1..128 bytes";
+constexpr std::string_view event_size_message = "event: must be 1..128 bytes";
+constexpr std::string_view user_size_message = "user: must be 1..64 bytes";
+constexpr std::string_view request_id_size_message = "request_id: at most 64 bytes";
+constexpr std::string_view seats_message = "seats: must be 1..1000000000";
+constexpr std::string_view ref_message = "ref: not a booking ref like BK-7M2Q9XK4";
+constexpr std::string_view ref_shard_message = "ref: no such booking on this server";
+constexpr std::string_view after_ref_message = "after: not a booking ref like BK-7M2Q9XK4";
+constexpr std::string_view after_size_message = "after: at most 128 bytes";
+constexpr std::string_view limit_message = "limit: at most 1000";
+constexpr std::string_view capacity_message = "capacity: at most 1000000000";
+constexpr std::string_view per_user_max_message = "per_user_max: at most 1000000000";
+constexpr std::string_view hold_ttl_message = "hold_ttl_ms: at most 86400000 (24 h)";
+constexpr std::string_view waitlist_max_message = "waitlist_max: at most 1000000";
+constexpr std::string_view rate_message = "rate_per_s: at most 1000000";
+constexpr std::string_view burst_message = "rate_burst: at most 1000000";
+constexpr std::string_view state_message = "state: not an event state";
+constexpr std::string_view waitlist_choice_message = "waitlist: not a waitlist choice";
+constexpr std::string_view token_message = "token: at most 256 bytes";
+constexpr std::string_view op_message = "op: missing or unknown operation";
+constexpr std::string_view version_message = "version: this server speaks protocol version 1";
+
+std::string_view view_of(const flatbuffers::String* text) {
+  return text == nullptr ? std::string_view{} : std::string_view(text->c_str(), text->size());
+}
+
+// Checks run in field order; the first failing one is the answer.
+class Checker {
+ public:
+  bool failed() const { return !message_.empty(); }
+  std::string_view message() const { return message_; }
+
+  void require(bool ok, std::string_view message) {
+    if (!failed() && !ok) message_ = message;
+  }
+  std::string_view sized(const flatbuffers::String* text, std::size_t min, std::size_t max,
+                         std::string_view message) {
+    const std::string_view value = view_of(text);
+    const bool fits = value.size() >= min && value.size() <= max;
+    require(fits, message);
+    return fits ? value : std::string_view{};
+  }
+
+ private:
+  std::string_view message_;
+};
+
+DecodedRequest refused(std::string_view message, Outcome outcome = Outcome::invalid) {
+  return {RequestKind::refused, outcome, message, 0};
+}
+
+// Answered on the receiving shard, from the wire request itself.
+DecodedRequest local(RequestKind kind) { return {kind, Outcome::ok, {}, 0}; }
+
+DecodedRequest owned_by_event(const Checker& check, std::uint32_t shards,
+                              const ShardCommand& command) {
+  if (check.failed()) return refused(check.message());
+  return {RequestKind::owned, Outcome::ok, {}, owner_shard(command.event.view(), shards)};
+}
+
+template <typename T>
+std::optional<T> optional_of(flatbuffers::Optional<T> value) {
+  if (!value.has_value()) return std::nullopt;
+  return value.value();
+}
+
+DecodedRequest decode_create(const wire::CreateEvent& create, std::uint32_t shards,
+                             ShardCommand* command) {
+  Checker check;
+  command->op = ShardOp::create_event;
+  command->event.assign(check.sized(create.id(), 1, event_id_size_max, id_size_message));
+  check.require(create.capacity() <= capacity_max, capacity_message);
+  check.require(create.per_user_max() <= capacity_max, per_user_max_message);
+  check.require(create.hold_ttl_ms() <= hold_ttl_ms_max, hold_ttl_message);
+  check.require(create.waitlist_max() <= waitlist_length_max, waitlist_max_message);
+  check.require(create.rate_per_s() <= rate_per_s_max, rate_message);
+  check.require(create.rate_burst() <= rate_per_s_max, burst_message);
+  command->config = {.capacity = create.capacity(),
+                     .per_user_max = create.per_user_max(),
+                     .hold_ttl_ms = create.hold_ttl_ms(),
+                     .waitlist = create.waitlist(),
+                     .waitlist_max = create.waitlist_max(),
+                     .opens_at_ms = create.opens_at_ms(),
+                     .closes_at_ms = create.closes_at_ms(),
+                     .rate_per_s = create.rate_per_s(),
+                     .rate_burst = create.rate_burst(),
+                     .state = EventState::open};
+  return owned_by_event(check, shards, *command);
+}
+
+DecodedRequest decode_update(const wire::UpdateEvent& update, std::uint32_t shards,
+                             ShardCommand* command) {
+  Checker check;
+  command->op = ShardOp::update_event;
+  command->event.assign(check.sized(update.id(), 1, event_id_size_max, id_size_message));
+  storage::EventPatch& patch = command->patch;
+  patch = {};
+  patch.capacity = optional_of(update.capacity());
+  patch.per_user_max = optional_of(update.per_user_max());
+  patch.hold_ttl_ms = optional_of(update.hold_ttl_ms());
+  patch.waitlist = optional_of(update.waitlist());
+  patch.waitlist_max = optional_of(update.waitlist_max());
+  patch.opens_at_ms = optional_of(update.opens_at_ms());
+  patch.closes_at_ms = optional_of(update.closes_at_ms());
+  patch.rate_per_s = optional_of(update.rate_per_s());
+  patch.rate_burst = optional_of(update.rate_burst());
+  check.require(patch.capacity.value_or(0) <= capacity_max, capacity_message);
+  check.require(patch.per_user_max.value_or(0) <= capacity_max, per_user_max_message);
+  check.require(patch.hold_ttl_ms.value_or(0) <= hold_ttl_ms_max, hold_ttl_message);
+  check.require(patch.waitlist_max.value_or(0) <= waitlist_length_max, waitlist_max_message);
+  check.require(patch.rate_per_s.value_or(0) <= rate_per_s_max, rate_message);
+  check.require(patch.rate_burst.value_or(0) <= rate_per_s_max, burst_message);
+  if (const auto state = optional_of(update.state())) {
+    check.require(*state <= wire::EventState::MAX, state_message);
+    patch.state = from_wire(*state);
+  }
+  return owned_by_event(check, shards, *command);
+}
+
+DecodedRequest decode_book(const wire::Book& book, std::uint32_t shards, ShardCommand* command) {
+  Checker check;
+  command->op = ShardOp::book;
+  command->event.assign(check.sized(book.event(), 1, event_id_size_max, event_size_message));
+  command->user.assign(check.sized(book.user(), 1, user_size_max, user_size_message));
+  check.require(book.seats() >= 1 && book.seats() <= seats_max, seats_message);
+  command->seats = book.seats();
+  command->hold = book.hold();
+  check.require(book.waitlist() <= wire::WaitlistChoice::MAX, waitlist_choice_message);
+  command->waitlist = from_wire(book.waitlist());
+  command->request_id.assign(
+      check.sized(book.request_id(), 0, request_id_size_max, request_id_size_message));
+  return owned_by_event(check, shards, *command);
+}
+
+// Confirm, Cancel and GetBooking: routed by the shard inside the ref.
+DecodedRequest decode_ref(ShardOp op, const flatbuffers::String* ref,
+                          const flatbuffers::String* request_id, std::uint32_t shards,
+                          ShardCommand* command) {
+  Checker check;
+  command->op = op;
+  command->request_id.assign(
+      check.sized(request_id, 0, request_id_size_max, request_id_size_message));
+  if (check.failed()) return refused(check.message());
+  const auto parsed = BookingRef::parse(view_of(ref));
+  if (!parsed) return refused(ref_message);
+  if (parsed->shard() >= shards) return refused(ref_shard_message, Outcome::not_found);
+  command->ref.assign(parsed->view());
+  return {RequestKind::owned, Outcome::ok, {}, parsed->shard()};
+}
+
+DecodedRequest decode_list_bookings(const wire::ListBookings& list, std::uint32_t shards,
+                                    ShardCommand* command) {
+  Checker check;
+  command->op = ShardOp::list_bookings;
+  command->event.assign(check.sized(list.event(), 1, event_id_size_max, event_size_message));
+  check.require(list.limit() <= list_limit_max, limit_message);
+  command->limit = list.limit() == 0 ? list_limit_default : list.limit();
+  const std::string_view after = view_of(list.after());
+  command->ref.size = 0;
+  if (!after.empty()) {
+    const auto parsed = BookingRef::parse(after);
+    check.require(parsed.has_value(), after_ref_message);
+    if (parsed) command->ref.assign(parsed->view());
+  }
+  return owned_by_event(check, shards, *command);
+}
+
+DecodedRequest decode_waitlist(ShardOp op, const flatbuffers::String* event,
+                               const flatbuffers::String* user,
+                               const flatbuffers::String* request_id, std::uint32_t shards,
+                               ShardCommand* command) {
+  Checker check;
+  command->op = op;
+  command->event.assign(check.sized(event, 1, event_id_size_max, event_size_message));
+  command->user.assign(check.sized(user, 1, user_size_max, user_size_message));
+  command->request_id.assign(
+      check.sized(request_id, 0, request_id_size_max, request_id_size_message));
+  return owned_by_event(check, shards, *command);
+}
+
+DecodedRequest decode_local(const wire::Request& request) {
+  Checker check;
+  switch (request.op_type()) {
+    case wire::Op::Hello:
+      check.sized(request.op_as_Hello()->token(), 0, token_size_max, token_message);
+      return check.failed() ? refused(check.message()) : local(RequestKind::hello);
+    case wire::Op::GetEvent:
+      check.sized(request.op_as_GetEvent()->id(), 1, event_id_size_max, id_size_message);
+      return check.failed() ? refused(check.message()) : local(RequestKind::get_event);
+    case wire::Op::ListEvents: {
+      const auto* list = request.op_as_ListEvents();
+      check.sized(list->after(), 0, event_id_size_max, after_size_message);
+      check.require(list->limit() <= list_limit_max, limit_message);
+      return check.failed() ? refused(check.message()) : local(RequestKind::list_events);
+    }
+    case wire::Op::Stats:
+      return local(RequestKind::stats);
+    default:
+      return refused(op_message);
+  }
+}
+
+}  // namespace
+
+DecodedRequest decode_request(const wire::Request& request, std::uint32_t shards,
+                              ShardCommand* command) {
+  // The verifier accepts a union type without its table; nothing here does.
+  if (request.op() == nullptr) return refused(op_message);
+  switch (request.op_type()) {
+    case wire::Op::CreateEvent:
+      return decode_create(*request.op_as_CreateEvent(), shards, command);
+    case wire::Op::UpdateEvent:
+      return decode_update(*request.op_as_UpdateEvent(), shards, command);
+    case wire::Op::Book:
+      return decode_book(*request.op_as_Book(), shards, command);
+    case wire::Op::Confirm: {
+      const auto* confirm = request.op_as_Confirm();
+      return decode_ref(ShardOp::confirm, confirm->ref(), confirm->request_id(), shards, command);
+    }
+    case wire::Op::Cancel: {
+      const auto* cancel = request.op_as_Cancel();
+      return decode_ref(ShardOp::cancel, cancel->ref(), cancel->request_id(), shards, command);
+    }
+    case wire::Op::GetBooking:
+      return decode_ref(ShardOp::get_booking, request.op_as_GetBooking()->ref(), nullptr, shards,
+                        command);
+    case wire::Op::ListBookings:
+      return decode_list_bookings(*request.op_as_ListBookings(), shards, command);
+    case wire::Op::WaitlistPosition: {
+      const auto* position = request.op_as_WaitlistPosition();
+      return decode_waitlist(ShardOp::waitlist_position, position->event(), position->user(),
+                             nullptr, shards, command);
+    }
+    case wire::Op::LeaveWaitlist: {
+      const auto* leave = request.op_as_LeaveWaitlist();
+      return decode_waitlist(ShardOp::leave_waitlist, leave->event(), leave->user(),
+                             leave->request_id(), shards, command);
+    }
+    default:
+      return decode_local(request);
+  }
+}
+
+namespace {
+
+flatbuffers::Offset<flatbuffers::String> string_or_null(FlatBufferBuilder& builder,
+                                                        std::string_view text) {
+  if (text.empty()) return 0;
+  return builder.CreateString(text.data(), text.size());
+}
+
+ReplyOffset reply(FlatBufferBuilder& builder, std::uint64_t id, Outcome outcome,
+                  std::string_view message, wire::Result type, flatbuffers::Offset<void> result) {
+  const auto message_offset = string_or_null(builder, message);
+  wire::ReplyBuilder reply_builder(builder);
+  reply_builder.add_id(id);
+  reply_builder.add_outcome(to_wire(outcome));
+  reply_builder.add_message(message_offset);
+  if (!result.IsNull()) {
+    reply_builder.add_result_type(type);
+    reply_builder.add_result(result);
+  }
+  return reply_builder.Finish();
+}
+
+flatbuffers::Offset<wire::EventInfo> event_info(FlatBufferBuilder& builder,
+                                                const EventSnapshot& event) {
+  const auto id = builder.CreateString(event.id.bytes, event.id.size);
+  const storage::EventConfig& config = event.config;
+  return wire::CreateEventInfo(builder, id, config.capacity, config.per_user_max,
+                               config.hold_ttl_ms, config.waitlist, config.waitlist_max,
+                               config.opens_at_ms, config.closes_at_ms, config.rate_per_s,
+                               config.rate_burst, to_wire(config.state), event.version,
+                               event.available, event.held, event.confirmed, event.waitlisted,
+                               /*watchers=*/0);
+}
+
+flatbuffers::Offset<wire::BookingInfo> booking_info(FlatBufferBuilder& builder,
+                                                    const BookingRecord& booking) {
+  const auto ref = builder.CreateString(booking.ref.view());
+  const auto event = builder.CreateString(booking.event.bytes, booking.event.size);
+  const auto user = builder.CreateString(booking.user.bytes, booking.user.size);
+  return wire::CreateBookingInfo(builder, ref, event, user, booking.seats, to_wire(booking.state),
+                                 booking.created_at_ms, booking.expires_at_ms);
+}
+
+flatbuffers::Offset<wire::BookingList> booking_list(FlatBufferBuilder& builder,
+                                                    const BookingPageRecord& page) {
+  std::vector<flatbuffers::Offset<wire::BookingInfo>> infos;
+  infos.reserve(page.bookings.size());
+  for (const auto& booking : page.bookings) infos.push_back(booking_info(builder, booking));
+  const auto bookings = builder.CreateVector(infos);
+  const auto next_after = page.next_after ? builder.CreateString(page.next_after->view()) : 0;
+  return wire::CreateBookingList(builder, bookings, next_after);
+}
+
+flatbuffers::Offset<wire::BookReply> book_reply(FlatBufferBuilder& builder,
+                                                const storage::BookResult& book) {
+  const auto ref = book.ref.empty() ? 0 : builder.CreateString(book.ref.view());
+  return wire::CreateBookReply(builder, ref, book.seats, book.position, book.retry_after_ms,
+                               book.opens_in_ms, book.expires_at_ms);
+}
+
+flatbuffers::Offset<wire::WaitlistInfo> waitlist_info(FlatBufferBuilder& builder,
+                                                      const storage::WaitlistResult& waitlist) {
+  const auto ref = waitlist.ref.empty() ? 0 : builder.CreateString(waitlist.ref.view());
+  return wire::CreateWaitlistInfo(builder, waitlist.position, waitlist.seats, waitlist.length, ref);
+}
+
+}  // namespace
+
+ReplyOffset encode_refusal(FlatBufferBuilder& builder, std::uint64_t id, Outcome outcome,
+                           std::string_view message) {
+  return reply(builder, id, outcome, message, wire::Result::NONE, 0);
+}
+
+ReplyOffset encode_result(FlatBufferBuilder& builder, std::uint64_t id, const ShardResult& result) {
+  const std::string_view message = result.message.view();
+  switch (result.kind) {
+    case ResultKind::none:
+      return encode_refusal(builder, id, result.outcome, message);
+    case ResultKind::event:
+      return reply(builder, id, result.outcome, message, wire::Result::EventInfo,
+                   event_info(builder, result.event).Union());
+    case ResultKind::book:
+      return reply(builder, id, result.outcome, message, wire::Result::BookReply,
+                   book_reply(builder, result.book).Union());
+    case ResultKind::booking:
+      return reply(builder, id, result.outcome, message, wire::Result::BookingInfo,
+                   booking_info(builder, result.booking).Union());
+    case ResultKind::waitlist:
+      return reply(builder, id, result.outcome, message, wire::Result::WaitlistInfo,
+                   waitlist_info(builder, result.waitlist).Union());
+    case ResultKind::booking_page:
+      assert(result.page != nullptr);
+      return reply(builder, id, result.outcome, message, wire::Result::BookingList,
+                   booking_list(builder, *result.page).Union());
+  }
+  assert(false && "every ResultKind is handled above");
+  return encode_refusal(builder, id, Outcome::unavailable, "server: unknown result");
+}
+
+ReplyOffset encode_hello(FlatBufferBuilder& builder, std::uint64_t id, const wire::Hello& hello,
+                         std::uint32_t shards, int shard) {
+  const auto hello_reply = wire::CreateHelloReply(builder, protocol_version, shards, shard);
+  const bool speaks_ours = hello.version() == protocol_version;
+  return reply(builder, id, speaks_ours ? Outcome::ok : Outcome::invalid,
+               speaks_ours ? std::string_view{} : version_message, wire::Result::HelloReply,
+               hello_reply.Union());
+}
+
+ReplyOffset encode_get_event(FlatBufferBuilder& builder, std::uint64_t id,
+                             const wire::GetEvent& get, const EventDirectory& directory) {
+  const auto event = directory.find(view_of(get.id()));
+  if (!event) return encode_refusal(builder, id, Outcome::not_found, "id: no such event");
+  return reply(builder, id, Outcome::ok, {}, wire::Result::EventInfo,
+               event_info(builder, *event).Union());
+}
+
+ReplyOffset encode_list_events(FlatBufferBuilder& builder, std::uint64_t id,
+                               const wire::ListEvents& list, const EventDirectory& directory) {
+  const std::uint32_t limit = list.limit() == 0 ? list_limit_default : list.limit();
+  bool more = false;
+  const auto events = directory.list(view_of(list.after()), limit, &more);
+  std::vector<flatbuffers::Offset<wire::EventInfo>> infos;
+  infos.reserve(events.size());
+  for (const auto& event : events) infos.push_back(event_info(builder, event));
+  const auto vector = builder.CreateVector(infos);
+  const auto next_after =
+      more ? builder.CreateString(events.back().id.bytes, events.back().id.size) : 0;
+  return reply(builder, id, Outcome::ok, {}, wire::Result::EventList,
+               wire::CreateEventList(builder, vector, next_after).Union());
+}
+
+ReplyOffset encode_stats(FlatBufferBuilder& builder, std::uint64_t id, const StatsSource& source) {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  std::vector<flatbuffers::Offset<wire::ShardStats>> shards;
+  shards.reserve(source.shards.size());
+  for (std::size_t i = 0; i < source.shards.size(); ++i) {
+    const ShardStatsCounters& c = source.shards[i];
+    shards.push_back(wire::CreateShardStats(
+        builder, static_cast<std::uint32_t>(i), c.events.load(relaxed),
+        c.live_bookings.load(relaxed), c.held_seats.load(relaxed), c.confirmed_seats.load(relaxed),
+        c.waitlisted.load(relaxed), c.connections.load(relaxed), c.requests.load(relaxed),
+        c.forwarded.load(relaxed), c.overloaded.load(relaxed)));
+  }
+  const auto vector = builder.CreateVector(shards);
+  const auto durability = builder.CreateString(source.durability.data(), source.durability.size());
+  return reply(builder, id, Outcome::ok, {}, wire::Result::StatsReply,
+               wire::CreateStatsReply(builder, vector, durability, source.uptime_ms).Union());
+}
+
+std::vector<std::uint8_t> single_reply_frame(Outcome outcome, std::string_view message) {
+  FlatBufferBuilder builder(256);
+  const ReplyOffset only = encode_refusal(builder, 0, outcome, message);
+  const auto replies = builder.CreateVector(&only, 1);
+  finish_frame(builder, wire::CreateFrame(builder, 0, replies));
+  const auto bytes = builder.GetBufferSpan();
+  return {bytes.begin(), bytes.end()};
+}
+
+}  // namespace admit::server

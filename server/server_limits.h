@@ -1,0 +1,69 @@
+// Named limits of admitd. Flags may lower or raise the *_default values within
+// the *_min..*_max bounds below; everything else is fixed at build time. Each
+// limit, when reached, gives a clear answer (OVERLOADED or INVALID naming it)
+// or a clear error at start-up; nothing grows without bound.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "protocol/protocol_limits.h"
+
+namespace admit::server {
+
+// --listen and the per-shard ports base+1+i.
+inline constexpr std::uint16_t listen_port_default = 7400;
+inline constexpr int listen_backlog = 4096;
+
+// --max-connections: across all shards. Past it a new connection gets one
+// OVERLOADED reply and is closed.
+inline constexpr std::uint32_t connections_default = 16384;
+inline constexpr std::uint32_t connections_max = 1u << 20;
+
+// --max-inflight: requests of one connection not yet answered. At the limit
+// the server stops reading that connection until answers go out.
+inline constexpr std::uint32_t inflight_default = 4096;
+inline constexpr std::uint32_t inflight_max = 1u << 20;
+
+// --max-send-queue-bytes: reply bytes queued for one connection. At the limit
+// the server stops reading it; if the queue stays full for
+// slow_reader_timeout_ms the connection is dropped.
+inline constexpr std::size_t send_queue_bytes_default = 8u << 20;
+inline constexpr std::size_t send_queue_bytes_min = 4096;
+inline constexpr std::size_t send_queue_bytes_max = 1u << 30;
+inline constexpr std::int64_t slow_reader_timeout_ms = 2000;
+
+// --ring-size: slots of each cross-shard SPSC ring (a power of two). A full
+// request ring is an OVERLOADED answer.
+inline constexpr std::uint32_t ring_slots_default = 4096;
+inline constexpr std::uint32_t ring_slots_min = 16;
+inline constexpr std::uint32_t ring_slots_max = 1u << 16;
+
+// Bytes of one connection's reassembly buffer: one whole frame plus the
+// receive buffers already in flight when reading pauses.
+inline constexpr std::size_t pending_bytes_max = frame_header_size + frame_size_max + (4u << 20);
+
+// Provided receive buffers per shard (io_uring buffer ring; a power of two).
+inline constexpr std::uint32_t recv_buffer_count = 512;
+inline constexpr std::uint32_t recv_buffer_size = 16 * 1024;
+
+// io_uring queue sizes per shard.
+inline constexpr std::uint32_t uring_sq_entries = 4096;
+inline constexpr std::uint32_t uring_cq_entries = 4 * uring_sq_entries;
+
+// Reply frames: a frame being built for a connection is finished and queued
+// once it holds this many bytes (frame_size_max is the hard wire limit; one
+// reply is at most a list page, far below the difference).
+inline constexpr std::size_t reply_frame_bytes_soft_max = 256 * 1024;
+
+// Published event directory: events one shard may own. A CreateEvent past it
+// is OVERLOADED naming the limit.
+inline constexpr std::uint32_t events_per_shard_max = 1u << 16;
+
+// Messages (refusal reasons) copied across shards are cut to this size.
+inline constexpr std::size_t message_size_max = 200;
+
+// Housekeeping tick: slow-reader checks, request-id retention, lost wakes.
+inline constexpr std::int64_t housekeeping_interval_ms = 100;
+
+}  // namespace admit::server

@@ -1,0 +1,163 @@
+#include "server/server_options.h"
+
+#include <arpa/inet.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
+#include <iostream>
+#include <thread>
+
+#include "protocol/protocol_limits.h"
+#include "server/server_limits.h"
+
+namespace admit::server {
+namespace {
+
+constexpr const char* description = R"(admitd: the Admit admission server.
+
+Runs one reactor thread per shard. Every shard accepts on the base port
+(--listen) and forwards a request to the shard that owns its event; shard i
+also listens alone on base_port + 1 + i, where shard-aware clients send the
+events it owns (owner = xxh3_64(event id) % shards) without any hop.
+
+Prints one line starting with "admitd ready" on stdout when it serves.
+SIGINT or SIGTERM stop it cleanly (exit 0).)";
+
+// "HOST:PORT" with an IPv4 host; the per-shard ports must fit above PORT.
+std::string parse_listen(const std::string& text, ServerOptions& options) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return "--listen: expected HOST:PORT, e.g. 127.0.0.1:7400";
+  const std::string host = text.substr(0, colon);
+  in_addr addr{};
+  if (::inet_pton(AF_INET, host.c_str(), &addr) != 1) {
+    return "--listen: host '" + host + "' is not an IPv4 address";
+  }
+  const std::string port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, error] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
+      port > 65535) {
+    return "--listen: port '" + port_text + "' is not in 1..65535";
+  }
+  options.listen_host = host;
+  options.listen_port = static_cast<std::uint16_t>(port);
+  return {};
+}
+
+std::uint32_t default_shards() {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::min<std::uint32_t>(cores, shards_max);
+}
+
+bool is_power_of_two(std::uint32_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+}  // namespace
+
+const char* durability_name(Durability durability) {
+  switch (durability) {
+    case Durability::strict:
+      return "strict";
+    case Durability::batched:
+      return "batched";
+    case Durability::off:
+      return "off";
+  }
+  return "?";
+}
+
+namespace {
+
+struct FlagText {
+  std::string listen = "127.0.0.1:" + std::to_string(listen_port_default);
+  std::string durability = "off";
+};
+
+void add_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
+  app.add_option("--listen", text.listen,
+                 "HOST:PORT of the base port (IPv4); shard i also listens on PORT+1+i")
+      ->capture_default_str();
+  app.add_option("--shards", options.shards, "reactor threads, one per core (1..64)")
+      ->check(CLI::Range(1u, shards_max))
+      ->capture_default_str();
+  app.add_option("--data", options.data_dir, "data folder, created if missing")
+      ->capture_default_str();
+  app.add_option("--durability", text.durability,
+                 "strict (answer after fsync), batched (sync periodically) or off "
+                 "(memory only); only off works until the write-ahead log lands")
+      ->check(CLI::IsMember({"strict", "batched", "off"}))
+      ->capture_default_str();
+  app.add_option("--max-connections", options.max_connections,
+                 "connections across all shards; past it: one OVERLOADED reply, then close")
+      ->check(CLI::Range(1u, connections_max))
+      ->capture_default_str();
+  app.add_option("--max-inflight", options.max_inflight,
+                 "unanswered requests per connection before the server stops reading it")
+      ->check(CLI::Range(1u, inflight_max))
+      ->capture_default_str();
+  app.add_option("--max-send-queue-bytes", options.max_send_queue_bytes,
+                 "queued reply bytes per connection: the server stops reading it, and drops "
+                 "it if the queue stays full (a client that does not read)")
+      ->check(CLI::Range(send_queue_bytes_min, send_queue_bytes_max))
+      ->capture_default_str();
+  app.add_option("--ring-size", options.ring_slots,
+                 "slots of each cross-shard ring (power of two); a full ring answers OVERLOADED")
+      ->check(CLI::Range(ring_slots_min, ring_slots_max))
+      ->capture_default_str();
+  app.add_option("--rate", options.rate_per_s,
+                 "default per-user booking attempts per second (0 = no limit); events may "
+                 "override")
+      ->check(CLI::Range(0u, rate_per_s_max))
+      ->capture_default_str();
+  app.add_option("--burst", options.rate_burst, "default per-user burst (0 = --rate)")
+      ->check(CLI::Range(0u, rate_per_s_max))
+      ->capture_default_str();
+}
+
+// What CLI11's checks cannot say; empty when all is well.
+std::string check_flags(const FlagText& text, ServerOptions& options) {
+  if (std::string problem = parse_listen(text.listen, options); !problem.empty()) return problem;
+  if (options.listen_port + options.shards > 65535) {
+    return "--listen: port " + std::to_string(options.listen_port) + " leaves no room for " +
+           std::to_string(options.shards) + " shard ports above it";
+  }
+  if (!is_power_of_two(options.ring_slots)) {
+    return "--ring-size: " + std::to_string(options.ring_slots) + " is not a power of two";
+  }
+  if (text.durability != "off") {
+    return "durability " + text.durability +
+           " is not available yet: the write-ahead log has not landed; use --durability off";
+  }
+  options.durability = Durability::off;
+  return {};
+}
+
+}  // namespace
+
+ParsedOptions parse_options(int argc, char** argv) {
+  ServerOptions options;
+  options.shards = default_shards();
+  options.max_connections = connections_default;
+  options.max_inflight = inflight_default;
+  options.max_send_queue_bytes = send_queue_bytes_default;
+  options.ring_slots = ring_slots_default;
+  FlagText text;
+  CLI::App app(description, "admitd");
+  add_flags(app, options, text);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& help) {  // --help
+    return app.exit(help);
+  } catch (const CLI::ParseError& error) {
+    std::cerr << "admitd: " << error.what() << "\n(admitd --help lists the flags)\n";
+    return 2;
+  }
+  if (const std::string problem = check_flags(text, options); !problem.empty()) {
+    std::cerr << "admitd: " << problem << "\n";
+    return 2;
+  }
+  return options;
+}
+
+}  // namespace admit::server

@@ -1,0 +1,33 @@
+// admitd's command line: parsed and checked once, here, at the edge.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+namespace admit::server {
+
+enum class Durability : std::uint8_t { strict, batched, off };
+
+struct ServerOptions {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 7400;
+  std::uint32_t shards = 1;
+  std::string data_dir = "./admit-data";
+  Durability durability = Durability::off;
+  std::uint32_t max_connections = 0;
+  std::uint32_t max_inflight = 0;
+  std::size_t max_send_queue_bytes = 0;
+  std::uint32_t ring_slots = 0;
+  std::uint32_t rate_per_s = 0;
+  std::uint32_t rate_burst = 0;
+};
+
+// Either the options or the exit code to leave with (0 after --help, 2 after
+// a bad flag, with the message already printed).
+using ParsedOptions = std::variant<ServerOptions, int>;
+ParsedOptions parse_options(int argc, char** argv);
+
+const char* durability_name(Durability durability);
+
+}  // namespace admit::server

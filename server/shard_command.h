@@ -1,0 +1,120 @@
+// Commands for a shard's state machine and their results, as fixed-size,
+// trivially copyable values: the same types serve a request applied on the
+// receiving shard and one copied into a cross-shard ring slot. Strings are
+// bounded by the protocol limits, which the request decoder checks before
+// anything is copied here.
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "protocol/booking_ref.h"
+#include "protocol/enums.h"
+#include "protocol/protocol_limits.h"
+#include "server/server_limits.h"
+#include "storage/state_machine.h"
+
+namespace admit::server {
+
+template <std::size_t capacity>
+struct FixedString {
+  std::uint16_t size = 0;
+  char bytes[capacity];
+
+  // The caller has checked the size against the protocol limit.
+  void assign(std::string_view text) {
+    assert(text.size() <= capacity);
+    size = static_cast<std::uint16_t>(text.size());
+    if (!text.empty()) std::memcpy(bytes, text.data(), text.size());  // data() may be null
+  }
+  // For free text (reasons): longer text is cut.
+  void assign_cut(std::string_view text) { assign(text.substr(0, capacity)); }
+  std::string_view view() const { return {bytes, size}; }
+};
+
+// An event as published: config, counters and version, with its id inline.
+struct EventSnapshot {
+  FixedString<event_id_size_max> id;
+  storage::EventConfig config;
+  std::uint64_t version = 0;
+  std::uint32_t available = 0, held = 0, confirmed = 0, waitlisted = 0;
+
+  static EventSnapshot of(const storage::EventView& view);
+};
+
+struct BookingRecord {
+  BookingRef ref;
+  FixedString<event_id_size_max> event;
+  FixedString<user_size_max> user;
+  std::uint32_t seats = 0;
+  BookingState state = BookingState::held;
+  std::int64_t created_at_ms = 0;
+  std::int64_t expires_at_ms = 0;
+
+  static BookingRecord of(const storage::BookingView& view);
+};
+
+// ListBookings answers travel by pointer: a page is up to list_limit_max
+// bookings, too big for a ring slot, and not on the hot path.
+struct BookingPageRecord {
+  std::vector<BookingRecord> bookings;
+  std::optional<BookingRef> next_after;
+};
+
+enum class ShardOp : std::uint8_t {
+  create_event,
+  update_event,
+  book,
+  confirm,
+  cancel,
+  get_booking,
+  list_bookings,
+  waitlist_position,
+  leave_waitlist,
+};
+
+struct ShardCommand {
+  ShardOp op = ShardOp::book;
+  FixedString<event_id_size_max> event;  // every op but the ref ones
+  FixedString<user_size_max> user;
+  FixedString<request_id_size_max> request_id;
+  FixedString<booking_ref_size> ref;  // confirm, cancel, get_booking; list_bookings: after
+  std::uint32_t seats = 1;
+  bool hold = false;
+  WaitlistChoice waitlist = WaitlistChoice::by_default;
+  std::uint32_t limit = 0;      // list_bookings, resolved (1..list_limit_max)
+  storage::EventConfig config;  // create_event
+  storage::EventPatch patch;    // update_event
+};
+
+enum class ResultKind : std::uint8_t { none, event, book, booking, waitlist, booking_page };
+
+struct ShardResult {
+  Outcome outcome = Outcome::invalid;
+  FixedString<message_size_max> message;
+  ResultKind kind = ResultKind::none;
+  EventSnapshot event;
+  storage::BookResult book;  // its message is dropped: `message` holds it
+  BookingRecord booking;
+  storage::WaitlistResult waitlist;   // likewise
+  BookingPageRecord* page = nullptr;  // owned by whoever holds the result; see take_page()
+
+  // Ownership of a ListBookings page passes to the caller.
+  BookingPageRecord* take_page() { return std::exchange(page, nullptr); }
+};
+
+static_assert(std::is_trivially_copyable_v<ShardCommand>);
+static_assert(std::is_trivially_copyable_v<ShardResult>);
+
+// Applies `command` to the owner's state machine at `now_ms`. A create_event
+// beyond events_per_shard_max (`directory_full`) is refused without change.
+void execute(storage::StateMachine& machine, const ShardCommand& command, std::int64_t now_ms,
+             bool directory_full, ShardResult* result);
+
+}  // namespace admit::server

@@ -1,0 +1,90 @@
+// admitd's command line: bad values exit 2 with a message naming the flag,
+// --help teaches, and an address in use is named on stderr.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "tests/support/admitd_process.h"
+
+namespace admit::test {
+namespace {
+
+struct AdmitdRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs admitd with `args` (shell words) and returns what it said; bounded by
+// `timeout` so a server that unexpectedly starts is stopped.
+AdmitdRun run_admitd(const std::string& args) {
+  const char* binary = std::getenv("ADMITD_BIN");
+  EXPECT_NE(binary, nullptr);
+  const std::string command = "timeout -s TERM 20 " + std::string(binary) + " " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  AdmitdRun run;
+  std::array<char, 4096> chunk{};
+  while (std::fgets(chunk.data(), chunk.size(), pipe) != nullptr) run.output += chunk.data();
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+TEST(AdmitdFlags, BadValuesExitTwoNamingTheFlag) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"--shards 0", "--shards"},
+      {"--shards 65", "--shards"},
+      {"--listen nowhere", "--listen"},
+      {"--listen 127.0.0.1:0", "--listen"},
+      {"--listen 127.0.0.1:65535 --shards 2", "--listen"},
+      {"--ring-size 1000", "--ring-size"},
+      {"--max-connections 0", "--max-connections"},
+      {"--max-send-queue-bytes 10", "--max-send-queue-bytes"},
+      {"--durability sometimes", "--durability"},
+      {"--rate 2000000", "--rate"},
+      {"--no-such-flag", "--no-such-flag"},
+  };
+  for (const auto& [args, flag] : cases) {
+    const AdmitdRun run = run_admitd(args);
+    EXPECT_EQ(run.exit_code, 2) << args << "\n" << run.output;
+    EXPECT_NE(run.output.find(flag), std::string::npos) << args << "\n" << run.output;
+  }
+}
+
+TEST(AdmitdFlags, StrictAndBatchedDurabilitySayTheLogHasNotLanded) {
+  for (const std::string mode : {"strict", "batched"}) {
+    const AdmitdRun run = run_admitd("--durability " + mode);
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find("durability " + mode + " is not available yet"), std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("--durability off"), std::string::npos) << run.output;
+  }
+}
+
+TEST(AdmitdFlags, HelpListsEveryFlag) {
+  const AdmitdRun run = run_admitd("--help");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  for (const char* flag : {"--listen", "--shards", "--data", "--durability", "--max-connections",
+                           "--max-inflight", "--max-send-queue-bytes", "--ring-size", "--rate",
+                           "--burst"}) {
+    EXPECT_NE(run.output.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(AdmitdFlags, AddressInUseIsNamedAndExitsNonZero) {
+  AdmitdOptions options;
+  options.shards = 1;
+  AdmitdProcess running(options);
+  const AdmitdRun run = run_admitd("--shards 1 --durability off --listen " + running.address() +
+                             " --data " + running.data_dir() + "-second");
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("in use"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find(running.host() + ":"), std::string::npos) << run.output;
+}
+
+}  // namespace
+}  // namespace admit::test

@@ -1,0 +1,169 @@
+// admitd's limits: connections past --max-connections are told OVERLOADED
+// and closed; a client that never reads is paused and then dropped, and the
+// others keep being served.
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "tests/server/server_test_support.h"
+
+namespace admit::test {
+namespace {
+
+TEST(AdmitdLimits, ConnectionPastMaxConnectionsGetsOverloadedThenClose) {
+  AdmitdProcess server(admitd_options(2, {"--max-connections", "4"}));
+  std::vector<std::unique_ptr<WireClient>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<WireClient>(i % 2 ? server.port() : server.shard_port(0)));
+    RequestFrame hello;
+    hello.hello(1);
+    ASSERT_NE(clients.back()->call(hello, 1), nullptr) << "connection " << i;
+  }
+  WireClient fifth(server.port());
+  const wire::Reply* refusal = fifth.reply(0);
+  ASSERT_NE(refusal, nullptr);
+  EXPECT_EQ(outcome_of(refusal), Outcome::overloaded) << describe(refusal);
+  EXPECT_NE(text_of(refusal->message()).find("--max-connections (4)"), std::string::npos)
+      << describe(refusal);
+  EXPECT_TRUE(fifth.wait_closed());
+
+  // The four are still served; once one leaves, a newcomer is let in.
+  RequestFrame hello;
+  hello.hello(2);
+  EXPECT_NE(clients[0]->call(hello, 2), nullptr);
+  clients.pop_back();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool admitted = false;
+  while (!admitted && std::chrono::steady_clock::now() < deadline) {
+    WireClient newcomer(server.port());
+    RequestFrame again;
+    again.hello(3);
+    const wire::Reply* reply = newcomer.call(again, 3);
+    admitted = reply != nullptr && outcome_of(reply) == Outcome::ok;
+  }
+  EXPECT_TRUE(admitted);
+  expect_clean_stop(server);
+}
+
+// The reader never reads: replies fill its socket, then the server's send
+// queue (64 KiB here), the server stops reading it and finally drops it.
+TEST(AdmitdLimits, ClientThatNeverReadsIsDroppedAndOthersAreServed) {
+  AdmitdProcess server(admitd_options(2, {"--max-send-queue-bytes", "65536"}));
+  WireClient good(server.port());
+  RequestFrame create;
+  create.create_event(1, "slow-reader-event", 100);
+  ASSERT_EQ(outcome_of(good.call(create, 1)), Outcome::ok);
+
+  WireClient slow(server.port());
+  const int small = 4096;
+  ::setsockopt(slow.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  RequestFrame batch;  // ~1000 GetEvent replies of ~150 bytes each per frame
+  for (int i = 0; i < 1000; ++i) batch.get_event(i, "slow-reader-event");
+  const std::vector<std::uint8_t> bytes = batch.bytes();
+
+  // Write without ever reading until the server stops taking bytes (or drops
+  // us); bounded in bytes and in time. Partial writes continue where they
+  // stopped, so the stream stays well framed.
+  bool dropped = false;
+  std::size_t offset = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int frames = 0; frames < 2000 && !dropped;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    const ssize_t n = ::send(slow.fd(), bytes.data() + offset, bytes.size() - offset,
+                             MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      dropped = true;
+    } else if (n < 0) {
+      pollfd writable{slow.fd(), POLLOUT, 0};
+      if (::poll(&writable, 1, 3000) == 0) break;  // the server stopped reading us
+    } else {
+      offset += static_cast<std::size_t>(n);
+      if (offset == bytes.size()) {
+        offset = 0;
+        ++frames;
+      }
+    }
+  }
+  RequestFrame ping;  // meanwhile the good client is served
+  ping.hello(1000);
+  ASSERT_NE(good.call(ping, 1000), nullptr);
+  // Paused; now it must be dropped (slow_reader_timeout_ms plus slack), which
+  // shows as a hang-up or reset on a socket we never read from.
+  for (int waited_ms = 0; !dropped && waited_ms < 30'000; waited_ms += 100) {
+    pollfd hangup{slow.fd(), POLLRDHUP, 0};
+    dropped =
+        ::poll(&hangup, 1, 100) > 0 && (hangup.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+  EXPECT_TRUE(dropped) << server.output();
+  RequestFrame hello;
+  hello.hello(5000);
+  EXPECT_NE(good.call(hello, 5000), nullptr);
+  WireClient fresh(server.port());
+  RequestFrame again;
+  again.hello(1);
+  EXPECT_NE(fresh.call(again, 1), nullptr);
+  expect_clean_stop(server);
+}
+
+// --max-inflight 1: after each forwarded request the server stops reading
+// the connection until the answer is out, then resumes; nothing is lost.
+TEST(AdmitdLimits, InflightLimitPausesReadingAndResumes) {
+  AdmitdProcess server(admitd_options(2, {"--max-inflight", "1"}));
+  const std::string event = event_on_shard("inflight", 1, 2);
+  WireClient client(server.shard_port(0));  // every request is forwarded
+  RequestFrame create;
+  create.create_event(1, event, 1000);
+  ASSERT_EQ(outcome_of(client.call(create, 1)), Outcome::ok);
+  std::vector<std::uint8_t> burst;
+  for (int i = 0; i < 200; ++i) {
+    RequestFrame book;
+    book.book(100 + i, event, "user-" + std::to_string(i));
+    const auto bytes = book.bytes();
+    burst.insert(burst.end(), bytes.begin(), bytes.end());
+  }
+  ASSERT_TRUE(client.send(burst));
+  for (int i = 0; i < 200; ++i) {
+    const wire::Reply* reply = client.reply(100 + i);
+    ASSERT_NE(reply, nullptr) << "request " << 100 + i;
+    EXPECT_EQ(outcome_of(reply), Outcome::booked) << describe(reply);
+  }
+  expect_clean_stop(server);
+}
+
+// --ring-size 16: a batch of 600 forwarded bookings overflows the ring; the
+// overflow is answered OVERLOADED, the rest are booked, every request answered.
+TEST(AdmitdLimits, FullRingAnswersOverloaded) {
+  AdmitdProcess server(admitd_options(2, {"--ring-size", "16"}));
+  const std::string event = event_on_shard("ring", 1, 2);
+  WireClient client(server.shard_port(0));
+  RequestFrame create;
+  create.create_event(1, event, 1000);
+  ASSERT_EQ(outcome_of(client.call(create, 1)), Outcome::ok);
+  RequestFrame batch;
+  constexpr int requests = 600;
+  for (int i = 0; i < requests; ++i) batch.book(100 + i, event, "u" + std::to_string(i));
+  ASSERT_TRUE(client.send(batch));
+  int booked = 0;
+  int overloaded = 0;
+  for (int i = 0; i < requests; ++i) {
+    const wire::Reply* reply = client.reply(100 + i);
+    ASSERT_NE(reply, nullptr);
+    if (outcome_of(reply) == Outcome::booked) ++booked;
+    if (outcome_of(reply) == Outcome::overloaded) {
+      ++overloaded;
+      EXPECT_EQ(text_of(reply->message()).rfind("ring:", 0), 0u) << describe(reply);
+    }
+  }
+  EXPECT_EQ(booked + overloaded, requests);
+  EXPECT_GT(overloaded, 0);
+  EXPECT_GE(booked, 16);
+  const wire::EventInfo* info = get_event(client, 2, event);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->confirmed(), static_cast<std::uint32_t>(booked));
+  expect_clean_stop(server);
+}
+
+}  // namespace
+}  // namespace admit::test
