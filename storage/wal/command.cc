@@ -1,9 +1,9 @@
 #include "storage/wal/command.h"
 
+#include <xxhash.h>
+
 #include <cassert>
 #include <cstring>
-
-#include <xxhash.h>
 
 namespace admit::storage::wal {
 namespace {
@@ -140,18 +140,26 @@ constexpr std::uint16_t patch_mask_all = (1u << 10) - 1;
 
 template <typename T>
 void write_value(Writer& w, const T& v) {
-  if constexpr (std::is_same_v<T, bool>) w.boolean(v);
-  else if constexpr (std::is_same_v<T, std::uint32_t>) w.u32(v);
-  else if constexpr (std::is_same_v<T, std::int64_t>) w.i64(v);
-  else w.u8(static_cast<std::uint8_t>(v));
+  if constexpr (std::is_same_v<T, bool>)
+    w.boolean(v);
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    w.u32(v);
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    w.i64(v);
+  else
+    w.u8(static_cast<std::uint8_t>(v));
 }
 
 template <typename T>
 T read_value(Reader& r, const char* field) {
-  if constexpr (std::is_same_v<T, bool>) return r.boolean(field);
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return r.u32(field);
-  else if constexpr (std::is_same_v<T, std::int64_t>) return r.i64(field);
-  else return r.enumeration(EventState::closed, field);
+  if constexpr (std::is_same_v<T, bool>)
+    return r.boolean(field);
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return r.u32(field);
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return r.i64(field);
+  else
+    return r.enumeration(EventState::closed, field);
 }
 
 void encode_patch(const EventPatch& patch, Writer& w) {
@@ -170,8 +178,10 @@ void decode_patch(Reader& r, EventPatch& patch) {
   if ((mask & ~patch_mask_all) != 0) r.fail("patch mask: unknown fields");
   for_each_patch_field(patch, [&](int bit, auto& field, const char* name) {
     using T = typename std::remove_reference_t<decltype(field)>::value_type;
-    if ((mask & (1u << bit)) != 0) field = read_value<T>(r, name);
-    else field.reset();
+    if ((mask & (1u << bit)) != 0)
+      field = read_value<T>(r, name);
+    else
+      field.reset();
   });
 }
 
@@ -259,8 +269,7 @@ void encode(const Command& command, std::int64_t now_ms, std::vector<std::uint8_
   assert(size <= record_size_max);
   const auto body_size = static_cast<std::uint32_t>(size - record_header_size);
   for (int i = 0; i < 4; ++i) out[start + 12 + i] = static_cast<std::uint8_t>(body_size >> (8 * i));
-  const std::uint64_t sum =
-      XXH3_64bits(out.data() + start + checksum_size, size - checksum_size);
+  const std::uint64_t sum = XXH3_64bits(out.data() + start + checksum_size, size - checksum_size);
   for (int i = 0; i < 8; ++i) out[start + i] = static_cast<std::uint8_t>(sum >> (8 * i));
 }
 
@@ -287,7 +296,8 @@ bool decode(std::span<const std::uint8_t> bytes, DecodedRecord& out, std::string
     return refuse("unknown record version " + std::to_string(version));
   }
   const std::uint8_t kind = r.u8("kind");
-  if (kind == 0 || kind > kinds_count) return refuse("unknown command kind " + std::to_string(kind));
+  if (kind == 0 || kind > kinds_count)
+    return refuse("unknown command kind " + std::to_string(kind));
   if (r.u16("reserved") != 0) return refuse("reserved header bits set");
   if (r.u32("body_size") != bytes.size() - record_header_size) return refuse("body size mismatch");
   out.now_ms = r.i64("now_ms");
@@ -298,7 +308,7 @@ bool decode(std::span<const std::uint8_t> bytes, DecodedRecord& out, std::string
 }
 
 const char* command_name(const Command& command) {
-  static constexpr const char* names[] = {"CreateEvent", "UpdateEvent", "Book",  "Confirm",
+  static constexpr const char* names[] = {"CreateEvent", "UpdateEvent",   "Book",  "Confirm",
                                           "Cancel",      "LeaveWaitlist", "Expire"};
   static_assert(std::size(names) == kinds_count);
   return names[command.index()];

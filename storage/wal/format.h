@@ -39,9 +39,7 @@ LsnKey lsn_key(std::uint64_t lsn);
 // nullopt unless the value is exactly 8 bytes.
 std::optional<std::uint64_t> lsn_from_bytes(const MDB_val& value);
 
-inline MDB_val to_val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+inline MDB_val to_val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 inline MDB_val to_val(std::span<const std::uint8_t> s) {
   return MDB_val{s.size(), const_cast<std::uint8_t*>(s.data())};
 }

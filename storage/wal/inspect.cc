@@ -60,7 +60,8 @@ bool ReadOnlyShard::summary(ShardSummary* out, std::string* why) {
   if (ok && mdb_stat(txn, dbs[0], &stat) == MDB_SUCCESS) out->records = stat.ms_entries;
   MDB_cursor* cursor;
   if (ok && mdb_cursor_open(txn, dbs[0], &cursor) == MDB_SUCCESS) {
-    if (mdb_cursor_get(cursor, &k, &v, MDB_FIRST) == MDB_SUCCESS) out->first_lsn = lsn_from_bytes(k);
+    if (mdb_cursor_get(cursor, &k, &v, MDB_FIRST) == MDB_SUCCESS)
+      out->first_lsn = lsn_from_bytes(k);
     if (mdb_cursor_get(cursor, &k, &v, MDB_LAST) == MDB_SUCCESS) out->last_lsn = lsn_from_bytes(k);
     mdb_cursor_close(cursor);
   }

@@ -72,8 +72,9 @@ std::unique_ptr<ShardWal> ShardWal::open(Options options, std::string* why) {
   }
   if (options.sealed_batches_max == 0 || options.sealed_bytes_max == 0 ||
       options.map_size_bytes == 0 || options.map_size_max_bytes < options.map_size_bytes) {
-    *why = "WAL options: sealed_batches_max, sealed_bytes_max and map_size_bytes must be > 0 "
-           "and map_size_max_bytes >= map_size_bytes";
+    *why =
+        "WAL options: sealed_batches_max, sealed_bytes_max and map_size_bytes must be > 0 "
+        "and map_size_max_bytes >= map_size_bytes";
     return nullptr;
   }
   if (!options.log) {
@@ -163,8 +164,10 @@ bool ShardWal::check_or_write_meta(const std::string& where, std::string* why) {
     why->clear();
   }
   const bool meta_ok = stat.ms_entries == 0 || why->empty();
-  if (meta_ok && rc == MDB_SUCCESS) rc = mdb_txn_commit(txn);
-  else mdb_txn_abort(txn);
+  if (meta_ok && rc == MDB_SUCCESS)
+    rc = mdb_txn_commit(txn);
+  else
+    mdb_txn_abort(txn);
   if (meta_ok && rc != MDB_SUCCESS) *why = where + ": " + lmdb_error("writing meta", rc);
   return meta_ok && rc == MDB_SUCCESS;
 }
@@ -512,8 +515,8 @@ void ShardWal::enter_failed(const std::string& cause) {
     failure_ = cause;
   }
   failed_.store(true, std::memory_order_release);
-  options_.log("admit wal shard " + std::to_string(options_.shard) + ": storage failed: " +
-               cause + "; writes answer UNAVAILABLE, reads go on; retrying every " +
+  options_.log("admit wal shard " + std::to_string(options_.shard) + ": storage failed: " + cause +
+               "; writes answer UNAVAILABLE, reads go on; retrying every " +
                std::to_string(options_.failed_retry_ms) + " ms");
   signal_completion();
 }

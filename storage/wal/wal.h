@@ -3,16 +3,19 @@
 // checkpoints that trim the log, and recovery at start.
 //
 // Threads: everything below is called from the shard's reactor thread only
-// (one producer), except stats() and durable_batch(), which any thread may
-// read. No call made after recover() blocks on the disk: the syncer thread
-// does every LMDB write and sync.
+// (one producer), except stats(), durable_batch() and failure(), which any
+// thread may call. Between recover() and close() no call blocks on the disk:
+// the syncer thread does every LMDB write and sync. open(), recover() and
+// close() do block (start and shutdown).
 //
 // The reactor's turn, in order:
 //   1. before applying a mutating command: admission() must be `accept`,
 //      else answer OVERLOADED / UNAVAILABLE and leave the machine alone;
 //   2. apply(machine, command, now_ms) (command.h); if change_count() moved,
 //      append(command, now_ms);
-//   3. (optionally) if checkpoint_due(now_ms): checkpoint(machine.snapshot(), now_ms);
+//   3. (optionally) if checkpoint_due(now_ms): checkpoint(machine.snapshot(), now_ms)
+//      -- never between an apply() and its append(): the snapshot must cover
+//      exactly the records appended so far;
 //   4. at the end of the turn: seal() -> batch number B; hold every answer
 //      of the turn until durable_batch() >= B;
 //   5. keep an io_uring read of 8 bytes posted on completion_fd() (an
@@ -51,14 +54,14 @@ struct Options {
   std::uint32_t shard = 0;
   std::uint32_t shards = 1;  // refused if the folder was written with another count
   Mode mode = Mode::strict;
-  std::uint32_t sync_interval_ms = 100;  // batched only
-  std::size_t map_size_bytes = std::size_t{64} << 20;       // initial LMDB map (--map-size)
-  std::size_t map_size_max_bytes = std::size_t{64} << 30;   // doubling stops here
-  std::uint32_t sealed_batches_max = 64;  // sealed but not yet committed
-  std::size_t sealed_bytes_max = std::size_t{64} << 20;     // their records' bytes
-  std::uint64_t checkpoint_every_records = 1'000'000;  // whichever comes first
+  std::uint32_t sync_interval_ms = 100;                    // batched only
+  std::size_t map_size_bytes = std::size_t{64} << 20;      // initial LMDB map (--map-size)
+  std::size_t map_size_max_bytes = std::size_t{64} << 30;  // doubling stops here
+  std::uint32_t sealed_batches_max = 64;                   // sealed but not yet committed
+  std::size_t sealed_bytes_max = std::size_t{64} << 20;    // their records' bytes
+  std::uint64_t checkpoint_every_records = 1'000'000;      // whichever comes first
   std::int64_t checkpoint_every_ms = 5 * 60 * 1000;
-  std::uint32_t failed_retry_ms = 1000;  // a failed WAL retries its commit this often
+  std::uint32_t failed_retry_ms = 1000;       // a failed WAL retries its commit this often
   std::uint32_t recovery_progress_ms = 1000;  // recover() reports progress this often
   // Told once when the WAL fails (with the cause) and once when it recovers.
   // Called on the syncer thread. Default: a line on stderr.
@@ -147,8 +150,8 @@ class ShardWal {
   bool check_or_write_meta(const std::string& where, std::string* why);
   Batch& slot(std::uint64_t batch);
   void reclaim();
-  bool replay(MDB_txn* txn, StateMachine& machine, const Progress& progress,
-              RecoveryReport* report, std::string* why);
+  bool replay(MDB_txn* txn, StateMachine& machine, const Progress& progress, RecoveryReport* report,
+              std::string* why);
 
   // Syncer thread.
   void run_syncer();
@@ -164,9 +167,9 @@ class ShardWal {
   MDB_env* env_ = nullptr;
   MDB_dbi log_db_ = 0, checkpoint_db_ = 0, meta_db_ = 0;
   std::vector<Batch> slots_;  // sealed_batches_max + 1: the open batch never waits for a slot
-  int wake_fd_ = -1;        // eventfd: reactor -> syncer ("sealed", "stop")
-  int completion_fd_ = -1;  // eventfd: syncer -> reactor ("durable moved", "failed")
-  int lock_fd_ = -1;        // flock on DIR/shard-<i>/wal.lock: one process per folder
+  int wake_fd_ = -1;          // eventfd: reactor -> syncer ("sealed", "stop")
+  int completion_fd_ = -1;    // eventfd: syncer -> reactor ("durable moved", "failed")
+  int lock_fd_ = -1;          // flock on DIR/shard-<i>/wal.lock: one process per folder
   std::thread syncer_;
 
   // Reactor thread only.
