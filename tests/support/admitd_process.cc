@@ -21,6 +21,7 @@ namespace {
 
 constexpr int port_attempts_max = 100;
 constexpr int launch_attempts_max = 5;
+constexpr int restart_port_wait_ms = 500;
 constexpr std::uint16_t port_low = 20000;
 constexpr std::uint16_t port_high = 60000;
 
@@ -100,9 +101,14 @@ void AdmitdProcess::start() {
   if (running()) throw std::runtime_error("admitd is already running");
   for (int attempt = 0; attempt < launch_attempts_max; ++attempt) {
     if (launch()) return;
-    port_ = pick_free_port();  // someone took the port between the check and the bind
+    if (!started_once_) {
+      port_ = pick_free_port();  // someone took the port between the check and the bind
+    } else {
+      // A restart keeps its port (clients reconnect to it): wait for it instead.
+      std::this_thread::sleep_for(std::chrono::milliseconds(restart_port_wait_ms));
+    }
   }
-  throw std::runtime_error("admitd did not start:\n" + output());
+  throw std::runtime_error("admitd did not start on " + address() + ":\n" + output());
 }
 
 bool AdmitdProcess::launch() {
@@ -115,10 +121,14 @@ bool AdmitdProcess::launch() {
                                    "--durability", options_.durability};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
 
+  // Truncated here, not in the child, so a restart never reads the previous
+  // process's ready line.
+  ::close(::open(stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
+  const std::size_t stderr_before = read_file(stderr_path_).size();
   const pid_t child = ::fork();
   if (child < 0) throw std::runtime_error("fork failed");
   if (child == 0) {
-    const int out = ::open(stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int out = ::open(stdout_path_.c_str(), O_WRONLY | O_APPEND, 0644);
     const int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (out < 0 || err < 0) ::_exit(126);
     ::dup2(out, STDOUT_FILENO);
@@ -138,12 +148,13 @@ bool AdmitdProcess::launch() {
     const auto ready = out.find("admitd ready");
     if (ready != std::string::npos && out.find('\n', ready) != std::string::npos) {
       ready_line_ = out.substr(ready, out.find('\n', ready) - ready);
+      started_once_ = true;
       return true;
     }
     const int status = wait_for_exit(pid_, 10);
     if (status != -1) {
       pid_ = -1;
-      if (read_file(stderr_path_).find("in use") != std::string::npos) return false;
+      if (read_file(stderr_path_).find("in use", stderr_before) != std::string::npos) return false;
       throw std::runtime_error("admitd exited with code " + std::to_string(exit_code_of(status)) +
                                " before it was ready:\n" + output());
     }

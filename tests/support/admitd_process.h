@@ -27,7 +27,8 @@ class AdmitdProcess {
   AdmitdProcess(const AdmitdProcess&) = delete;
   AdmitdProcess& operator=(const AdmitdProcess&) = delete;
 
-  // Starts again after stop() or kill9(), on the same port and data folder.
+  // Starts again after stop() or kill9(), on the same port and data folder
+  // (waiting for the port if the kernel still holds it).
   void start();
   // SIGTERM, then waits (SIGKILL after stop_timeout_ms). Returns the exit
   // code, or 128 + signal when killed by one.
@@ -63,6 +64,7 @@ class AdmitdProcess {
   std::string ready_line_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
+  bool started_once_ = false;
 };
 
 }  // namespace admit::test
