@@ -1,0 +1,238 @@
+#include "admit/client.h"
+
+#include <array>
+#include <charconv>
+#include <thread>
+
+#include "codec.h"
+#include "session.h"
+
+namespace admit {
+
+// ---- Status and helpers ----
+
+std::string_view client_error_name(ClientError error) {
+  static constexpr std::array<std::string_view, 7> names = {
+      "none",      "invalid_argument", "could_not_connect", "connection_lost",
+      "timed_out", "protocol_error",   "in_flight_full",
+  };
+  const auto index = static_cast<std::size_t>(error);
+  return index < names.size() ? names[index] : std::string_view("unknown");
+}
+
+Status Status::answer(Outcome outcome, std::string message) {
+  Status s;
+  s.outcome_ = outcome;
+  s.message_ = std::move(message);
+  return s;
+}
+
+Status Status::failure(ClientError error, std::string message) {
+  Status s;
+  s.error_ = error;
+  s.outcome_ = Outcome::invalid;
+  s.message_ = std::move(message);
+  return s;
+}
+
+std::string Status::to_string() const {
+  std::string head(answered() ? outcome_name(outcome_) : client_error_name(error_));
+  return message_.empty() ? head : head + ": " + message_;
+}
+
+bool parse_address(std::string_view address, ClientOptions* options, std::string* why) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == address.size()) {
+    *why = "'" + std::string(address) + "' is not HOST:PORT (like 127.0.0.1:7400)";
+    return false;
+  }
+  const std::string_view port_text = address.substr(colon + 1);
+  const char* port_end = port_text.data() + port_text.size();
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_end, port);
+  if (ec != std::errc() || end != port_end || port == 0 || port > 65535) {
+    *why = "'" + std::string(port_text) + "' is not a port (1..65535)";
+    return false;
+  }
+  std::string_view host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]:7400
+  }
+  options->host = std::string(host);
+  options->port = static_cast<std::uint16_t>(port);
+  return true;
+}
+
+// ---- Client ----
+
+namespace {
+
+bool is_transport_failure(ClientError error) {
+  return error == ClientError::could_not_connect || error == ClientError::connection_lost ||
+         error == ClientError::timed_out;
+}
+
+}  // namespace
+
+Client::Client(ClientOptions options) : session_(std::make_unique<Session>(std::move(options))) {}
+Client::~Client() = default;
+
+Result<HelloInfo> Client::connect() { return session_->connect_base(); }
+const HelloInfo& Client::hello() const { return session_->hello(); }
+std::uint16_t Client::last_port() const { return last_port_; }
+std::int32_t Client::last_shard() const { return last_shard_; }
+
+// One operation with retries, routed by (kind, key); `encode(builder)` writes
+// it. After a transport failure it is tried again (with backoff) if that is
+// safe: reads, mutations carrying a request id, or nothing sent yet.
+template <typename T, typename Encode>
+Result<T> Client::call(RouteKind kind, std::string_view key, bool retry_safe, Encode&& encode) {
+  const ClientOptions& options = session_->options();
+  auto backoff = options.retry_backoff;
+  Result<T> result;
+  for (int attempt = 1; attempt <= std::max(1, options.attempts_max); ++attempt) {
+    Status failure;
+    Connection* connection = session_->connection_for(kind, key, &failure);
+    bool sent = false;
+    if (connection != nullptr) {
+      bool done = false;
+      connection->add(encode, [&result, &done](const ReplyView& reply) {
+        T value;
+        if (reply.error() == ClientError::none) codec::decode(reply, &value);
+        result = Result<T>(reply.status(), std::move(value));
+        done = true;
+      });
+      sent = true;
+      connection->await(done, Clock::now() + options.request_timeout);
+      if (result.answered()) {
+        last_port_ = connection->port();
+        last_shard_ = connection->shard();
+        return result;
+      }
+      failure = result.status();
+    }
+    const bool may_retry = is_transport_failure(failure.error()) &&
+                           (retry_safe || failure.error() == ClientError::could_not_connect ||
+                            !sent);
+    if (!may_retry || attempt == options.attempts_max) return failure;
+    std::this_thread::sleep_for(backoff);
+    backoff *= 2;
+  }
+  return result;
+}
+
+Result<EventInfo> Client::create_event(const EventSpec& spec) {
+  if (Status s = codec::check_event_spec(spec); !s.answered()) return s;
+  // CreateEvent carries no request id: a retry after a lost answer says INVALID
+  // (the id exists), which is the truth.
+  return call<EventInfo>(RouteKind::event, spec.id, true, [&](codec::Builder& b) {
+    return codec::encode_create_event(b, spec);
+  });
+}
+
+Result<EventInfo> Client::update_event(const EventUpdate& update) {
+  if (Status s = codec::check_event_update(update); !s.answered()) return s;
+  // Applying the same patch twice leaves the same config (only version moves).
+  return call<EventInfo>(RouteKind::event, update.id, true, [&](codec::Builder& b) {
+    return codec::encode_update_event(b, update);
+  });
+}
+
+Result<EventInfo> Client::get_event(std::string_view id) {
+  if (Status s = codec::check_event_id(id, "id"); !s.answered()) return s;
+  return call<EventInfo>(RouteKind::event, id, true,
+                         [&](codec::Builder& b) { return codec::encode_get_event(b, id); });
+}
+
+Result<EventPage> Client::list_events(std::string_view after, std::uint32_t limit) {
+  if (Status s = codec::check_limit(limit); !s.answered()) return s;
+  return call<EventPage>(RouteKind::any, {}, true, [&](codec::Builder& b) {
+    return codec::encode_list_events(b, after, limit);
+  });
+}
+
+Result<BookReply> Client::book(const BookRequest& request) {
+  if (Status s = codec::check_book(request); !s.answered()) return s;
+  BookRequest with_id = request;
+  std::string request_id;
+  if (with_id.request_id.empty() && session_->options().auto_request_ids) {
+    request_id = session_->make_request_id();
+    with_id.request_id = request_id;
+  }
+  return call<BookReply>(RouteKind::event, request.event, !with_id.request_id.empty(),
+                         [&](codec::Builder& b) { return codec::encode_book(b, with_id); });
+}
+
+Result<BookingInfo> Client::confirm(std::string_view ref, std::string_view request_id) {
+  if (Status s = codec::check_ref(ref); !s.answered()) return s;
+  if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
+  std::string own_id;
+  if (request_id.empty() && session_->options().auto_request_ids) {
+    own_id = session_->make_request_id();
+    request_id = own_id;
+  }
+  // Confirming twice is BOOKED twice: safe to retry even without an id.
+  return call<BookingInfo>(RouteKind::ref, ref, true, [&](codec::Builder& b) {
+    return codec::encode_confirm(b, ref, request_id);
+  });
+}
+
+Result<BookingInfo> Client::cancel(std::string_view ref, std::string_view request_id) {
+  if (Status s = codec::check_ref(ref); !s.answered()) return s;
+  if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
+  std::string own_id;
+  if (request_id.empty() && session_->options().auto_request_ids) {
+    own_id = session_->make_request_id();
+    request_id = own_id;
+  }
+  // Cancelling a cancelled booking is OK: safe to retry even without an id.
+  return call<BookingInfo>(RouteKind::ref, ref, true, [&](codec::Builder& b) {
+    return codec::encode_cancel(b, ref, request_id);
+  });
+}
+
+Result<BookingInfo> Client::get_booking(std::string_view ref) {
+  if (Status s = codec::check_ref(ref); !s.answered()) return s;
+  return call<BookingInfo>(RouteKind::ref, ref, true,
+                           [&](codec::Builder& b) { return codec::encode_get_booking(b, ref); });
+}
+
+Result<BookingPage> Client::list_bookings(std::string_view event, std::string_view after,
+                                          std::uint32_t limit) {
+  if (Status s = codec::check_event_id(event); !s.answered()) return s;
+  if (Status s = codec::check_limit(limit); !s.answered()) return s;
+  return call<BookingPage>(RouteKind::event, event, true, [&](codec::Builder& b) {
+    return codec::encode_list_bookings(b, event, after, limit);
+  });
+}
+
+Result<WaitlistInfo> Client::waitlist_position(std::string_view event, std::string_view user) {
+  if (Status s = codec::check_event_id(event); !s.answered()) return s;
+  if (Status s = codec::check_user(user); !s.answered()) return s;
+  return call<WaitlistInfo>(RouteKind::event, event, true, [&](codec::Builder& b) {
+    return codec::encode_waitlist_position(b, event, user);
+  });
+}
+
+Result<WaitlistInfo> Client::leave_waitlist(std::string_view event, std::string_view user,
+                                            std::string_view request_id) {
+  if (Status s = codec::check_event_id(event); !s.answered()) return s;
+  if (Status s = codec::check_user(user); !s.answered()) return s;
+  if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
+  std::string own_id;
+  if (request_id.empty() && session_->options().auto_request_ids) {
+    own_id = session_->make_request_id();
+    request_id = own_id;
+  }
+  return call<WaitlistInfo>(RouteKind::event, event, !request_id.empty(),
+                            [&](codec::Builder& b) {
+                              return codec::encode_leave_waitlist(b, event, user, request_id);
+                            });
+}
+
+Result<StatsInfo> Client::stats() {
+  return call<StatsInfo>(RouteKind::any, {}, true,
+                         [&](codec::Builder& b) { return codec::encode_stats(b); });
+}
+
+}  // namespace admit

@@ -1,0 +1,358 @@
+#include "codec.h"
+
+#include <string>
+
+#include "protocol/booking_ref.h"
+#include "protocol/framing.h"
+#include "protocol/protocol_limits.h"
+
+namespace admit::codec {
+namespace {
+
+Status invalid(std::string message) {
+  return Status::failure(ClientError::invalid_argument, std::move(message));
+}
+
+Status check_size(std::string_view value, std::string_view field, std::size_t min,
+                  std::size_t max) {
+  if (value.size() >= min && value.size() <= max) return Status();
+  return invalid(std::string(field) + ": must be " + std::to_string(min) + ".." +
+                 std::to_string(max) + " bytes (got " + std::to_string(value.size()) + ")");
+}
+
+Status check_at_most(std::uint32_t value, std::string_view field, std::uint32_t max) {
+  if (value <= max) return Status();
+  return invalid(std::string(field) + ": must be at most " + std::to_string(max) + " (got " +
+                 std::to_string(value) + ")");
+}
+
+// The first failure of several checks, or OK.
+Status first_failure(std::initializer_list<Status> checks) {
+  for (const Status& s : checks) {
+    if (!s.answered()) return s;
+  }
+  return Status();
+}
+
+template <typename T>
+flatbuffers::Optional<T> to_fb(const std::optional<T>& value) {
+  if (value) return *value;
+  return flatbuffers::nullopt;
+}
+
+flatbuffers::Offset<flatbuffers::String> string_or_absent(Builder& b, std::string_view text) {
+  return text.empty() ? 0 : b.CreateString(text.data(), text.size());
+}
+
+std::string to_string(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+
+const wire::Reply* as_reply(const void* reply) { return static_cast<const wire::Reply*>(reply); }
+
+EventInfo event_from(const wire::EventInfo* e) {
+  EventInfo out;
+  if (e == nullptr) return out;
+  out.id = to_string(e->id());
+  out.capacity = e->capacity();
+  out.per_user_max = e->per_user_max();
+  out.hold_ttl_ms = e->hold_ttl_ms();
+  out.waitlist = e->waitlist();
+  out.waitlist_max = e->waitlist_max();
+  out.opens_at_ms = e->opens_at_ms();
+  out.closes_at_ms = e->closes_at_ms();
+  out.rate_per_s = e->rate_per_s();
+  out.rate_burst = e->rate_burst();
+  out.state = from_wire(e->state());
+  out.version = e->version();
+  out.available = e->available();
+  out.held = e->held();
+  out.confirmed = e->confirmed();
+  out.waitlisted = e->waitlisted();
+  out.watchers = e->watchers();
+  return out;
+}
+
+BookingInfo booking_from(const wire::BookingInfo* b) {
+  BookingInfo out;
+  if (b == nullptr) return out;
+  out.ref = to_string(b->ref());
+  out.event = to_string(b->event());
+  out.user = to_string(b->user());
+  out.seats = b->seats();
+  out.state = from_wire(b->state());
+  out.created_at_ms = b->created_at_ms();
+  out.expires_at_ms = b->expires_at_ms();
+  return out;
+}
+
+}  // namespace
+
+// ---- checks ----
+
+Status check_event_id(std::string_view id, std::string_view field) {
+  return check_size(id, field, 1, event_id_size_max);
+}
+Status check_user(std::string_view user) { return check_size(user, "user", 1, user_size_max); }
+Status check_request_id(std::string_view request_id) {
+  return check_size(request_id, "request_id", 0, request_id_size_max);
+}
+Status check_limit(std::uint32_t limit) { return check_at_most(limit, "limit", list_limit_max); }
+
+Status check_ref(std::string_view ref) {
+  if (BookingRef::parse(ref)) return Status();
+  return invalid("ref: '" + std::string(ref.substr(0, 32)) +
+                 "' is not a booking ref (like BK-7M2Q9XK4)");
+}
+
+Status check_event_spec(const EventSpec& spec) {
+  return first_failure({
+      check_event_id(spec.id, "id"),
+      check_at_most(spec.capacity, "capacity", capacity_max),
+      check_at_most(spec.per_user_max, "per_user_max", capacity_max),
+      check_at_most(spec.hold_ttl_ms, "hold_ttl_ms", hold_ttl_ms_max),
+      check_at_most(spec.waitlist_max, "waitlist_max", waitlist_length_max),
+      check_at_most(spec.rate_per_s, "rate_per_s", rate_per_s_max),
+      spec.opens_at_ms >= 0 ? Status() : invalid("opens_at_ms: must not be negative"),
+      spec.closes_at_ms >= 0 ? Status() : invalid("closes_at_ms: must not be negative"),
+  });
+}
+
+Status check_event_update(const EventUpdate& u) {
+  return first_failure({
+      check_event_id(u.id, "id"),
+      check_at_most(u.capacity.value_or(0), "capacity", capacity_max),
+      check_at_most(u.per_user_max.value_or(0), "per_user_max", capacity_max),
+      check_at_most(u.hold_ttl_ms.value_or(0), "hold_ttl_ms", hold_ttl_ms_max),
+      check_at_most(u.waitlist_max.value_or(0), "waitlist_max", waitlist_length_max),
+      check_at_most(u.rate_per_s.value_or(0), "rate_per_s", rate_per_s_max),
+      u.opens_at_ms.value_or(0) >= 0 ? Status() : invalid("opens_at_ms: must not be negative"),
+      u.closes_at_ms.value_or(0) >= 0 ? Status() : invalid("closes_at_ms: must not be negative"),
+  });
+}
+
+Status check_book(const BookRequest& r) {
+  return first_failure({
+      check_event_id(r.event),
+      check_user(r.user),
+      r.seats >= 1 ? check_at_most(r.seats, "seats", seats_max)
+                   : invalid("seats: must be at least 1"),
+      check_request_id(r.request_id),
+  });
+}
+
+// ---- encoders ----
+
+EncodedOp encode_hello(Builder& b, std::string_view token) {
+  auto token_offset = string_or_absent(b, token);
+  return {wire::Op::Hello, wire::CreateHello(b, protocol_version, token_offset).Union()};
+}
+
+EncodedOp encode_create_event(Builder& b, const EventSpec& s) {
+  auto id = b.CreateString(s.id.data(), s.id.size());
+  return {wire::Op::CreateEvent,
+          wire::CreateCreateEvent(b, id, s.capacity, s.per_user_max, s.hold_ttl_ms, s.waitlist,
+                                  s.waitlist_max, s.opens_at_ms, s.closes_at_ms, s.rate_per_s,
+                                  s.rate_burst)
+              .Union()};
+}
+
+EncodedOp encode_update_event(Builder& b, const EventUpdate& u) {
+  auto id = b.CreateString(u.id.data(), u.id.size());
+  flatbuffers::Optional<wire::EventState> state = flatbuffers::nullopt;
+  if (u.state) state = to_wire(*u.state);
+  return {wire::Op::UpdateEvent,
+          wire::CreateUpdateEvent(b, id, to_fb(u.capacity), to_fb(u.per_user_max),
+                                  to_fb(u.hold_ttl_ms), to_fb(u.waitlist), to_fb(u.waitlist_max),
+                                  to_fb(u.opens_at_ms), to_fb(u.closes_at_ms),
+                                  to_fb(u.rate_per_s), to_fb(u.rate_burst), state)
+              .Union()};
+}
+
+EncodedOp encode_get_event(Builder& b, std::string_view id) {
+  auto id_offset = b.CreateString(id.data(), id.size());
+  return {wire::Op::GetEvent, wire::CreateGetEvent(b, id_offset).Union()};
+}
+
+EncodedOp encode_list_events(Builder& b, std::string_view after, std::uint32_t limit) {
+  auto after_offset = string_or_absent(b, after);
+  return {wire::Op::ListEvents, wire::CreateListEvents(b, after_offset, limit).Union()};
+}
+
+EncodedOp encode_book(Builder& b, const BookRequest& r) {
+  auto event = b.CreateString(r.event.data(), r.event.size());
+  auto user = b.CreateString(r.user.data(), r.user.size());
+  auto request_id = string_or_absent(b, r.request_id);
+  return {wire::Op::Book, wire::CreateBook(b, event, user, r.seats, r.hold,
+                                           to_wire(r.waitlist), request_id)
+                              .Union()};
+}
+
+EncodedOp encode_confirm(Builder& b, std::string_view ref, std::string_view request_id) {
+  auto ref_offset = b.CreateString(ref.data(), ref.size());
+  auto id_offset = string_or_absent(b, request_id);
+  return {wire::Op::Confirm, wire::CreateConfirm(b, ref_offset, id_offset).Union()};
+}
+
+EncodedOp encode_cancel(Builder& b, std::string_view ref, std::string_view request_id) {
+  auto ref_offset = b.CreateString(ref.data(), ref.size());
+  auto id_offset = string_or_absent(b, request_id);
+  return {wire::Op::Cancel, wire::CreateCancel(b, ref_offset, id_offset).Union()};
+}
+
+EncodedOp encode_get_booking(Builder& b, std::string_view ref) {
+  auto ref_offset = b.CreateString(ref.data(), ref.size());
+  return {wire::Op::GetBooking, wire::CreateGetBooking(b, ref_offset).Union()};
+}
+
+EncodedOp encode_list_bookings(Builder& b, std::string_view event, std::string_view after,
+                               std::uint32_t limit) {
+  auto event_offset = b.CreateString(event.data(), event.size());
+  auto after_offset = string_or_absent(b, after);
+  return {wire::Op::ListBookings,
+          wire::CreateListBookings(b, event_offset, after_offset, limit).Union()};
+}
+
+EncodedOp encode_waitlist_position(Builder& b, std::string_view event, std::string_view user) {
+  auto event_offset = b.CreateString(event.data(), event.size());
+  auto user_offset = b.CreateString(user.data(), user.size());
+  return {wire::Op::WaitlistPosition,
+          wire::CreateWaitlistPosition(b, event_offset, user_offset).Union()};
+}
+
+EncodedOp encode_leave_waitlist(Builder& b, std::string_view event, std::string_view user,
+                                std::string_view request_id) {
+  auto event_offset = b.CreateString(event.data(), event.size());
+  auto user_offset = b.CreateString(user.data(), user.size());
+  auto id_offset = string_or_absent(b, request_id);
+  return {wire::Op::LeaveWaitlist,
+          wire::CreateLeaveWaitlist(b, event_offset, user_offset, id_offset).Union()};
+}
+
+EncodedOp encode_stats(Builder& b) {
+  return {wire::Op::Stats, wire::CreateStats(b).Union()};
+}
+
+// ---- typed decoding ----
+
+void decode(const ReplyView& reply, HelloInfo* out) { *out = reply.hello(); }
+void decode(const ReplyView& reply, EventInfo* out) { *out = reply.event(); }
+void decode(const ReplyView& reply, EventPage* out) { *out = reply.event_page(); }
+void decode(const ReplyView& reply, BookReply* out) { *out = reply.book(); }
+void decode(const ReplyView& reply, BookingInfo* out) { *out = reply.booking(); }
+void decode(const ReplyView& reply, BookingPage* out) { *out = reply.booking_page(); }
+void decode(const ReplyView& reply, WaitlistInfo* out) { *out = reply.waitlist(); }
+void decode(const ReplyView& reply, StatsInfo* out) { *out = reply.stats(); }
+
+}  // namespace admit::codec
+
+// ---- ReplyView (public) ----
+
+namespace admit {
+
+using codec::as_reply;
+
+Outcome ReplyView::outcome() const {
+  return reply_ ? from_wire(as_reply(reply_)->outcome()) : Outcome::unavailable;
+}
+
+std::string_view ReplyView::message() const {
+  if (reply_ == nullptr) return why_;
+  const flatbuffers::String* m = as_reply(reply_)->message();
+  return m ? std::string_view(m->c_str(), m->size()) : std::string_view();
+}
+
+Status ReplyView::status() const {
+  if (error_ != ClientError::none) return Status::failure(error_, std::string(why_));
+  return Status::answer(outcome(), std::string(message()));
+}
+
+BookReplyView ReplyView::book_view() const {
+  BookReplyView out;
+  const wire::BookReply* b = reply_ ? as_reply(reply_)->result_as_BookReply() : nullptr;
+  if (b == nullptr) return out;
+  if (b->ref()) out.ref = std::string_view(b->ref()->c_str(), b->ref()->size());
+  out.seats = b->seats();
+  out.position = b->position();
+  out.retry_after_ms = b->retry_after_ms();
+  out.opens_in_ms = b->opens_in_ms();
+  out.expires_at_ms = b->expires_at_ms();
+  return out;
+}
+
+BookReply ReplyView::book() const {
+  const BookReplyView v = book_view();
+  return BookReply{std::string(v.ref), v.seats,       v.position,
+                   v.retry_after_ms,   v.opens_in_ms, v.expires_at_ms};
+}
+
+HelloInfo ReplyView::hello() const {
+  const wire::HelloReply* h = reply_ ? as_reply(reply_)->result_as_HelloReply() : nullptr;
+  if (h == nullptr) return {};
+  return HelloInfo{h->version(), h->shards(), h->shard()};
+}
+
+EventInfo ReplyView::event() const {
+  return codec::event_from(reply_ ? as_reply(reply_)->result_as_EventInfo() : nullptr);
+}
+
+EventPage ReplyView::event_page() const {
+  EventPage out;
+  const wire::EventList* list = reply_ ? as_reply(reply_)->result_as_EventList() : nullptr;
+  if (list == nullptr) return out;
+  if (list->events()) {
+    out.events.reserve(list->events()->size());
+    for (const wire::EventInfo* e : *list->events()) out.events.push_back(codec::event_from(e));
+  }
+  out.next_after = codec::to_string(list->next_after());
+  return out;
+}
+
+BookingInfo ReplyView::booking() const {
+  if (reply_ == nullptr) return {};
+  if (const auto* b = as_reply(reply_)->result_as_BookingInfo()) return codec::booking_from(b);
+  // A server may answer Confirm with a BookReply: keep what it says.
+  BookingInfo out;
+  const BookReplyView v = book_view();
+  out.ref = std::string(v.ref);
+  out.seats = v.seats;
+  out.expires_at_ms = v.expires_at_ms;
+  return out;
+}
+
+BookingPage ReplyView::booking_page() const {
+  BookingPage out;
+  const wire::BookingList* list = reply_ ? as_reply(reply_)->result_as_BookingList() : nullptr;
+  if (list == nullptr) return out;
+  if (list->bookings()) {
+    out.bookings.reserve(list->bookings()->size());
+    for (const wire::BookingInfo* b : *list->bookings()) {
+      out.bookings.push_back(codec::booking_from(b));
+    }
+  }
+  out.next_after = codec::to_string(list->next_after());
+  return out;
+}
+
+WaitlistInfo ReplyView::waitlist() const {
+  const wire::WaitlistInfo* w = reply_ ? as_reply(reply_)->result_as_WaitlistInfo() : nullptr;
+  if (w == nullptr) return {};
+  return WaitlistInfo{w->position(), w->seats(), w->length(), codec::to_string(w->ref())};
+}
+
+StatsInfo ReplyView::stats() const {
+  StatsInfo out;
+  const wire::StatsReply* s = reply_ ? as_reply(reply_)->result_as_StatsReply() : nullptr;
+  if (s == nullptr) return out;
+  out.durability = codec::to_string(s->durability());
+  out.uptime_ms = s->uptime_ms();
+  if (s->shards() == nullptr) return out;
+  for (const wire::ShardStats* shard : *s->shards()) {
+    out.shards.push_back(ShardStatsInfo{shard->shard(), shard->events(), shard->connections(),
+                                        shard->live_bookings(), shard->held_seats(),
+                                        shard->confirmed_seats(), shard->waitlisted(),
+                                        shard->requests(), shard->forwarded(),
+                                        shard->overloaded()});
+  }
+  return out;
+}
+
+}  // namespace admit

@@ -1,0 +1,314 @@
+#include "connection.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+
+#include "codec.h"
+#include "protocol/framing.h"
+
+namespace admit {
+namespace {
+
+constexpr std::size_t in_buffer_initial_size = 64 * 1024;
+// Room kept for one more operation: the largest (UpdateEvent, Book with every
+// string at its limit) encode to well under this.
+constexpr std::size_t op_encoded_size_max = 4096;
+constexpr std::size_t frame_build_size_max = frame_size_max - op_encoded_size_max;
+constexpr std::size_t read_chunk_min = 16 * 1024;
+
+int remaining_ms(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() <= 0 ? 0 : static_cast<int>(left.count());
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+}  // namespace
+
+Connection::Connection(const ClientOptions& options, std::uint16_t port)
+    : options_(options), port_(port), builder_(16 * 1024) {
+  request_offsets_.reserve(frame_requests_max);
+}
+
+Connection::~Connection() { close(ClientError::connection_lost, "client closed"); }
+
+std::string Connection::address() const {
+  return options_.host + ":" + std::to_string(port_);
+}
+
+Status Connection::connect_socket(Clock::time_point deadline) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port_);
+  if (int rc = ::getaddrinfo(options_.host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    return Status::failure(ClientError::could_not_connect,
+                           address() + ": " + ::gai_strerror(rc));
+  }
+  std::string why = "no address";
+  for (addrinfo* a = found; a != nullptr && fd_ < 0; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      why = errno_text();
+      continue;
+    }
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, remaining_ms(deadline));
+      int error = 0;
+      socklen_t len = sizeof error;
+      if (rc == 0) {
+        error = ETIMEDOUT;
+      } else if (rc > 0) {
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+      } else {
+        error = errno;
+      }
+      errno = error;
+      rc = error == 0 ? 0 : -1;
+    }
+    if (rc != 0) {
+      why = errno_text();
+      ::close(fd);
+      continue;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fd_ = fd;
+  }
+  ::freeaddrinfo(found);
+  if (fd_ < 0) return Status::failure(ClientError::could_not_connect, address() + ": " + why);
+  return Status();
+}
+
+Result<HelloInfo> Connection::open() {
+  if (is_open()) return Result<HelloInfo>(Status(), HelloInfo{1, 0, shard_});
+  const auto connect_deadline = Clock::now() + options_.connect_timeout;
+  if (Status s = connect_socket(connect_deadline); !s.answered()) return s;
+  in_size_ = 0;
+  Result<HelloInfo> hello;
+  bool done = false;
+  add(
+      [this](flatbuffers::FlatBufferBuilder& b) { return codec::encode_hello(b, options_.token); },
+      [&hello, &done](const ReplyView& reply) {
+        hello = Result<HelloInfo>(reply.status(), reply.hello());
+        done = true;
+      });
+  await(done, Clock::now() + options_.request_timeout);
+  if (hello.error() == ClientError::connection_lost || hello.error() == ClientError::timed_out) {
+    // The port accepted and then said nothing useful: as good as unreachable.
+    return Status::failure(ClientError::could_not_connect,
+                           address() + ": no Hello answer (" + hello.message() + ")");
+  }
+  if (!hello.ok()) {
+    close(ClientError::could_not_connect, "Hello refused");
+    return hello;
+  }
+  shard_ = hello->shard;
+  return hello;
+}
+
+void Connection::close(ClientError error, std::string_view why) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  builder_.Clear();
+  request_offsets_.clear();
+  out_.clear();
+  out_sent_ = 0;
+  in_size_ = 0;
+  const std::string message = address() + ": " + std::string(why);
+  // By index and only this epoch's slots: a callback may reconnect and submit,
+  // which may grow slots_ and take fresh ones.
+  const std::uint32_t closing_epoch = epoch_++;
+  const std::size_t slot_count = slots_.size();
+  for (std::size_t i = 0; i < slot_count; ++i) {
+    if (!slots_[i].busy || slots_[i].epoch != closing_epoch) continue;
+    ReplyCallback callback = std::move(slots_[i].callback);
+    release_slot(static_cast<std::uint32_t>(i));
+    callback(ReplyView(nullptr, error, message));
+  }
+}
+
+void Connection::release_slot(std::uint32_t index) {
+  Slot& slot = slots_[index];
+  assert(slot.busy);
+  slot.busy = false;
+  if (++slot.generation == 0) slot.generation = 1;
+  free_slots_.push_back(index);
+  --slots_used_;
+}
+
+void Connection::prepare_room() {
+  assert(is_open());
+  if (builder_.GetSize() > frame_build_size_max) close_frame();
+}
+
+void Connection::close_frame() {
+  if (request_offsets_.empty()) return;
+  auto requests = builder_.CreateVector(request_offsets_);
+  finish_frame(builder_, wire::CreateFrame(builder_, requests));
+  const auto bytes = builder_.GetBufferSpan();
+  assert(bytes.size() <= frame_size_max + frame_header_size);
+  out_.insert(out_.end(), bytes.begin(), bytes.end());
+  builder_.Clear();
+  request_offsets_.clear();
+}
+
+std::uint64_t Connection::take_slot(ReplyCallback callback) {
+  assert(!full());
+  std::uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& slot = slots_[index];
+  assert(!slot.busy);
+  slot.callback = std::move(callback);
+  slot.busy = true;
+  slot.epoch = epoch_;
+  ++slots_used_;
+  return std::uint64_t{slot.generation} << 32 | index;
+}
+
+Status Connection::flush(Clock::time_point deadline) {
+  close_frame();
+  while (is_open() && out_sent_ < out_.size()) {
+    const ssize_t n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+    if (n > 0) {
+      out_sent_ += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // Replies may be what fills the pipe: drain them while waiting to write
+      // (unless a callback is flushing: then the caller's dispatch drains them).
+      if (!dispatching_) read_and_dispatch();
+      if (!is_open()) break;
+      pollfd p{fd_, static_cast<short>(dispatching_ ? POLLOUT : POLLOUT | POLLIN), 0};
+      if (::poll(&p, 1, remaining_ms(deadline)) == 0) {
+        close(ClientError::timed_out, "send timed out");
+        return Status::failure(ClientError::timed_out, address() + ": send timed out");
+      }
+      continue;
+    }
+    const std::string why = "send: " + errno_text();
+    close(ClientError::connection_lost, why);
+    return Status::failure(ClientError::connection_lost, address() + ": " + why);
+  }
+  if (!is_open()) return Status::failure(ClientError::connection_lost, address() + ": closed");
+  out_.clear();
+  out_sent_ = 0;
+  return Status();
+}
+
+std::size_t Connection::read_and_dispatch() {
+  assert(!dispatching_);  // callbacks must not poll
+  std::size_t ran = 0;
+  while (is_open()) {
+    if (in_.size() - in_size_ < read_chunk_min) {
+      in_.resize(std::max(in_.size() * 2, in_buffer_initial_size));
+    }
+    const std::size_t room = in_.size() - in_size_;
+    const ssize_t n = ::recv(fd_, in_.data() + in_size_, room, 0);
+    if (n > 0) {
+      in_size_ += static_cast<std::size_t>(n);
+      ran += dispatch_buffered();
+      // A short read drained the socket: skip the recv that would say EAGAIN.
+      if (static_cast<std::size_t>(n) < room) break;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    close(ClientError::connection_lost, n == 0 ? "server closed the connection"
+                                               : "recv: " + errno_text());
+  }
+  return ran;
+}
+
+std::size_t Connection::dispatch_buffered() {
+  std::size_t ran = 0;
+  std::size_t start = 0;
+  while (is_open()) {
+    const FrameScan scan =
+        scan_frame(std::span<const std::uint8_t>(in_.data() + start, in_size_ - start));
+    if (scan.status == FrameScanStatus::incomplete) {
+      // Make room for a frame larger than the buffer; frame_size_max bounds it.
+      const std::size_t need = frame_header_size + scan.payload_size;
+      if (need > in_.size()) in_.resize(need + read_chunk_min);
+      break;
+    }
+    if (scan.status != FrameScanStatus::complete) {
+      close(ClientError::protocol_error, "bad frame length from server");
+      return ran;
+    }
+    const std::uint8_t* frame = in_.data() + start;
+    const std::size_t frame_size = frame_header_size + scan.payload_size;
+    start += frame_size;
+    if (reinterpret_cast<std::uintptr_t>(frame) % alignof(std::uint64_t) != 0) {
+      // FlatBuffers aligns fields relative to the frame start: verify an aligned copy.
+      aligned_copy_.resize((frame_size + 7) / 8);
+      std::memcpy(aligned_copy_.data(), frame, frame_size);
+      frame = reinterpret_cast<const std::uint8_t*>(aligned_copy_.data());
+    }
+    if (!dispatch_frame(frame, frame_size, &ran)) return ran;
+  }
+  if (!is_open()) return ran;
+  std::memmove(in_.data(), in_.data() + start, in_size_ - start);
+  in_size_ -= start;
+  return ran;
+}
+
+bool Connection::dispatch_frame(const std::uint8_t* bytes, std::size_t size, std::size_t* ran) {
+  std::string why;
+  const wire::Frame* frame = verify_frame(std::span<const std::uint8_t>(bytes, size), &why);
+  if (frame == nullptr || frame->replies() == nullptr) {
+    close(ClientError::protocol_error, frame == nullptr ? why : "frame without replies");
+    return false;
+  }
+  dispatching_ = true;
+  for (const wire::Reply* reply : *frame->replies()) {
+    const std::uint64_t id = reply->id();
+    const auto index = static_cast<std::uint32_t>(id);
+    // A reply to an abandoned request (its slot reused since) is dropped.
+    if (index >= slots_.size() || !slots_[index].busy ||
+        slots_[index].generation != static_cast<std::uint32_t>(id >> 32)) {
+      continue;
+    }
+    ReplyCallback callback = std::move(slots_[index].callback);
+    release_slot(index);
+    callback(ReplyView(reply, ClientError::none, {}));
+    ++*ran;
+    if (!is_open()) break;  // a callback's flush failed and closed us
+  }
+  dispatching_ = false;
+  return is_open();
+}
+
+void Connection::await(const bool& done, Clock::time_point deadline) {
+  if (!done && is_open()) flush(deadline);
+  while (!done && is_open()) {
+    read_and_dispatch();
+    if (done || !is_open()) break;
+    pollfd p{fd_, POLLIN, 0};
+    const int rc = ::poll(&p, 1, remaining_ms(deadline));
+    if (rc == 0) close(ClientError::timed_out, "no answer within the request timeout");
+  }
+  assert(done);  // every path either answers or closes, and closing answers
+}
+
+}  // namespace admit

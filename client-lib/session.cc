@@ -1,0 +1,167 @@
+#include "session.h"
+
+#include <poll.h>
+
+#include <array>
+#include <cassert>
+
+#include "protocol/booking_ref.h"
+#include "protocol/shard.h"
+
+namespace admit {
+namespace {
+
+// How long a shard port that refused us is left alone (the base port serves meanwhile).
+constexpr auto shard_retry_delay = std::chrono::seconds(1);
+// One connection per shard plus the base port.
+constexpr std::size_t connections_max = shards_max + 1;
+
+std::string hex128(std::uint64_t high, std::uint64_t low) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(32, '0');
+  for (int i = 0; i < 16; ++i) {
+    out[15 - i] = digits[(high >> (4 * i)) & 0xF];
+    out[31 - i] = digits[(low >> (4 * i)) & 0xF];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string make_request_id() {
+  thread_local std::mt19937_64 random{std::random_device{}() ^
+                                      (std::uint64_t{std::random_device{}()} << 32)};
+  const std::uint64_t high = random();
+  return hex128(high, random());
+}
+
+Session::Session(ClientOptions options)
+    : options_(std::move(options)),
+      random_(std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32)) {}
+
+std::string Session::make_request_id() {
+  const std::uint64_t high = random_();
+  return hex128(high, random_());
+}
+
+Result<HelloInfo> Session::connect_base() {
+  if (base_ == nullptr) base_ = std::make_unique<Connection>(options_, options_.port);
+  if (base_->is_open() && hello_.shards > 0) return Result<HelloInfo>(Status(), hello_);
+  Result<HelloInfo> hello = base_->open();
+  if (!hello.ok()) return hello;
+  if (hello->shards == 0 || hello->shards > shards_max) {
+    base_->close(ClientError::protocol_error, "bad shard count in Hello");
+    return Status::failure(ClientError::protocol_error,
+                           base_->address() + ": Hello says " + std::to_string(hello->shards) +
+                               " shards (1.." + std::to_string(shards_max) + " expected)");
+  }
+  if (hello->shards != hello_.shards) {
+    // A different server (restarted with another --shards): start the shard
+    // connections over.
+    shard_connections_.clear();
+    shard_connections_.resize(hello->shards);
+    shard_retry_at_.assign(hello->shards, Clock::time_point{});
+  }
+  hello_ = hello.value();
+  return hello;
+}
+
+void Session::connect_shards() {
+  if (!options_.shard_aware) return;
+  for (std::uint32_t shard = 0; shard < hello_.shards; ++shard) {
+    shard_connection(static_cast<int>(shard));
+  }
+}
+
+int Session::shard_of(RouteKind kind, std::string_view key) const {
+  if (!options_.shard_aware || hello_.shards == 0) return -1;
+  if (kind == RouteKind::event) return static_cast<int>(owner_shard(key, hello_.shards));
+  if (kind == RouteKind::ref) {
+    const std::optional<BookingRef> parsed = BookingRef::parse(key);
+    if (parsed && parsed->shard() < hello_.shards) return static_cast<int>(parsed->shard());
+  }
+  return -1;
+}
+
+// The shard's connection, opened if needed; nullptr when its port cannot be
+// reached (then it is left alone for shard_retry_delay).
+Connection* Session::shard_connection(int shard) {
+  assert(shard >= 0 && static_cast<std::size_t>(shard) < shard_connections_.size());
+  std::unique_ptr<Connection>& connection = shard_connections_[shard];
+  if (connection == nullptr) {
+    const auto port = static_cast<std::uint16_t>(options_.port + 1 + shard);
+    connection = std::make_unique<Connection>(options_, port);
+  }
+  if (connection->is_open()) return connection.get();
+  const Clock::time_point now = Clock::now();
+  if (now < shard_retry_at_[shard]) return nullptr;
+  if (connection->open().ok()) return connection.get();
+  shard_retry_at_[shard] = now + shard_retry_delay;
+  return nullptr;
+}
+
+Connection* Session::connection_for(RouteKind kind, std::string_view key, Status* failure) {
+  if (hello_.shards == 0 || (base_ != nullptr && !base_->is_open() && kind == RouteKind::any)) {
+    Result<HelloInfo> hello = connect_base();
+    if (!hello.ok()) {
+      *failure = hello.status();
+      return nullptr;
+    }
+  }
+  if (const int shard = shard_of(kind, key); shard >= 0) {
+    if (Connection* connection = shard_connection(shard)) return connection;
+  }
+  if (!base_->is_open()) {
+    Result<HelloInfo> hello = connect_base();
+    if (!hello.ok()) {
+      *failure = hello.status();
+      return nullptr;
+    }
+  }
+  return base_.get();
+}
+
+Status Session::flush_all() {
+  const auto deadline = Clock::now() + options_.request_timeout;
+  Status first_failure;
+  auto flush_one = [&](Connection* c) {
+    if (c == nullptr || !c->is_open() || !c->has_output()) return;
+    Status s = c->flush(deadline);
+    if (!s.answered() && first_failure.answered()) first_failure = std::move(s);
+  };
+  flush_one(base_.get());
+  for (auto& c : shard_connections_) flush_one(c.get());
+  return first_failure;
+}
+
+std::size_t Session::poll_all(std::chrono::milliseconds timeout) {
+  flush_all();
+  std::array<Connection*, connections_max> open{};
+  std::array<pollfd, connections_max> fds{};
+  std::size_t count = 0;
+  auto add = [&](Connection* c) {
+    if (c == nullptr || !c->is_open() || c->in_flight() == 0) return;
+    assert(count < connections_max);
+    open[count] = c;
+    fds[count] = pollfd{c->fd(), POLLIN, 0};
+    ++count;
+  };
+  add(base_.get());
+  for (auto& c : shard_connections_) add(c.get());
+  std::size_t ran = 0;
+  for (std::size_t i = 0; i < count; ++i) ran += open[i]->read_and_dispatch();
+  if (ran > 0 || count == 0 || timeout.count() <= 0) return ran;
+  if (::poll(fds.data(), count, static_cast<int>(timeout.count())) <= 0) return ran;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (fds[i].revents != 0 && open[i]->is_open()) ran += open[i]->read_and_dispatch();
+  }
+  return ran;
+}
+
+std::size_t Session::in_flight() const {
+  std::size_t total = base_ ? base_->in_flight() : 0;
+  for (const auto& c : shard_connections_) total += c ? c->in_flight() : 0;
+  return total;
+}
+
+}  // namespace admit

@@ -1,0 +1,58 @@
+// The connections of one client (the base port and, when shard-aware, one
+// per shard) and the routing of operations to them. Private to client-lib.
+#pragma once
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "admit/client.h"
+#include "connection.h"
+
+namespace admit {
+
+// What decides where an operation goes.
+enum class RouteKind : std::uint8_t {
+  any,    // the base port (ListEvents, Stats)
+  event,  // the shard that owns the event id
+  ref,    // the shard named in the booking ref
+};
+
+class Session {
+ public:
+  explicit Session(ClientOptions options);
+
+  const ClientOptions& options() const { return options_; }
+  // Opens the base connection if needed (Hello learns the shard count).
+  Result<HelloInfo> connect_base();
+  const HelloInfo& hello() const { return hello_; }
+  // Opens every shard connection that can be opened (for AsyncClient).
+  void connect_shards();
+
+  // The open connection for an operation: its shard's port when shard-aware
+  // and reachable, else the base port. Connects (Hello) first when needed.
+  // nullptr (and why in *failure) when even the base port cannot be reached.
+  Connection* connection_for(RouteKind kind, std::string_view key, Status* failure);
+
+  Status flush_all();
+  std::size_t poll_all(std::chrono::milliseconds timeout);
+  std::size_t in_flight() const;
+
+  std::string make_request_id();
+
+ private:
+  // A shard index, or -1 for the base port.
+  int shard_of(RouteKind kind, std::string_view key) const;
+  Connection* shard_connection(int shard);
+
+  ClientOptions options_;
+  HelloInfo hello_;
+  std::unique_ptr<Connection> base_;
+  std::vector<std::unique_ptr<Connection>> shard_connections_;
+  // A shard port that failed is not tried again before this time.
+  std::vector<Clock::time_point> shard_retry_at_;
+  std::mt19937_64 random_;
+};
+
+}  // namespace admit

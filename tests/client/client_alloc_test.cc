@@ -1,0 +1,64 @@
+// AsyncClient allocates nothing per request once warm: submit, flush, poll and
+// the callbacks of a deep pipeline run without a single operator new.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include <gtest/gtest.h>
+
+#include "admit/client.h"
+#include "tests/support/admitd_process.h"
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace admit {
+namespace {
+
+TEST(AsyncClientAllocations, NoneOncePipelineIsWarm) {
+  test::AdmitdProcess server;
+  ClientOptions options;
+  options.port = server.port();
+  Client setup(options);
+  ASSERT_TRUE(setup.create_event({.id = "alloc", .capacity = 1'000'000}).ok());
+
+  AsyncClient client(options);
+  ASSERT_TRUE(client.connect().ok());
+  constexpr int pipeline = 4000;  // several frames in flight at once
+  std::vector<std::string> users;
+  for (int i = 0; i < 2 * pipeline; ++i) users.push_back("user-" + std::to_string(i));
+  long booked = 0;
+  auto round = [&](int first) {
+    for (int i = first; i < first + pipeline; ++i) {
+      const Status s = client.submit_book({.event = "alloc", .user = users[i]},
+                                          [&booked](const ReplyView& reply) {
+                                            booked += reply.outcome() == Outcome::booked;
+                                          });
+      ASSERT_TRUE(s.ok());
+    }
+    ASSERT_TRUE(client.flush().ok());
+    for (int turn = 0; turn < 10'000 && client.in_flight() > 0; ++turn) {
+      client.poll(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(client.in_flight(), 0u);
+  };
+  round(0);  // warm: buffers and slot tables grow to the pipeline's depth
+  counting = true;
+  round(pipeline);
+  counting = false;
+  EXPECT_EQ(allocations.load(), 0);
+  EXPECT_EQ(booked, 2 * pipeline);
+}
+
+}  // namespace
+}  // namespace admit

@@ -1,0 +1,285 @@
+// The `admit` binary (env ADMIT_BIN) one-shot against a real admitd: the JSON
+// fields and exit codes that scripts rely on.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "protocol/booking_ref.h"
+#include "tests/support/admitd_process.h"
+
+extern char** environ;
+
+namespace admit {
+namespace {
+
+struct AdmitRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  nlohmann::json json() const { return nlohmann::json::parse(out); }
+};
+
+std::string read_all(int fd) {
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, n);
+  ::close(fd);
+  return text;
+}
+
+// Runs `admit ARGS...` with `input` on stdin; stderr goes to a file so that
+// neither pipe can fill.
+AdmitRun run_admit(const std::vector<std::string>& args, const std::string& input = "") {
+  const char* binary = std::getenv("ADMIT_BIN");
+  if (binary == nullptr) throw std::runtime_error("ADMIT_BIN is not set");
+  std::vector<std::string> words = {binary};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  int out_pipe[2];
+  if (::pipe(out_pipe) != 0) throw std::runtime_error("pipe failed");
+  char err_path[] = "/tmp/admit-shell-test-XXXXXX";
+  const int err_fd = ::mkstemp(err_path);
+  char in_path[] = "/tmp/admit-shell-test-XXXXXX";
+  const int in_fd = ::mkstemp(in_path);
+  if (::write(in_fd, input.data(), input.size()) != static_cast<ssize_t>(input.size())) {
+    throw std::runtime_error("cannot write the shell's input");
+  }
+  ::lseek(in_fd, 0, SEEK_SET);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, in_fd, STDIN_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out_pipe[0]);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, binary, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_pipe[1]);
+  if (rc != 0) throw std::runtime_error("cannot run " + std::string(binary));
+  AdmitRun run;
+  run.out = read_all(out_pipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  ::lseek(err_fd, 0, SEEK_SET);
+  run.err = read_all(err_fd);
+  ::unlink(err_path);
+  ::close(in_fd);
+  ::unlink(in_path);
+  return run;
+}
+
+class Shell : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new test::AdmitdProcess(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  // `admit --server ADDRESS --json ARGS...`
+  static AdmitRun admit(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", server_->address(), "--json"});
+    return run_admit(args);
+  }
+
+  static test::AdmitdProcess* server_;
+};
+
+test::AdmitdProcess* Shell::server_ = nullptr;
+
+TEST_F(Shell, EventCreateGetUpdateList) {
+  AdmitRun run = admit({"event", "create", "tour-vip", "--capacity", "500", "--per-user", "4",
+                   "--waitlist", "--hold-ttl", "60000", "--rate", "100", "--burst", "10"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  run = admit({"event", "get", "tour-vip"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  nlohmann::json event = run.json();
+  EXPECT_EQ(event["id"], "tour-vip");
+  EXPECT_EQ(event["capacity"], 500);
+  EXPECT_EQ(event["available"], 500);
+  EXPECT_EQ(event["held"], 0);
+  EXPECT_EQ(event["confirmed"], 0);
+  EXPECT_EQ(event["waitlisted"], 0);
+  EXPECT_EQ(event["state"], "open");
+  EXPECT_EQ(event["version"], 1);
+  EXPECT_EQ(event["per_user_max"], 4);
+  EXPECT_EQ(event["waitlist"], true);
+
+  run = admit({"event", "update", "tour-vip", "--capacity", "600", "--state", "paused"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.json()["capacity"], 600);
+  EXPECT_EQ(run.json()["state"], "paused");
+  EXPECT_EQ(run.json()["version"], 2);
+  ASSERT_EQ(admit({"event", "update", "tour-vip", "--state", "open"}).exit_code, 0);
+
+  run = admit({"event", "list"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  bool listed = false;
+  const nlohmann::json list = run.json();
+  for (const auto& e : list["events"]) listed = listed || e["id"] == "tour-vip";
+  EXPECT_TRUE(listed) << run.out;
+
+  run = admit({"event", "create", "tour-vip", "--capacity", "5"});
+  EXPECT_EQ(run.exit_code, 3);
+  EXPECT_EQ(run.json()["outcome"], "INVALID");
+  run = admit({"event", "get", "nope"});
+  EXPECT_EQ(run.exit_code, 3);
+  EXPECT_EQ(run.json()["outcome"], "NOT_FOUND");
+}
+
+TEST_F(Shell, BookingsFromBookToCancel) {
+  ASSERT_EQ(admit({"event", "create", "gig", "--capacity", "3", "--waitlist", "--hold-ttl",
+                   "60000"}).exit_code, 0);
+  AdmitRun run = admit({"book", "gig", "--user", "user-42", "--seats", "2"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  nlohmann::json booked = run.json();
+  EXPECT_EQ(booked["outcome"], "BOOKED");
+  EXPECT_EQ(booked["seats"], 2);
+  const std::string ref = booked["ref"];
+  EXPECT_EQ(ref.rfind("BK-", 0), 0u);
+
+  run = admit({"book", "gig", "--user", "user-42", "--seats", "2"});
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.json()["outcome"], "ALREADY_BOOKED");
+  EXPECT_EQ(run.json()["ref"], ref);
+
+  run = admit({"book", "gig", "--user", "holder", "--hold"});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(run.json()["outcome"], "HELD");
+  EXPECT_TRUE(run.json().contains("expires_at"));
+  const std::string held_ref = run.json()["ref"];
+  run = admit({"confirm", held_ref});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(run.json()["outcome"], "BOOKED");
+
+  run = admit({"book", "gig", "--user", "late", "--seats", "2"});
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.json()["outcome"], "WAITLISTED");
+  EXPECT_EQ(run.json()["position"], 1);
+  run = admit({"book", "gig", "--user", "impatient", "--no-waitlist"});
+  EXPECT_EQ(run.exit_code, 3);
+  EXPECT_EQ(run.json()["outcome"], "SOLD_OUT");
+
+  run = admit({"waitlist", "gig", "--user", "late"});
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.json()["position"], 1);
+  run = admit({"waitlist", "gig"});
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.json()["length"], 1);
+
+  run = admit({"booking", "get", ref});
+  ASSERT_EQ(run.exit_code, 0);
+  nlohmann::json booking = run.json();
+  EXPECT_EQ(booking["ref"], ref);
+  EXPECT_EQ(booking["event"], "gig");
+  EXPECT_EQ(booking["user"], "user-42");
+  EXPECT_EQ(booking["seats"], 2);
+  EXPECT_EQ(booking["state"], "confirmed");
+
+  run = admit({"cancel", ref});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(admit({"booking", "get", ref}).json()["state"], "cancelled");
+  // "late" was promoted into the two released seats.
+  EXPECT_EQ(admit({"waitlist", "gig", "--user", "late"}).json()["outcome"], "ALREADY_BOOKED");
+
+  run = admit({"bookings", "gig", "--limit", "10"});
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.json()["bookings"].size(), 3u);
+  const std::string unknown(BookingRef::make(booking_serial_max, 1).view());
+  run = admit({"booking", "get", unknown});
+  EXPECT_EQ(run.exit_code, 3);
+  EXPECT_EQ(run.json()["outcome"], "NOT_FOUND");
+  EXPECT_EQ(admit({"booking", "get", "BK-00000000"}).exit_code, 2);  // not a ref at all
+}
+
+TEST_F(Shell, RequestIdRetryAndLeaveAndStats) {
+  ASSERT_EQ(admit({"event", "create", "retry", "--capacity", "1", "--waitlist"}).exit_code, 0);
+  const AdmitRun first = admit({"book", "retry", "--user", "a", "--request-id", "req-1"});
+  const AdmitRun again = admit({"book", "retry", "--user", "a", "--request-id", "req-1"});
+  EXPECT_EQ(first.json()["outcome"], "BOOKED");
+  EXPECT_EQ(again.json()["outcome"], "BOOKED");
+  EXPECT_EQ(again.json()["ref"], first.json()["ref"]);
+
+  EXPECT_EQ(admit({"book", "retry", "--user", "b"}).json()["outcome"], "WAITLISTED");
+  AdmitRun run = admit({"leave", "retry", "--user", "b"});
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  run = admit({"leave", "retry", "--user", "b"});
+  EXPECT_EQ(run.exit_code, 3);
+  EXPECT_EQ(run.json()["outcome"], "NOT_FOUND");
+
+  run = admit({"stats"});
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.json()["shards"].size(), 2u);
+}
+
+TEST_F(Shell, ExitCodesForUsageAndUnreachable) {
+  AdmitRun run = admit({"book", "gig", "--seats", "2"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--user"), std::string::npos) << run.err;
+  run = admit({"event", "create", "x", "--capacity", "-3"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--capacity"), std::string::npos) << run.err;
+
+  // Port 1 on loopback: nothing listens there.
+  run = run_admit({"--server", "127.0.0.1:1", "--json", "event", "get", "gig"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("127.0.0.1:1"), std::string::npos) << run.err;
+  EXPECT_EQ(run.json()["error"], "could_not_connect");
+}
+
+TEST_F(Shell, AdmitServerEnvironmentSetsTheDefault) {
+  ASSERT_EQ(::setenv("ADMIT_SERVER", server_->address().c_str(), 1), 0);
+  const AdmitRun run = run_admit({"--json", "stats"});
+  ::unsetenv("ADMIT_SERVER");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+}
+
+TEST_F(Shell, TextOutputReadsAsASentence) {
+  ASSERT_EQ(admit({"event", "create", "tour-text", "--capacity", "5"}).exit_code, 0);
+  const AdmitRun run = run_admit({"--server", server_->address(), "book", "tour-text", "--user",
+                             "user-42", "--seats", "2"});
+  ASSERT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.out.rfind("BOOKED BK-", 0), 0u) << run.out;
+  EXPECT_NE(run.out.find(": 2 seats on tour-text for user-42"), std::string::npos) << run.out;
+}
+
+TEST_F(Shell, ReplRunsTheSameCommandsAndKeepsHistory) {
+  char home[] = "/tmp/admit-shell-home-XXXXXX";
+  ASSERT_NE(::mkdtemp(home), nullptr);
+  const char* old_home = std::getenv("HOME");
+  const std::string saved_home = old_home ? old_home : "";
+  ::setenv("HOME", home, 1);
+  const AdmitRun run = run_admit({"--server", server_->address(), "--json"},
+                                 "event create repl-e --capacity 2\n"
+                                 "frobnicate\n"
+                                 "book repl-e --user 'user 1' --seats 2\n"
+                                 "quit\n");
+  ::setenv("HOME", saved_home.c_str(), 1);
+  EXPECT_EQ(run.exit_code, 0) << run.err;  // the last command's
+  std::istringstream lines(run.out);  // piped: one JSON object a line, no banner
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+  }
+  EXPECT_NE(run.out.find(R"("outcome":"BOOKED")"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find(R"("user":"user 1")"), std::string::npos) << run.out;
+  EXPECT_NE(run.err.find("frobnicate"), std::string::npos) << run.err;
+  const std::string history = std::string(home) + "/.admit_history";
+  EXPECT_EQ(::access(history.c_str(), R_OK), 0);
+  ::unlink(history.c_str());
+  ::rmdir(home);
+}
+
+}  // namespace
+}  // namespace admit

@@ -1,0 +1,261 @@
+#include "render.h"
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace admit::shell {
+namespace {
+
+nlohmann::json time_or_null(std::int64_t epoch_ms) {
+  return epoch_ms == 0 ? nlohmann::json(nullptr) : nlohmann::json(format_time(epoch_ms));
+}
+
+// Parses digits [pos, pos+count) of text; nullopt unless all are digits.
+std::optional<int> digits_at(std::string_view text, std::size_t pos, std::size_t count) {
+  if (pos + count > text.size()) return std::nullopt;
+  int value = 0;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
+// "+02:00", "-0530", "Z" or nothing (UTC) -> offset in minutes.
+std::optional<int> parse_zone(std::string_view zone) {
+  if (zone.empty() || zone == "Z" || zone == "z") return 0;
+  if (zone[0] != '+' && zone[0] != '-') return std::nullopt;
+  const int sign = zone[0] == '-' ? -1 : 1;
+  std::string compact;
+  for (char c : zone.substr(1)) {
+    if (c != ':') compact += c;
+  }
+  if (compact.size() != 4 && compact.size() != 2) return std::nullopt;
+  const auto hours = digits_at(compact, 0, 2);
+  const auto minutes = compact.size() == 4 ? digits_at(compact, 2, 2) : std::optional<int>(0);
+  if (!hours || !minutes || *hours > 23 || *minutes > 59) return std::nullopt;
+  return sign * (*hours * 60 + *minutes);
+}
+
+std::optional<std::int64_t> parse_iso8601(std::string_view text) {
+  // YYYY-MM-DDTHH:MM:SS[.fff][zone]
+  const auto year = digits_at(text, 0, 4), month = digits_at(text, 5, 2),
+             day = digits_at(text, 8, 2), hour = digits_at(text, 11, 2),
+             minute = digits_at(text, 14, 2), second = digits_at(text, 17, 2);
+  if (!year || !month || !day || !hour || !minute || !second || text[4] != '-' ||
+      text[7] != '-' || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
+      text[13] != ':' || text[16] != ':' || *month < 1 || *month > 12 || *day < 1 ||
+      *day > 31 || *hour > 23 || *minute > 59 || *second > 60) {
+    return std::nullopt;
+  }
+  std::size_t pos = 19;
+  std::int64_t millis = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    int scale = 100;
+    for (++pos; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos) {
+      millis += (text[pos] - '0') * scale;
+      scale /= 10;
+    }
+  }
+  const auto zone_minutes = parse_zone(text.substr(pos));
+  if (!zone_minutes) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = *year - 1900;
+  tm.tm_mon = *month - 1;
+  tm.tm_mday = *day;
+  tm.tm_hour = *hour;
+  tm.tm_min = *minute;
+  tm.tm_sec = *second;
+  const std::int64_t seconds = ::timegm(&tm) - std::int64_t{*zone_minutes} * 60;
+  if (seconds <= 0) return std::nullopt;
+  return seconds * 1000 + millis;
+}
+
+}  // namespace
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string format_time(std::int64_t epoch_ms) {
+  const std::time_t seconds = static_cast<std::time_t>(epoch_ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     epoch_ms % 1000);
+}
+
+std::optional<std::int64_t> parse_time(std::string_view text, std::int64_t now) {
+  if (text == "none") return 0;
+  if (!text.empty() && text[0] == '+') {
+    std::int64_t seconds = 0;
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data() + 1, end, seconds);
+    if (ec != std::errc() || ptr != end || seconds < 0 || seconds > 100LL * 365 * 86400) {
+      return std::nullopt;
+    }
+    return now + seconds * 1000;
+  }
+  return parse_iso8601(text);
+}
+
+nlohmann::json event_json(const EventInfo& e) {
+  return {
+      {"id", e.id},
+      {"capacity", e.capacity},
+      {"per_user_max", e.per_user_max},
+      {"hold_ttl_ms", e.hold_ttl_ms},
+      {"waitlist", e.waitlist},
+      {"waitlist_max", e.waitlist_max},
+      {"opens_at", time_or_null(e.opens_at_ms)},
+      {"closes_at", time_or_null(e.closes_at_ms)},
+      {"rate_per_s", e.rate_per_s},
+      {"rate_burst", e.rate_burst},
+      {"state", event_state_name(e.state)},
+      {"version", e.version},
+      {"available", e.available},
+      {"held", e.held},
+      {"confirmed", e.confirmed},
+      {"waitlisted", e.waitlisted},
+      {"watchers", e.watchers},
+  };
+}
+
+nlohmann::json booking_json(const BookingInfo& b) {
+  nlohmann::json j = {
+      {"ref", b.ref},     {"event", b.event},
+      {"user", b.user},   {"seats", b.seats},
+      {"state", booking_state_name(b.state)},
+      {"created_at", time_or_null(b.created_at_ms)},
+  };
+  if (b.expires_at_ms != 0) j["expires_at"] = format_time(b.expires_at_ms);
+  return j;
+}
+
+nlohmann::json book_json(const Result<BookReply>& result, const BookRequest& request) {
+  const BookReply& r = result.value();
+  nlohmann::json j = {{"outcome", outcome_name(result.outcome())},
+                      {"event", request.event},
+                      {"user", request.user}};
+  if (!r.ref.empty()) j["ref"] = r.ref;
+  if (r.seats != 0) j["seats"] = r.seats;
+  if (result.outcome() == Outcome::waitlisted) j["position"] = r.position;
+  if (result.outcome() == Outcome::rate_limited) j["retry_after_ms"] = r.retry_after_ms;
+  if (result.outcome() == Outcome::not_open) j["opens_in_ms"] = r.opens_in_ms;
+  if (r.expires_at_ms != 0) j["expires_at"] = format_time(r.expires_at_ms);
+  if (!result.message().empty()) j["message"] = result.message();
+  if (!request.request_id.empty()) j["request_id"] = request.request_id;
+  return j;
+}
+
+nlohmann::json stats_json(const StatsInfo& stats) {
+  nlohmann::json shards = nlohmann::json::array();
+  for (const ShardStatsInfo& s : stats.shards) {
+    shards.push_back({{"shard", s.shard},
+                      {"events", s.events},
+                      {"live_bookings", s.live_bookings},
+                      {"held_seats", s.held_seats},
+                      {"confirmed_seats", s.confirmed_seats},
+                      {"waitlisted", s.waitlisted},
+                      {"connections", s.connections},
+                      {"requests", s.requests},
+                      {"forwarded", s.forwarded},
+                      {"overloaded", s.overloaded}});
+  }
+  return {{"outcome", "OK"},
+          {"shards", shards},
+          {"durability", stats.durability},
+          {"uptime_ms", stats.uptime_ms}};
+}
+
+std::string book_text(const Result<BookReply>& result, const BookRequest& request) {
+  const BookReply& r = result.value();
+  const std::string_view name = outcome_name(result.outcome());
+  switch (result.outcome()) {
+    case Outcome::booked:
+      return fmt::format("{} {}: {} seats on {} for {}", name, r.ref, r.seats, request.event,
+                         request.user);
+    case Outcome::held:
+      return fmt::format("{} {}: {} seats on {} for {}, confirm before {}", name, r.ref,
+                         r.seats, request.event, request.user, format_time(r.expires_at_ms));
+    case Outcome::already_booked:
+      return fmt::format("{} {}: {} already has {} seats on {}", name, r.ref, request.user,
+                         r.seats, request.event);
+    case Outcome::waitlisted:
+      return fmt::format("{}: {} is number {} in the waitlist of {}", name, request.user,
+                         r.position, request.event);
+    case Outcome::rate_limited:
+      return fmt::format("{}: retry after {} ms", name, r.retry_after_ms);
+    case Outcome::not_open:
+      return fmt::format("{}: {} opens in {} ms", name, request.event, r.opens_in_ms);
+    default:
+      return result.message().empty() ? std::string(name)
+                                       : fmt::format("{}: {}", name, result.message());
+  }
+}
+
+std::string event_text(const EventInfo& e) {
+  std::string out = fmt::format(
+      "{} ({}, version {})\n"
+      "  capacity {}  available {}  held {}  confirmed {}  waitlisted {}\n"
+      "  per user {}  hold ttl {} ms  waitlist {}",
+      e.id, event_state_name(e.state), e.version, e.capacity, e.available, e.held, e.confirmed,
+      e.waitlisted, e.per_user_max, e.hold_ttl_ms,
+      e.waitlist ? fmt::format("on (max {})", e.waitlist_max) : std::string("off"));
+  if (e.opens_at_ms != 0) out += "\n  opens at " + format_time(e.opens_at_ms);
+  if (e.closes_at_ms != 0) out += "\n  closes at " + format_time(e.closes_at_ms);
+  if (e.rate_per_s != 0) out += fmt::format("\n  rate {}/s burst {}", e.rate_per_s, e.rate_burst);
+  return out;
+}
+
+std::string event_table(const EventPage& page) {
+  std::string out = fmt::format("{:<32} {:>10} {:>10} {:>8} {:>10} {:>10} {}", "ID", "CAPACITY",
+                                "AVAILABLE", "HELD", "CONFIRMED", "WAITLISTED", "STATE");
+  for (const EventInfo& e : page.events) {
+    out += fmt::format("\n{:<32} {:>10} {:>10} {:>8} {:>10} {:>10} {}", e.id, e.capacity,
+                       e.available, e.held, e.confirmed, e.waitlisted,
+                       event_state_name(e.state));
+  }
+  if (!page.next_after.empty()) out += "\n(more: --after " + page.next_after + ")";
+  return out;
+}
+
+std::string booking_text(const BookingInfo& b) {
+  std::string out = fmt::format("{} {}: {} seats on {} for {}", b.ref,
+                                booking_state_name(b.state), b.seats, b.event, b.user);
+  if (b.expires_at_ms != 0) out += ", expires " + format_time(b.expires_at_ms);
+  return out;
+}
+
+std::string booking_table(const BookingPage& page) {
+  std::string out = fmt::format("{:<12} {:<24} {:>6} {}", "REF", "USER", "SEATS", "STATE");
+  for (const BookingInfo& b : page.bookings) {
+    out += fmt::format("\n{:<12} {:<24} {:>6} {}", b.ref, b.user, b.seats,
+                       booking_state_name(b.state));
+  }
+  if (!page.next_after.empty()) out += "\n(more: --after " + page.next_after + ")";
+  return out;
+}
+
+std::string stats_text(const StatsInfo& stats) {
+  std::string out = fmt::format("durability {}, up {} s\n{:>5} {:>7} {:>9} {:>9} {:>10} {:>10} "
+                                "{:>6} {:>10} {:>10}",
+                                stats.durability, stats.uptime_ms / 1000, "SHARD", "EVENTS",
+                                "BOOKINGS", "HELD", "CONFIRMED", "WAITLISTED", "CONNS",
+                                "REQUESTS", "FORWARDED");
+  for (const ShardStatsInfo& s : stats.shards) {
+    out += fmt::format("\n{:>5} {:>7} {:>9} {:>9} {:>10} {:>10} {:>6} {:>10} {:>10}", s.shard,
+                       s.events, s.live_bookings, s.held_seats, s.confirmed_seats,
+                       s.waitlisted, s.connections, s.requests, s.forwarded);
+  }
+  return out;
+}
+
+}  // namespace admit::shell

@@ -1,0 +1,38 @@
+// How the shell shows answers: JSON objects (for scripts) and short text (for
+// people), and the time formats of its flags and output.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "admit/client.h"
+
+namespace admit::shell {
+
+std::int64_t now_ms();
+// "2026-11-26T10:00:00.123Z" (UTC, milliseconds).
+std::string format_time(std::int64_t epoch_ms);
+// Accepts ISO 8601 ("2026-11-26T10:00:00Z", "2026-11-26T10:00:00.5+02:00",
+// "2026-11-26 10:00:00" as UTC), "+SECONDS" (from now) and "none" (0: not set).
+// nullopt when the text is none of these.
+std::optional<std::int64_t> parse_time(std::string_view text, std::int64_t now_ms);
+
+nlohmann::json event_json(const EventInfo& event);
+nlohmann::json booking_json(const BookingInfo& booking);
+// The answer to `book`: outcome and, when relevant, ref, seats, position,
+// retry_after_ms, opens_in_ms, expires_at.
+nlohmann::json book_json(const Result<BookReply>& result, const BookRequest& request);
+nlohmann::json stats_json(const StatsInfo& stats);
+
+std::string book_text(const Result<BookReply>& result, const BookRequest& request);
+std::string event_text(const EventInfo& event);
+std::string event_table(const EventPage& page);
+std::string booking_text(const BookingInfo& booking);
+std::string booking_table(const BookingPage& page);
+std::string stats_text(const StatsInfo& stats);
+
+}  // namespace admit::shell

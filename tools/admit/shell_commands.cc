@@ -1,0 +1,310 @@
+// The handlers of the shell's commands: one Client call each, then the answer
+// as JSON or text, and an exit code.
+#include <charconv>
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+#include "args.h"
+#include "protocol/protocol_limits.h"
+#include "render.h"
+#include "shell.h"
+
+namespace admit::shell {
+namespace {
+
+// Prints a usage error naming the flag, with a hint, and returns exit_usage.
+int usage(std::ostream& out, std::ostream& err, const Args& args, const std::string& message) {
+  if (args.json) out << nlohmann::json{{"error", "usage"}, {"message", message}}.dump() << "\n";
+  err << "admit: " << message << "\nhint: `admit " << args.command_path
+      << " --help` shows its flags and an example\n";
+  return exit_usage;
+}
+
+// The value of a time flag, or nullopt (and why in *why) when malformed.
+std::optional<std::int64_t> time_flag(const Flag<std::string>& flag, std::string_view name,
+                                      std::string* why) {
+  if (!flag.given()) return 0;
+  std::optional<std::int64_t> ms = parse_time(flag.value, now_ms());
+  if (!ms) {
+    *why = std::string(name) + ": '" + flag.value +
+           "' is not ISO 8601 (2026-12-01T10:00:00Z), +SECONDS or none";
+  }
+  return ms;
+}
+
+// --waitlist [MAX]: 0 (the protocol's maximum) when no MAX is given.
+std::optional<std::uint32_t> waitlist_max_flag(const EventFlags& f, std::string* why) {
+  if (f.waitlist_max.empty()) return 0;
+  std::uint32_t max = 0;
+  const char* end = f.waitlist_max.data() + f.waitlist_max.size();
+  const auto [ptr, ec] = std::from_chars(f.waitlist_max.data(), end, max);
+  if (ec != std::errc() || ptr != end || max > waitlist_length_max) {
+    *why = "--waitlist: '" + f.waitlist_max + "' is not a length (0.." +
+           std::to_string(waitlist_length_max) + ")";
+    return std::nullopt;
+  }
+  return max;
+}
+
+nlohmann::json with_outcome(nlohmann::json j, Outcome outcome) {
+  j["outcome"] = outcome_name(outcome);
+  return j;
+}
+
+}  // namespace
+
+int Shell::print_answer(const Args& args, const nlohmann::json& json, const std::string& text) {
+  if (args.json) {
+    out_ << json.dump() << "\n";
+  } else {
+    out_ << text << "\n";
+  }
+  return exit_ok;
+}
+
+int Shell::report_failure(const Args& args, const Status& status) {
+  if (status.error() == ClientError::invalid_argument) {
+    return usage(out_, err_, args, status.message());
+  }
+  if (args.json) {
+    out_ << nlohmann::json{{"error", client_error_name(status.error())},
+                           {"message", status.message()}}
+                .dump()
+         << "\n";
+  }
+  err_ << "admit: " << client_error_name(status.error()) << ": " << status.message() << "\n";
+  return exit_unreachable;
+}
+
+int Shell::report_refusal(const Args& args, const Status& status, std::string_view subject) {
+  const std::string_view name = outcome_name(status.outcome());
+  if (args.json) {
+    out_ << nlohmann::json{{"outcome", name}, {"message", status.message()}}.dump() << "\n";
+  } else {
+    out_ << name << ": " << (status.message().empty() ? std::string(subject) : status.message())
+         << "\n";
+  }
+  return exit_refused;
+}
+
+Client* Shell::client_for(const Args& args, int* exit_code) {
+  std::string server = args.server.empty() ? session_server_ : args.server;
+  if (server.empty()) server = env_server_.empty() ? std::string(default_server) : env_server_;
+  if (client_ != nullptr && client_server_ == server) return client_.get();
+  ClientOptions options;
+  std::string why;
+  if (!parse_address(server, &options, &why)) {
+    *exit_code = usage(out_, err_, args, "--server: " + why);
+    return nullptr;
+  }
+  client_ = std::make_unique<Client>(std::move(options));
+  client_server_ = server;
+  return client_.get();
+}
+
+int Shell::execute(Args& args) {
+  switch (args.command) {
+    case Command::none:
+    case Command::shell:
+      repl_requested_ = true;
+      session_server_ = args.server;
+      session_json_ = args.json;
+      return exit_ok;
+    case Command::help:
+      out_ << overview() << "\n";
+      return exit_ok;
+    default:
+      break;
+  }
+  int exit_code = exit_ok;
+  Client* client = client_for(args, &exit_code);
+  if (client == nullptr) return exit_code;
+  switch (args.command) {
+    case Command::event_create: return event_create(args, *client);
+    case Command::event_update: return event_update(args, *client);
+    case Command::event_get: return event_get(args, *client);
+    case Command::event_list: return event_list(args, *client);
+    case Command::book: return book(args, *client);
+    case Command::confirm: return confirm_or_cancel(args, *client, true);
+    case Command::cancel: return confirm_or_cancel(args, *client, false);
+    case Command::booking_get: return booking_get(args, *client);
+    case Command::bookings: return bookings(args, *client);
+    case Command::waitlist: return waitlist(args, *client);
+    case Command::leave: return leave(args, *client);
+    case Command::stats: return stats(args, *client);
+    default: return exit_usage;
+  }
+}
+
+int Shell::event_create(Args& args, Client& client) {
+  const EventFlags& f = args.create_flags;
+  std::string why;
+  const auto opens_at_ms = time_flag(f.opens_at, "--opens-at", &why);
+  const auto closes_at_ms = time_flag(f.closes_at, "--closes-at", &why);
+  const auto waitlist_max = waitlist_max_flag(f, &why);
+  if (!opens_at_ms || !closes_at_ms || !waitlist_max) return usage(out_, err_, args, why);
+  EventSpec spec;
+  spec.id = args.target;
+  spec.capacity = f.capacity.value;
+  spec.per_user_max = f.per_user.value;
+  spec.hold_ttl_ms = f.hold_ttl.value;
+  spec.waitlist = f.waitlist->count() > 0;
+  spec.waitlist_max = *waitlist_max;
+  spec.opens_at_ms = *opens_at_ms;
+  spec.closes_at_ms = *closes_at_ms;
+  spec.rate_per_s = f.rate.value;
+  spec.rate_burst = f.burst.value;
+  const Result<EventInfo> r = client.create_event(spec);
+  if (!r.answered()) return report_failure(args, r.status());
+  if (!r.ok()) return report_refusal(args, r.status(), args.target);
+  return print_answer(args, with_outcome(event_json(*r), r.outcome()),
+                      "created " + event_text(*r));
+}
+
+int Shell::event_update(Args& args, Client& client) {
+  const EventFlags& f = args.update_flags;
+  std::string why;
+  const auto opens_at_ms = time_flag(f.opens_at, "--opens-at", &why);
+  const auto closes_at_ms = time_flag(f.closes_at, "--closes-at", &why);
+  const auto waitlist_max = waitlist_max_flag(f, &why);
+  if (!opens_at_ms || !closes_at_ms || !waitlist_max) return usage(out_, err_, args, why);
+  EventUpdate u;
+  u.id = args.target;
+  if (f.capacity.given()) u.capacity = f.capacity.value;
+  if (f.per_user.given()) u.per_user_max = f.per_user.value;
+  if (f.hold_ttl.given()) u.hold_ttl_ms = f.hold_ttl.value;
+  if (f.waitlist->count() > 0) u.waitlist = true;
+  if (!f.waitlist_max.empty()) u.waitlist_max = *waitlist_max;
+  if (f.no_waitlist) u.waitlist = false;
+  if (f.opens_at.given()) u.opens_at_ms = *opens_at_ms;
+  if (f.closes_at.given()) u.closes_at_ms = *closes_at_ms;
+  if (f.rate.given()) u.rate_per_s = f.rate.value;
+  if (f.burst.given()) u.rate_burst = f.burst.value;
+  if (f.state.given()) u.state = event_state_from_name(f.state.value);
+  if (!u.capacity && !u.per_user_max && !u.hold_ttl_ms && !u.waitlist && !u.waitlist_max &&
+      !u.opens_at_ms && !u.closes_at_ms && !u.rate_per_s && !u.rate_burst && !u.state) {
+    return usage(out_, err_, args, "event update: nothing to change (give --capacity, --state...)");
+  }
+  const Result<EventInfo> r = client.update_event(u);
+  if (!r.answered()) return report_failure(args, r.status());
+  if (!r.ok()) return report_refusal(args, r.status(), args.target);
+  return print_answer(args, with_outcome(event_json(*r), r.outcome()),
+                      "updated " + event_text(*r));
+}
+
+int Shell::event_get(Args& args, Client& client) {
+  const Result<EventInfo> r = client.get_event(args.target);
+  if (!r.answered()) return report_failure(args, r.status());
+  if (!r.ok()) return report_refusal(args, r.status(), args.target);
+  return print_answer(args, with_outcome(event_json(*r), r.outcome()), event_text(*r));
+}
+
+int Shell::event_list(Args& args, Client& client) {
+  const Result<EventPage> r = client.list_events(args.after, args.limit);
+  if (!r.answered()) return report_failure(args, r.status());
+  if (!r.ok()) return report_refusal(args, r.status(), "event list");
+  nlohmann::json events = nlohmann::json::array();
+  for (const EventInfo& e : r->events) events.push_back(event_json(e));
+  nlohmann::json j = {{"outcome", outcome_name(r.outcome())}, {"events", events}};
+  j["next_after"] = r->next_after.empty() ? nlohmann::json(nullptr) : nlohmann::json(r->next_after);
+  return print_answer(args, j, event_table(*r));
+}
+
+int Shell::book(Args& args, Client& client) {
+  BookRequest request;
+  request.event = args.target;
+  request.user = args.user;
+  request.seats = args.seats;
+  request.hold = args.hold;
+  request.waitlist = args.join    ? WaitlistChoice::join
+                     : args.never ? WaitlistChoice::never
+                                  : WaitlistChoice::by_default;
+  request.request_id = args.request_id;
+  const Result<BookReply> r = client.book(request);
+  if (!r.answered()) return report_failure(args, r.status());
+  if (args.json) {
+    out_ << book_json(r, request).dump() << "\n";
+  } else {
+    out_ << book_text(r, request) << "\n";
+  }
+  return r.ok() ? exit_ok : exit_refused;
+}
+
+int Shell::confirm_or_cancel(Args& args, Client& client, bool confirm) {
+  const Result<BookingInfo> r =
+      confirm ? client.confirm(args.target, args.request_id) : client.cancel(args.target,
+                                                                             args.request_id);
+  if (!r.answered()) return report_failure(args, r.status());
+  if (!r.ok()) return report_refusal(args, r.status(), args.target);
+  nlohmann::json j = {{"ref", args.target}};
+  if (!r->ref.empty()) j = booking_json(*r);
+  std::string text = std::string(outcome_name(r.outcome())) + " ";
+  text += r->ref.empty() ? args.target : booking_text(*r);
+  return print_answer(args, with_outcome(j, r.outcome()), text);
+}
+
+int Shell::booking_get(Args& args, Client& client) {
+  const Result<BookingInfo> r = client.get_booking(args.target);
+  if (!r.answered()) return report_failure(args, r.status());
+  if (!r.ok()) return report_refusal(args, r.status(), args.target);
+  return print_answer(args, with_outcome(booking_json(*r), r.outcome()), booking_text(*r));
+}
+
+int Shell::bookings(Args& args, Client& client) {
+  const Result<BookingPage> r = client.list_bookings(args.target, args.after, args.limit);
+  if (!r.answered()) return report_failure(args, r.status());
+  if (!r.ok()) return report_refusal(args, r.status(), args.target);
+  nlohmann::json list = nlohmann::json::array();
+  for (const BookingInfo& b : r->bookings) list.push_back(booking_json(b));
+  nlohmann::json j = {
+      {"outcome", outcome_name(r.outcome())}, {"event", args.target}, {"bookings", list}};
+  j["next_after"] = r->next_after.empty() ? nlohmann::json(nullptr) : nlohmann::json(r->next_after);
+  return print_answer(args, j, booking_table(*r));
+}
+
+int Shell::waitlist(Args& args, Client& client) {
+  if (args.user.empty()) {
+    const Result<EventInfo> r = client.get_event(args.target);
+    if (!r.answered()) return report_failure(args, r.status());
+    if (!r.ok()) return report_refusal(args, r.status(), args.target);
+    const nlohmann::json j = {{"outcome", "OK"},
+                              {"event", r->id},
+                              {"waitlist", r->waitlist},
+                              {"length", r->waitlisted}};
+    return print_answer(args, j,
+                        r->id + ": " + std::to_string(r->waitlisted) + " in the waitlist");
+  }
+  const Result<WaitlistInfo> r = client.waitlist_position(args.target, args.user);
+  if (!r.answered()) return report_failure(args, r.status());
+  if (!r.ok()) return report_refusal(args, r.status(), args.user + " is not waiting");
+  nlohmann::json j = {{"outcome", outcome_name(r.outcome())}, {"event", args.target},
+                      {"user", args.user},  {"position", r->position},
+                      {"seats", r->seats},  {"length", r->length}};
+  if (!r->ref.empty()) j["ref"] = r->ref;
+  std::string text = std::string(outcome_name(r.outcome())) + ": " + args.user;
+  text += r->ref.empty() ? " is number " + std::to_string(r->position) + " of " +
+                               std::to_string(r->length) + " in the waitlist of " + args.target
+                         : " holds " + r->ref + " on " + args.target;
+  return print_answer(args, j, text);
+}
+
+int Shell::leave(Args& args, Client& client) {
+  const Result<WaitlistInfo> r = client.leave_waitlist(args.target, args.user, args.request_id);
+  if (!r.answered()) return report_failure(args, r.status());
+  if (!r.ok()) return report_refusal(args, r.status(), args.user + " is not waiting");
+  const nlohmann::json j = {
+      {"outcome", outcome_name(r.outcome())}, {"event", args.target}, {"user", args.user}};
+  return print_answer(args, j,
+                      std::string(outcome_name(r.outcome())) + ": " + args.user +
+                          " left the waitlist of " + args.target);
+}
+
+int Shell::stats(Args& args, Client& client) {
+  const Result<StatsInfo> r = client.stats();
+  if (!r.answered()) return report_failure(args, r.status());
+  if (!r.ok()) return report_refusal(args, r.status(), "stats");
+  return print_answer(args, stats_json(*r), stats_text(*r));
+}
+
+}  // namespace admit::shell
