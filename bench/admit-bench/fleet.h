@@ -1,0 +1,117 @@
+// Plumbing shared by the scenarios: a fleet of pipelined connections driven
+// from one thread, the server's view of an event after a run, the live
+// progress line, the --record file, and unique event names.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admit/client.h"
+#include "bench/admit-bench/verdict.h"
+
+namespace admit::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        Clock::now().time_since_epoch())
+                                        .count());
+}
+
+// CPU seconds (user + system) this process has used so far.
+double process_cpu_s();
+
+// Flags every scenario takes.
+struct CommonOptions {
+  ClientOptions client;       // host and port from --server
+  bool json = false;          // --json: one JSON object on stdout, no summary
+  std::string record_path;    // --record FILE
+  std::string event_prefix = "bench";
+  int phase_timeout_s = 60;   // a phase (connect, send, drain, verify) taking longer fails
+};
+
+// A name no other run uses: prefix-scenario-pid-ms-index.
+std::string unique_event_id(const std::string& prefix, const std::string& scenario, int index);
+
+// The live progress line on stderr, only when stderr is a terminal and at most
+// four times a second. finish() erases it.
+class Progress {
+ public:
+  explicit Progress(std::string label);
+  ~Progress() { finish(); }
+  void update(std::uint64_t requests, std::uint64_t errors);
+  void finish();
+
+ private:
+  std::string label_;
+  bool enabled_ = false;
+  bool shown_ = false;
+  Clock::time_point started_;
+  Clock::time_point last_shown_;
+};
+
+// Every acknowledged success as a JSON line: {"event","ref","user","seats","outcome"}.
+class SuccessRecorder {
+ public:
+  SuccessRecorder() = default;
+  ~SuccessRecorder();
+  SuccessRecorder(const SuccessRecorder&) = delete;
+  SuccessRecorder& operator=(const SuccessRecorder&) = delete;
+
+  // An empty path records nothing. False (with `why`) when the file cannot be opened.
+  bool open(const std::string& path, std::string* why);
+  bool enabled() const { return file_ != nullptr; }
+  void record(std::string_view event, std::string_view ref, std::string_view user,
+              std::uint32_t seats, Outcome outcome);
+
+ private:
+  std::FILE* file_ = nullptr;
+};
+
+// AsyncClients driven by one thread: submit on any, then flush_all() and
+// drain() until every callback ran.
+class Fleet {
+ public:
+  // Opens `count` clients, at most `ramp_per_s` a second (0: as fast as it
+  // goes). Stops at the first that fails and says which.
+  Status open(const ClientOptions& options, std::size_t count, double ramp_per_s,
+              Progress* progress);
+  std::size_t size() const { return clients_.size(); }
+  AsyncClient& operator[](std::size_t i) { return *clients_[i]; }
+  std::size_t in_flight() const;
+  // Polls every client until nothing is in flight or `deadline` passes
+  // (false then). `on_sweep` runs after each pass over the clients.
+  template <typename OnSweep>
+  bool drain(Clock::time_point deadline, OnSweep&& on_sweep);
+  std::size_t poll_all();
+
+ private:
+  std::vector<std::unique_ptr<AsyncClient>> clients_;
+};
+
+template <typename OnSweep>
+bool Fleet::drain(Clock::time_point deadline, OnSweep&& on_sweep) {
+  while (in_flight() > 0) {
+    if (Clock::now() >= deadline) return false;
+    poll_all();
+    on_sweep();
+  }
+  return true;
+}
+
+// GetEvent and every page of ListBookings. False (with `why`) when the server
+// did not answer OK or when the event has more than `bookings_max` bookings.
+bool fetch_server_view(Client& client, const std::string& event, std::size_t bookings_max,
+                       ServerView* view, std::string* why);
+
+// Creates the event (per_user_max: capacity; no sale window) or throws
+// std::runtime_error naming the server's answer.
+void create_event_or_throw(Client& client, std::string_view id, std::uint32_t capacity,
+                           std::uint32_t hold_ttl_ms, bool waitlist);
+
+}  // namespace admit::bench

@@ -1,0 +1,135 @@
+#include "bench/admit-bench/report.h"
+
+#include <cassert>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "admit/client.h"
+
+namespace admit::bench {
+
+namespace {
+
+static_assert(static_cast<int>(ClientError::in_flight_full) < client_error_kinds);
+
+struct Percentile {
+  const char* key;
+  const char* label;
+  double percent;
+};
+constexpr std::array<Percentile, 4> percentiles = {{
+    {"p50", "p50", 50.0},
+    {"p95", "p95", 95.0},
+    {"p99", "p99", 99.0},
+    {"p999", "p99.9", 99.9},
+}};
+
+double ns_to_us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+std::string client_error_label(int index) {
+  return std::string(client_error_name(static_cast<ClientError>(index)));
+}
+
+void print_outcomes(std::FILE* out, const RunSummary& summary) {
+  fmt::print(out, "  outcomes:\n");
+  for (int i = 0; i < outcome_count; ++i) {
+    if (summary.outcomes[i] == 0) continue;
+    fmt::print(out, "    {:<18} {:>12}\n", outcome_name(static_cast<Outcome>(i)),
+               summary.outcomes[i]);
+  }
+  for (int i = 1; i < client_error_kinds; ++i) {
+    if (summary.client_errors[i] == 0) continue;
+    fmt::print(out, "    {:<18} {:>12}  (client-side)\n", client_error_label(i),
+               summary.client_errors[i]);
+  }
+}
+
+void print_latency(std::FILE* out, const LatencyHistogram& latency) {
+  if (latency.count() == 0) return;
+  fmt::print(out, "  latency (us):");
+  for (const auto& p : percentiles) {
+    fmt::print(out, " {} {:.1f}", p.label, ns_to_us(latency.value_at_percentile_ns(p.percent)));
+  }
+  fmt::print(out, " max {:.1f}  ({} samples)\n", ns_to_us(latency.max_ns()), latency.count());
+}
+
+}  // namespace
+
+void print_summary(std::FILE* out, const RunSummary& summary) {
+  fmt::print(out, "admit-bench {}\n", summary.scenario);
+  if (!summary.events.empty()) {
+    fmt::print(out, "  event{}: {}{}\n", summary.events.size() > 1 ? "s" : "", summary.events[0],
+               summary.events.size() > 1 ? fmt::format(" (+{} more)", summary.events.size() - 1)
+                                         : "");
+  }
+  fmt::print(out, "  attempts: {}   seats booked: {}   elapsed: {:.3f} s   throughput: {:.0f} "
+                  "req/s\n",
+             summary.attempts, summary.seats_booked, summary.elapsed_s, summary.throughput_rps());
+  print_outcomes(out, summary);
+  print_latency(out, summary.latency);
+  if (summary.client_cpu_s > 0 && summary.attempts > 0) {
+    fmt::print(out, "  client CPU: {:.2f} s ({:.0f} % of one core), {:.2f} us per request\n",
+               summary.client_cpu_s, 100 * summary.client_cpu_s / summary.elapsed_s,
+               1e6 * summary.client_cpu_s / static_cast<double>(summary.attempts));
+  }
+  for (const auto& note : summary.notes) fmt::print(out, "  {}\n", note);
+  fmt::print(out, "  verdict:\n");
+  for (const auto& invariant : summary.invariants) {
+    fmt::print(out, "    {:<26} {}{}\n", invariant.name, invariant.pass ? "PASS" : "FAIL",
+               invariant.detail.empty() ? "" : "  " + invariant.detail);
+  }
+  fmt::print(out, "  result: {}\n", summary.passed() ? "PASS" : "FAIL");
+}
+
+std::string summary_json(const RunSummary& summary) {
+  nlohmann::ordered_json json;
+  json["scenario"] = summary.scenario;
+  json["events"] = summary.events;
+  json["attempts"] = summary.attempts;
+  nlohmann::ordered_json outcomes = nlohmann::ordered_json::object();
+  for (int i = 0; i < outcome_count; ++i) {
+    if (summary.outcomes[i] > 0) {
+      outcomes[std::string(outcome_name(static_cast<Outcome>(i)))] = summary.outcomes[i];
+    }
+  }
+  for (int i = 1; i < client_error_kinds; ++i) {
+    if (summary.client_errors[i] > 0) outcomes[client_error_label(i)] = summary.client_errors[i];
+  }
+  json["outcomes"] = outcomes;
+  json["seats_booked"] = summary.seats_booked;
+  json["elapsed_s"] = summary.elapsed_s;
+  json["throughput_rps"] = summary.throughput_rps();
+  json["client_cpu_s"] = summary.client_cpu_s;
+  nlohmann::ordered_json latency;
+  for (const auto& p : percentiles) {
+    latency[p.key] = ns_to_us(summary.latency.value_at_percentile_ns(p.percent));
+  }
+  latency["max"] = ns_to_us(summary.latency.max_ns());
+  json["latency_us"] = latency;
+  nlohmann::ordered_json invariants = nlohmann::ordered_json::object();
+  for (const auto& invariant : summary.invariants) invariants[invariant.name] = invariant.pass;
+  json["invariants"] = invariants;
+  json["verdict"] = summary.passed() ? "PASS" : "FAIL";
+  return json.dump();
+}
+
+std::vector<Invariant> merge_invariants(const std::vector<std::string>& events,
+                                        const std::vector<std::vector<Invariant>>& per_event) {
+  assert(events.size() == per_event.size());
+  std::vector<Invariant> merged;
+  for (std::size_t e = 0; e < per_event.size(); ++e) {
+    for (std::size_t i = 0; i < per_event[e].size(); ++i) {
+      const Invariant& invariant = per_event[e][i];
+      if (merged.size() <= i) merged.push_back({invariant.name, true, {}});
+      assert(merged[i].name == invariant.name);
+      if (!invariant.pass && merged[i].pass) {
+        merged[i].pass = false;
+        merged[i].detail = events[e] + ": " + invariant.detail;
+      }
+    }
+  }
+  return merged;
+}
+
+}  // namespace admit::bench

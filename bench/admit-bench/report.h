@@ -1,0 +1,50 @@
+// What a scenario run produced, and how it is shown: a human summary (outcomes,
+// seats, throughput, latency percentiles, a PASS/FAIL verdict table) or one
+// JSON object (--json).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench/admit-bench/histogram.h"
+#include "bench/admit-bench/verdict.h"
+#include "protocol/enums.h"
+
+namespace admit::bench {
+
+// Client-side failures, counted apart from the server's outcomes.
+inline constexpr int client_error_kinds = 8;  // ClientError values
+
+struct RunSummary {
+  std::string scenario;
+  std::vector<std::string> events;
+  std::uint64_t attempts = 0;  // requests sent whose answer (or failure) came back
+  std::array<std::uint64_t, outcome_count> outcomes{};
+  std::array<std::uint64_t, client_error_kinds> client_errors{};  // index: ClientError
+  std::uint64_t seats_booked = 0;  // live seats at the end, as the server counts them
+  double elapsed_s = 0;            // the measured phase only
+  // CPU admit-bench itself spent in the measured phase (user + system, all
+  // threads); 0 when not measured. Shows whether the client was the limit.
+  double client_cpu_s = 0;
+  LatencyHistogram latency;
+  std::vector<Invariant> invariants;
+  std::vector<std::string> notes;  // scenario facts worth a line ("1 waitlisted at 1")
+
+  double throughput_rps() const { return elapsed_s > 0 ? attempts / elapsed_s : 0; }
+  bool passed() const { return all_pass(invariants); }
+};
+
+void print_summary(std::FILE* out, const RunSummary& summary);
+// One line: scenario, attempts, outcomes{NAME:count}, seats_booked,
+// throughput_rps, latency_us{p50,p95,p99,p999,max}, invariants{name:bool}, verdict.
+std::string summary_json(const RunSummary& summary);
+
+// Merges per-event invariant lists: a name passes when it passes for every
+// event; the detail names the first event where it failed.
+std::vector<Invariant> merge_invariants(const std::vector<std::string>& events,
+                                        const std::vector<std::vector<Invariant>>& per_event);
+
+}  // namespace admit::bench

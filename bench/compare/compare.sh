@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# Admit vs Redis 7 (+ a Lua script doing the same atomic check) on this
+# machine, loopback only, bounded durations. Starts and stops its own
+# redis-server and admitd on free ports with temporary folders.
+#
+#   bench/compare/compare.sh [--build DIR] [--duration S] [--repeat N]
+#                            [--connections C] [--pipeline P] [--shards N] [--no-strict]
+#
+# Workloads, each on both systems:
+#   flash-sale 300/10/10   300 clients at once, 10 seats, 10 each: time and correctness
+#   book, unpipelined      C connections, 1 request in flight each, plenty of seats
+#   book, pipelined        C connections, P in flight each (redis-benchmark -P P)
+#   book, sold out         pipelined, capacity 1: every answer but one is SOLD_OUT
+# Durability: Redis without persistence vs Admit --durability off; then Redis
+# appendfsync always vs Admit --durability strict (skipped if admitd refuses it).
+# Each throughput figure is the median of --repeat runs.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$root/build
+duration=5
+repeat=1
+connections=50
+pipeline=64
+shards=2
+strict=yes
+
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) build=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --pipeline) pipeline=$2; shift 2 ;;
+    --shards) shards=$2; shift 2 ;;
+    --no-strict) strict=no; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "compare.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+for number in "$duration" "$repeat" "$connections" "$pipeline" "$shards"; do
+  [[ "$number" =~ ^[0-9]+$ ]] && [ "$number" -gt 0 ] ||
+    { echo "compare.sh: '$number' is not a positive integer" >&2; exit 2; }
+done
+[ "$duration" -le 60 ] || { echo "compare.sh: --duration is at most 60 s" >&2; exit 2; }
+
+# The binary sits at build/bench/admit-bench/admit-bench (meson's subdir) or
+# build/bench/admit-bench when installed there.
+admit_bench=${ADMIT_BENCH:-$build/bench/admit-bench/admit-bench}
+[ -f "$admit_bench" ] || [ ! -f "$build/bench/admit-bench" ] || admit_bench=$build/bench/admit-bench
+admitd=${ADMITD:-$build/server/admitd}
+for binary in "$admit_bench" "$admitd"; do
+  [ -x "$binary" ] ||
+    { echo "compare.sh: $binary not found; build first (or --build DIR)" >&2; exit 2; }
+done
+
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+  echo "compare.sh: installing redis-server (Debian package)" >&2
+  sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    redis-server redis-tools >/dev/null
+fi
+
+tmp=$(mktemp -d /tmp/admit-compare-XXXXXX)
+redis_pid=""
+admitd_pid=""
+cleanup() {
+  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+  [ -n "$admitd_pid" ] && kill "$admitd_pid" 2>/dev/null && wait "$admitd_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# A base port with `span` free ports from it on 127.0.0.1.
+free_ports() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+span = int(sys.argv[1])
+for _ in range(200):
+    base = random.randint(20000, 60000 - span)
+    sockets = []
+    try:
+        for port in range(base, base + span):
+            s = socket.socket(); s.bind(("127.0.0.1", port)); sockets.append(s)
+        print(base); sys.exit(0)
+    except OSError:
+        pass
+    finally:
+        for s in sockets: s.close()
+sys.exit("no free port range")
+PY
+}
+
+median() {
+  python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"
+}
+
+# ---- Redis ----
+
+redis_port=""
+redis_sha=""
+
+# start_redis off|always
+start_redis() {
+  redis_port=$(free_ports 1)
+  local dir=$tmp/redis-$1
+  mkdir -p "$dir"
+  local persistence=(--save '' --appendonly no)
+  [ "$1" = always ] && persistence=(--save '' --appendonly yes --appendfsync always)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --protected-mode yes \
+    --daemonize no --logfile "$dir/redis.log" "${persistence[@]}" &
+  redis_pid=$!
+  for _ in $(seq 100); do
+    [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
+    sleep 0.1
+  done
+  [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] ||
+    { echo "compare.sh: redis-server did not start:" >&2; cat "$dir/redis.log" >&2; exit 1; }
+  redis_sha=$(redis-cli -p "$redis_port" SCRIPT LOAD "$(cat "$here/book.lua")")
+}
+
+stop_redis() {
+  kill "$redis_pid"; wait "$redis_pid" 2>/dev/null || true
+  redis_pid=""
+}
+
+redis_reset() {  # capacity
+  redis-cli -p "$redis_port" FLUSHALL >/dev/null
+  redis-cli -p "$redis_port" SET ev:avail "$1" >/dev/null
+}
+
+# redis_book CONNECTIONS PIPELINE REQUESTS SEATS -> "rps p99_ms"
+redis_book() {
+  redis-benchmark -p "$redis_port" -c "$1" -P "$2" -n "$3" -r 1000000000 --csv \
+    EVALSHA "$redis_sha" 3 ev:avail ev:bookings ev:seq "user:__rand_int__" "$4" 2>/dev/null |
+    python3 -c '
+import csv, sys
+rows = list(csv.reader(sys.stdin))
+header, last = rows[0], rows[-1]
+print(last[header.index("rps")], last[header.index("p99_latency_ms")])'
+}
+
+# Requests that take about `duration` seconds, from a short calibration run.
+redis_requests_for() {  # CONNECTIONS PIPELINE
+  local calibration=$(( 20000 * $2 ))
+  local rps
+  rps=$(redis_book "$1" "$2" "$calibration" 1 | cut -d' ' -f1)
+  python3 -c "print(max(20000, min(200_000_000, int(float('$rps') * $duration))))"
+}
+
+# redis_throughput CONNECTIONS PIPELINE CAPACITY -> "rps p99_ms" (median rps of $repeat)
+redis_throughput() {
+  local requests rates=() p99s=()
+  requests=$(redis_requests_for "$1" "$2")
+  for _ in $(seq "$repeat"); do
+    redis_reset "$3"
+    read -r rps p99 < <(redis_book "$1" "$2" "$requests" 1)
+    rates+=("$rps"); p99s+=("$p99")
+  done
+  echo "$(median "${rates[@]}") $(median "${p99s[@]}")"
+}
+
+# 300 clients at once for 10 seats, 10 each: "elapsed_ms booked_users seats_left"
+redis_flash_sale() {
+  redis_reset 10
+  local rps
+  rps=$(redis_book 300 1 300 10 | cut -d' ' -f1)
+  local booked left
+  booked=$(redis-cli -p "$redis_port" HLEN ev:bookings)
+  left=$(redis-cli -p "$redis_port" GET ev:avail)
+  echo "$(python3 -c "print(round(300 / float('$rps') * 1000, 2))") $booked $left"
+}
+
+# ---- Admit ----
+
+admit_address=""
+
+# start_admitd off|strict; false when admitd refuses the mode
+start_admitd() {
+  local port
+  port=$(free_ports $(( shards + 1 )))
+  admit_address=127.0.0.1:$port
+  local dir=$tmp/admit-$1
+  mkdir -p "$dir"
+  "$admitd" --listen "$admit_address" --shards "$shards" --data "$dir/data" \
+    --durability "$1" >"$dir/out" 2>"$dir/err" &
+  admitd_pid=$!
+  for _ in $(seq 200); do
+    grep -q "admitd ready" "$dir/out" 2>/dev/null && return 0
+    kill -0 "$admitd_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "compare.sh: admitd --durability $1 did not start: $(head -c 300 "$dir/err")" >&2
+  kill "$admitd_pid" 2>/dev/null; wait "$admitd_pid" 2>/dev/null || true
+  admitd_pid=""
+  return 1
+}
+
+stop_admitd() {
+  kill "$admitd_pid"; wait "$admitd_pid" 2>/dev/null || true
+  admitd_pid=""
+}
+
+# admit_json FIELD... < json -> the fields, space separated
+admit_fields() {
+  python3 -c '
+import json, sys
+run = json.load(sys.stdin)
+out = []
+for path in sys.argv[1:]:
+    value = run
+    for key in path.split("."):
+        value = value[key]
+    out.append(str(value))
+print(" ".join(out))' "$@"
+}
+
+# admit_throughput CONNECTIONS PIPELINE CAPACITY -> "rps p99_ms verdicts"
+admit_throughput() {
+  local rates=() p99s=() verdicts=""
+  for _ in $(seq "$repeat"); do
+    local json
+    json=$("$admit_bench" --server "$admit_address" --json throughput --connections "$1" \
+      --pipeline "$2" --duration "$duration" --capacity "$3" --users 0) || true
+    read -r rps p99 verdict < <(echo "$json" | admit_fields throughput_rps latency_us.p99 verdict)
+    rates+=("$rps"); p99s+=("$(python3 -c "print(round(float('$p99') / 1000, 3))")")
+    verdicts+="${verdict:0:1}"
+  done
+  echo "$(median "${rates[@]}") $(median "${p99s[@]}") $verdicts"
+}
+
+# "elapsed_ms booked_users verdict"
+admit_flash_sale() {
+  local json
+  json=$("$admit_bench" --server "$admit_address" --json flash-sale --users 300 --capacity 10 \
+    --seats 10) || true
+  echo "$json" | python3 -c '
+import json, sys
+run = json.load(sys.stdin)
+print(round(run["elapsed_s"] * 1000, 2), run["outcomes"].get("BOOKED", 0), run["verdict"])'
+}
+
+# ---- the table ----
+
+row() { printf '%-34s %14s %9s %14s %9s %8s\n' "$@"; }
+ratio() { python3 -c "print(f'{float(\"$1\") / float(\"$2\"):.2f}x')"; }
+
+compare_throughput() {  # LABEL CONNECTIONS PIPELINE CAPACITY
+  read -r redis_rps redis_p99 < <(redis_throughput "$2" "$3" "$4")
+  read -r admit_rps admit_p99 admit_verdicts < <(admit_throughput "$2" "$3" "$4")
+  row "$1" "$(printf '%.0f' "$redis_rps")" "$(printf '%.2f' "$redis_p99")" \
+    "$(printf '%.0f' "$admit_rps") ($admit_verdicts)" "$(printf '%.2f' "$admit_p99")" \
+    "$(ratio "$admit_rps" "$redis_rps")"
+}
+
+run_mode() {  # REDIS_MODE ADMIT_MODE
+  start_redis "$1"
+  if ! start_admitd "$2"; then
+    stop_redis
+    echo "(Admit --durability $2 not available: Redis appendfsync $1 not compared)"
+    return 0
+  fi
+  echo
+  local redis_mode="appendfsync $1"
+  [ "$1" = off ] && redis_mode="no persistence"
+  echo "== Redis $redis_mode vs Admit --durability $2 =="
+  row workload "redis req/s" "p99 ms" "admit req/s" "p99 ms" admit/redis
+  read -r redis_ms redis_booked redis_left < <(redis_flash_sale)
+  read -r admit_ms admit_booked admit_verdict < <(admit_flash_sale)
+  row "flash-sale 300/10/10 (ms, winners)" "$redis_ms ms" "$redis_booked won" \
+    "$admit_ms ms" "$admit_booked won" "$admit_verdict"
+  [ "$redis_booked" = 1 ] && [ "$redis_left" = 0 ] ||
+    echo "  Redis flash-sale: $redis_booked winners, $redis_left seats left (expected 1, 0)"
+  compare_throughput "book, unpipelined (c$connections)" "$connections" 1 1000000000
+  local pipelined="c$connections P$pipeline"
+  compare_throughput "book, pipelined ($pipelined)" "$connections" "$pipeline" 1000000000
+  compare_throughput "sold out, pipelined ($pipelined)" "$connections" "$pipeline" 1
+  stop_admitd
+  stop_redis
+}
+
+redis_version=$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
+echo "Admit vs Redis $redis_version + Lua on $(nproc) cores, loopback; admitd --shards $shards;" \
+  "${duration} s per run, median of $repeat; (P)ASS/(F)AIL: admit-bench verdicts"
+run_mode off off
+[ "$strict" = yes ] && run_mode always strict
+exit 0
