@@ -18,6 +18,7 @@ enum class CompletionKind : std::uint8_t {
   stop,          // the stop eventfd was written
   wake_in,       // another shard's msg_ring: its rings have news
   wake_out,      // our own msg_ring finished
+  wal_durable,   // the WAL's completion eventfd: durable_batch() moved or the WAL failed
   ignore,        // cancels, closes, timer removals
 };
 

@@ -42,7 +42,10 @@ Reactor::Reactor(SharedState& shared, std::uint32_t shard, int base_listener, in
       listeners_{base_listener, shard_listener},
       stop_fd_(stop_fd),
       machine_(machine_options(shared.options, shard)),
-      outstanding_(shared.options.shards, 0) {
+      outstanding_(shared.options.shards, 0),
+      ring_uncommitted_(shared.options.shards, 0),
+      ring_turn_(shared.options.shards, 0),
+      ring_marks_(shared.options.shards) {
   machine_.set_observer(this);
 }
 
@@ -99,6 +102,7 @@ bool Reactor::setup(std::string* why) {
   }
   io_uring_buf_ring_advance(buffer_ring_, recv_buffer_count);
   aligned_frame_ = std::make_unique<std::uint64_t[]>((frame_header_size + frame_size_max) / 8 + 1);
+  if (!open_wal(why)) return false;
   shared_.ring_fds[shard_] = ring_.ring_fd;
   return true;
 }
@@ -125,6 +129,7 @@ void Reactor::run() {
   arm_accept(1);
   arm_housekeeping();
   arm_stop_read();
+  if (wal_) arm_wal_completion();
   while (!stopping_) {
     const int rc = io_uring_submit_and_wait(&ring_, 1);
     if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
@@ -165,8 +170,11 @@ void Reactor::handle_completion(const io_uring_cqe& cqe) {
     case CompletionKind::expiry:
       if (tag.generation == expiry_generation_ && cqe.res == -ETIME) {
         expiry_armed_ms_.reset();
-        machine_.expire(now_ms_);
+        expiry_blocked_ = !run_expire();
       }
+      return;
+    case CompletionKind::wal_durable:  // answers are released at the end of the turn
+      if (!stopping_) arm_wal_completion();
       return;
     case CompletionKind::stop:
       stopping_ = true;
@@ -185,10 +193,15 @@ void Reactor::end_turn() {
     drain_responses(other);
   }
   attend_queued();
+  maybe_checkpoint();
+  seal_turn();
   flush_dirty();
+  hold_turn_answers();
+  queue_publication();
+  release_durable();
   free_closed();
   arm_expiry_timer();
-  publish_stats();
+  publish_connection_stats();
   send_wakes();
 }
 
@@ -238,14 +251,17 @@ void Reactor::on_housekeeping() {
     if (!accept_armed_[i] && !stopping_) arm_accept(i);
   }
   drop_slow_readers();
-  // Request ids past their retention go once a second; holds go on their own timer.
+  // Request ids past their retention go once a second; holds go on their own
+  // timer, or here while the WAL refused their Expire.
   constexpr std::uint64_t ticks_per_retention_sweep = 1000 / housekeeping_interval_ms;
-  if (++housekeeping_ticks_ % ticks_per_retention_sweep == 0) machine_.expire(now_ms_);
+  const bool sweep = ++housekeeping_ticks_ % ticks_per_retention_sweep == 0;
+  if (sweep || expiry_blocked_) expiry_blocked_ = !run_expire();
 }
 
 // Keeps one timer armed for the earliest hold expiry. A later deadline does
 // not need a new timer: the earlier one fires, expire() runs, and this re-arms.
 void Reactor::arm_expiry_timer() {
+  if (expiry_blocked_) return;  // a past deadline would fire at once, every turn
   const std::optional<std::int64_t> next = machine_.next_expiry_ms();
   if (!next || (expiry_armed_ms_ && *expiry_armed_ms_ <= *next)) return;
   if (expiry_armed_ms_) {
@@ -270,23 +286,23 @@ void Reactor::arm_stop_read() {
   io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::stop, 0, 0}.encode());
 }
 
-// Owner side: apply what `origin` forwarded and answer on the way back. The
-// origin never has more requests outstanding than a ring holds, so the answer
-// always finds a slot.
+// Owner side: apply what `origin` forwarded and answer on the way back, once
+// the turn's batch is durable (release_durable). The origin never has more
+// requests outstanding than a ring holds, so the answer always finds a slot.
 void Reactor::drain_requests(std::uint32_t origin) {
   SpscRing<RequestSlot>& in = shared_.requests(origin, shard_);
   SpscRing<ResponseSlot>& out = shared_.responses(shard_, origin);
   for (std::uint32_t taken = 0; taken < in.capacity(); ++taken) {
     const RequestSlot* request = in.front();
     if (request == nullptr) break;
-    ResponseSlot* response = out.try_push();
+    ResponseSlot* response = out.try_push_ahead(ring_uncommitted_[origin]);
     assert(response != nullptr);
     response->connection = request->connection;
     response->request_id = request->request_id;
-    execute(machine_, request->command, now_ms_, shared_.directory.full(shard_), &response->result);
-    out.commit_push();
+    apply_owned(request->command, &response->result);
+    ++ring_uncommitted_[origin];
+    ++ring_turn_[origin];
     in.commit_pop();
-    wake_mask_ |= std::uint64_t{1} << origin;
   }
 }
 
@@ -317,34 +333,24 @@ void Reactor::send_wakes() {
   }
 }
 
-void Reactor::publish_stats() {
+// The counters of the shard's state go with the turn's publication
+// (queue_publication), once durable; these describe the server itself.
+void Reactor::publish_connection_stats() {
   constexpr auto relaxed = std::memory_order_relaxed;
   ShardStatsCounters& stats = shared_.stats[shard_];
   stats.connections.store(open_connections_, relaxed);
   stats.requests.store(requests_, relaxed);
   stats.forwarded.store(forwarded_, relaxed);
   stats.overloaded.store(overloaded_, relaxed);
-  const std::uint64_t change_count = machine_.change_count();
-  if (change_count == last_change_count_) return;
-  last_change_count_ = change_count;
-  const storage::ShardCounters counters = machine_.counters();
-  stats.events.store(counters.events, relaxed);
-  stats.live_bookings.store(counters.live_bookings, relaxed);
-  stats.held_seats.store(counters.held_seats, relaxed);
-  stats.confirmed_seats.store(counters.confirmed_seats, relaxed);
-  stats.waitlisted.store(counters.waitlisted, relaxed);
-}
-
-void Reactor::on_event_changed(const storage::EventView& event) {
-  shared_.directory.publish(shard_, EventSnapshot::of(event));
 }
 
 void Reactor::shut_down() {
+  close_wal();
   for (auto& connection : connections_) {
     if (connection->in_use) ::close(connection->fd);
   }
   open_connections_ = 0;
-  publish_stats();
+  publish_connection_stats();
 }
 
 }  // namespace admit::server

@@ -4,10 +4,12 @@
 // io_uring msg_ring wake) and the stop eventfd.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
 #include <flatbuffers/flatbuffers.h>
 #include <liburing.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -17,8 +19,16 @@
 #include "server/request_codec.h"
 #include "server/server.h"
 #include "storage/state_machine.h"
+#include "storage/wal/wal.h"
 
 namespace admit::server {
+
+// Reply bytes of one connection up to `end` (in Connection::held) wait for WAL
+// batch `batch` to be durable.
+struct HeldMark {
+  std::uint64_t batch = 0;
+  std::size_t end = 0;
+};
 
 struct Connection {
   int fd = -1;
@@ -41,6 +51,11 @@ struct Connection {
   std::int64_t last_send_progress_ms = 0;
 
   std::vector<std::uint8_t> pending;  // bytes of an unfinished frame (or unread while paused)
+  // Whole reply frames waiting for the WAL batch of the turn that made them
+  // (every answer of a turn waits, reads and refusals included: they may
+  // reflect state that is not durable yet). Oldest first.
+  std::vector<std::uint8_t> held;
+  std::deque<HeldMark> held_marks;
   std::vector<std::uint8_t> send_queued;
   std::vector<std::uint8_t> send_active;  // owned by the kernel while send_in_flight
   std::size_t send_offset = 0;
@@ -48,7 +63,7 @@ struct Connection {
   std::vector<ReplyOffset> replies;
 
   std::size_t queued_bytes() const {
-    return send_queued.size() + (send_active.size() - send_offset) +
+    return held.size() + send_queued.size() + (send_active.size() - send_offset) +
            (builder ? builder->GetSize() : 0);
   }
 };
@@ -68,6 +83,36 @@ class Reactor : public storage::EventObserver {
   void on_event_changed(const storage::EventView& event) override;
 
  private:
+  // Counters and event snapshots of one turn, published in the directory once
+  // the turn's batch is durable (readers never see what a crash could undo).
+  struct Publication {
+    std::uint64_t batch = 0;
+    std::vector<EventSnapshot> events;  // the last snapshot of each event changed
+    bool has_counters = false;
+    storage::ShardCounters counters;
+  };
+  // Answers to another shard, filled in its response ring and made visible
+  // (commit_push) once batch `batch` is durable.
+  struct RingMark {
+    std::uint64_t batch = 0;
+    std::uint32_t count = 0;
+  };
+
+  // reactor_wal.cc: the write-ahead log, answers held until durable
+  bool open_wal(std::string* why);
+  bool recover_wal(std::string* why);
+  void apply_owned(const ShardCommand& command, ShardResult* result);
+  bool run_expire();
+  void arm_wal_completion();
+  void maybe_checkpoint();
+  void seal_turn();
+  void hold_turn_answers();
+  void queue_publication();
+  void release_durable();
+  void release_connection(Connection& connection, std::uint64_t durable);
+  void publish(Publication& publication);
+  void close_wal();
+
   // reactor.cc: the loop, accepts, timers, cross-shard traffic
   io_uring_sqe* next_sqe();
   void handle_completion(const io_uring_cqe& cqe);
@@ -81,7 +126,7 @@ class Reactor : public storage::EventObserver {
   void drain_requests(std::uint32_t origin);
   void drain_responses(std::uint32_t owner);
   void send_wakes();
-  void publish_stats();
+  void publish_connection_stats();
   void shut_down();
 
   // reactor_connections.cc: one connection's bytes in and out
@@ -149,6 +194,24 @@ class Reactor : public storage::EventObserver {
   std::optional<std::int64_t> expiry_armed_ms_;
   std::uint32_t expiry_generation_ = 0;
   std::uint64_t stop_value_ = 0;
+
+  // Durability: null when off. Every answer of a turn waits for turn_batch_.
+  std::unique_ptr<storage::wal::ShardWal> wal_;
+  storage::wal::Command wal_command_;  // reused: its strings keep their capacity
+  std::uint64_t wal_completion_value_ = 0;
+  std::uint64_t turn_batch_ = 0;
+  bool turn_appended_ = false;
+  bool expiry_blocked_ = false;   // the WAL refused an Expire: retried on the housekeeping tick
+  bool publish_at_once_ = true;   // recovery and durability off: nothing to wait for
+  std::uint32_t events_owned_ = 0;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> holding_;  // (index, generation)
+  std::vector<std::uint32_t> ring_uncommitted_;        // per origin: answers filled, not visible
+  std::vector<std::uint32_t> ring_turn_;               // per origin: of them, this turn's
+  std::vector<std::deque<RingMark>> ring_marks_;       // per origin, oldest first
+  Publication turn_publication_;
+  absl::flat_hash_map<std::uint64_t, std::uint32_t> turn_event_index_;  // xxh3(id) -> index
+  std::deque<Publication> publications_;               // waiting for their batch
+  std::vector<std::vector<EventSnapshot>> spare_event_vectors_;
 
   std::uint64_t last_change_count_ = ~std::uint64_t{0};
   std::uint64_t requests_ = 0, forwarded_ = 0, overloaded_ = 0;

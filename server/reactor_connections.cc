@@ -198,7 +198,7 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
     }
     case RequestKind::owned:
       if (decoded.owner != shard_) return forward(connection, id, decoded.owner, command);
-      execute(machine_, command, now_ms_, shared_.directory.full(shard_), &scratch_result_);
+      apply_owned(command, &scratch_result_);
       add_reply(connection, encode_result(builder, id, scratch_result_));
       delete scratch_result_.take_page();
       return;
@@ -257,7 +257,7 @@ void Reactor::finish_reply_frame(Connection& connection) {
   finish_frame(builder, wire::CreateFrame(builder, 0, replies));
   assert(builder.GetSize() <= frame_header_size + frame_size_max);
   const auto bytes = builder.GetBufferSpan();
-  connection.send_queued.insert(connection.send_queued.end(), bytes.begin(), bytes.end());
+  connection.held.insert(connection.held.end(), bytes.begin(), bytes.end());
   connection.replies.clear();
   if (builder.GetSize() > builder_keep_bytes) {
     connection.builder.reset();
@@ -271,7 +271,7 @@ void Reactor::finish_reply_frame(Connection& connection) {
 void Reactor::refuse_and_close(Connection& connection, Outcome outcome, std::string_view message) {
   finish_reply_frame(connection);
   const std::vector<std::uint8_t> frame = single_reply_frame(outcome, message);
-  connection.send_queued.insert(connection.send_queued.end(), frame.begin(), frame.end());
+  connection.held.insert(connection.held.end(), frame.begin(), frame.end());
   connection.close_after_flush = true;
   stop_reading(connection);
   if (!connection.dirty) {
@@ -286,8 +286,13 @@ void Reactor::flush_dirty() {
     connection.dirty = false;
     if (!connection.in_use || connection.closing) continue;
     finish_reply_frame(connection);
-    submit_send(connection);
-    attend(connection);
+    // This turn's frames wait for its batch; release_durable() sends them.
+    const std::size_t marked =
+        connection.held_marks.empty() ? 0 : connection.held_marks.back().end;
+    if (connection.held.size() > marked) {
+      if (connection.held_marks.empty()) holding_.emplace_back(index, connection.generation);
+      connection.held_marks.push_back({turn_batch_, connection.held.size()});
+    }
   }
   dirty_.clear();
   attend_queued();  // connections with nothing left to send may close now

@@ -14,6 +14,7 @@
 #include <latch>
 
 #include "server/reactor.h"
+#include "storage/wal/format.h"
 
 namespace admit::server {
 
@@ -101,6 +102,12 @@ bool Server::open(std::string* why) {
   if (error || !std::filesystem::is_directory(options_.data_dir)) {
     *why = "--data: cannot create folder " + options_.data_dir + ": " +
            (error ? error.message() : "not a folder");
+    return false;
+  }
+  // Once, before any shard opens its log: a folder written with another
+  // --shards would route events to the wrong logs.
+  if (options_.durability != Durability::off &&
+      !storage::wal::check_data_folder(options_.data_dir, options_.shards, why)) {
     return false;
   }
   // The shard ports first: SO_REUSEPORT would let a second admitd of the same

@@ -63,6 +63,29 @@ inline constexpr std::uint32_t events_per_shard_max = 1u << 16;
 // Messages (refusal reasons) copied across shards are cut to this size.
 inline constexpr std::size_t message_size_max = 200;
 
+// The write-ahead log (durability strict and batched).
+// --sync-interval-ms: batched mode flushes this often.
+inline constexpr std::uint32_t sync_interval_ms_default = 100;
+inline constexpr std::uint32_t sync_interval_ms_max = 60'000;
+// --map-size / --map-size-max: each shard's LMDB map starts at the first and
+// doubles up to the second; past it writes answer UNAVAILABLE.
+inline constexpr std::size_t map_size_default = std::size_t{1} << 30;
+inline constexpr std::size_t map_size_max_default = std::size_t{64} << 30;
+inline constexpr std::size_t map_size_min = std::size_t{64} << 10;
+inline constexpr std::size_t map_size_limit = std::size_t{1} << 44;  // 16 TiB
+// --checkpoint-records / --checkpoint-seconds: a checkpoint (which trims the
+// log) after this many records or this long, whichever comes first.
+inline constexpr std::uint64_t checkpoint_records_default = 1'000'000;
+inline constexpr std::uint64_t checkpoint_records_max = 1'000'000'000;
+inline constexpr std::uint32_t checkpoint_seconds_default = 300;
+inline constexpr std::uint32_t checkpoint_seconds_max = 7 * 24 * 3600;
+
+// Batches (reactor turns with changes) sealed and waiting for the disk, per
+// shard. Past it a mutation answers OVERLOADED. Many turns pass during one
+// fsync under pipelined load; the bytes they hold are bounded below.
+inline constexpr std::uint32_t wal_sealed_batches_max = 1024;
+inline constexpr std::size_t wal_sealed_bytes_max = std::size_t{64} << 20;
+
 // Housekeeping tick: slow-reader checks, request-id retention, lost wakes.
 inline constexpr std::int64_t housekeeping_interval_ms = 100;
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <charconv>
 #include <iostream>
+#include <limits>
+#include <utility>
 #include <thread>
 
 #include "protocol/protocol_limits.h"
@@ -21,8 +23,17 @@ Runs one reactor thread per shard. Every shard accepts on the base port
 also listens alone on base_port + 1 + i, where shard-aware clients send the
 events it owns (owner = xxh3_64(event id) % shards) without any hop.
 
-Prints one line starting with "admitd ready" on stdout when it serves.
-SIGINT or SIGTERM stop it cleanly (exit 0).)";
+Durability (--durability): strict (the default) answers a change only once
+its write-ahead log record is on disk, so nothing acknowledged is lost to
+kill -9 or power loss; batched answers after the in-memory commit and flushes
+every --sync-interval-ms (power loss may take that long of acknowledged
+changes); off keeps everything in memory and writes no files. Each shard logs
+into DIR/shard-<i>/ (LMDB) and replays it at start; a folder written with
+another --shards is refused. Inspect one with admit-wal DIR.
+
+Prints one line starting with "admitd ready" on stdout when it serves
+(recovery lines go to stderr before it). SIGINT or SIGTERM stop it cleanly
+(exit 0) after the log is flushed.)";
 
 // "HOST:PORT" with an IPv4 host; the per-shard ports must fit above PORT.
 std::string parse_listen(const std::string& text, ServerOptions& options) {
@@ -67,11 +78,30 @@ const char* durability_name(Durability durability) {
   return "?";
 }
 
+std::optional<std::size_t> parse_byte_size(std::string_view text) {
+  std::uint64_t number = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc{} || end == text.data()) return std::nullopt;
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  constexpr std::pair<std::string_view, unsigned> units[] = {
+      {"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+  for (const auto& [name, shift] : units) {
+    if (unit != name) continue;
+    if (shift != 0 && number > (std::numeric_limits<std::size_t>::max() >> shift)) {
+      return std::nullopt;
+    }
+    return static_cast<std::size_t>(number) << shift;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 struct FlagText {
   std::string listen = "127.0.0.1:" + std::to_string(listen_port_default);
-  std::string durability = "off";
+  std::string durability = "strict";
+  std::string map_size = "1GiB";
+  std::string map_size_max = "64GiB";
 };
 
 void add_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
@@ -84,9 +114,29 @@ void add_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
   app.add_option("--data", options.data_dir, "data folder, created if missing")
       ->capture_default_str();
   app.add_option("--durability", text.durability,
-                 "strict (answer after fsync), batched (sync periodically) or off "
-                 "(memory only); only off works until the write-ahead log lands")
+                 "strict (answer once the change is on disk), batched (answer at once, "
+                 "flush every --sync-interval-ms) or off (memory only, no files)")
       ->check(CLI::IsMember({"strict", "batched", "off"}))
+      ->capture_default_str();
+  app.add_option("--sync-interval-ms", options.sync_interval_ms,
+                 "batched: how often the log is flushed to disk (what power loss may take)")
+      ->check(CLI::Range(1u, sync_interval_ms_max))
+      ->capture_default_str();
+  app.add_option("--map-size", text.map_size,
+                 "initial size of each shard's log map (bytes, or with KiB/MiB/GiB/TiB); "
+                 "it doubles as needed")
+      ->capture_default_str();
+  app.add_option("--map-size-max", text.map_size_max,
+                 "largest size of each shard's log map; when full, writes answer "
+                 "UNAVAILABLE and reads go on")
+      ->capture_default_str();
+  app.add_option("--checkpoint-records", options.checkpoint_records,
+                 "write a checkpoint (and trim the log) after this many records per shard")
+      ->check(CLI::Range(std::uint64_t{1}, checkpoint_records_max))
+      ->capture_default_str();
+  app.add_option("--checkpoint-seconds", options.checkpoint_seconds,
+                 "... or after this many seconds with changes, whichever comes first")
+      ->check(CLI::Range(1u, checkpoint_seconds_max))
       ->capture_default_str();
   app.add_option("--max-connections", options.max_connections,
                  "connections across all shards; past it: one OVERLOADED reply, then close")
@@ -115,6 +165,26 @@ void add_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
       ->capture_default_str();
 }
 
+std::string check_map_sizes(const FlagText& text, ServerOptions& options) {
+  const auto range = " must be " + std::to_string(map_size_min >> 10) + "KiB.." +
+                     std::to_string(map_size_limit >> 40) + "TiB";
+  const std::optional<std::size_t> initial = parse_byte_size(text.map_size);
+  if (!initial || *initial < map_size_min || *initial > map_size_limit) {
+    return "--map-size: '" + text.map_size + "'" + range + " (e.g. 64MiB, 1GiB or bytes)";
+  }
+  const std::optional<std::size_t> max = parse_byte_size(text.map_size_max);
+  if (!max || *max < map_size_min || *max > map_size_limit) {
+    return "--map-size-max: '" + text.map_size_max + "'" + range + " (e.g. 64GiB or bytes)";
+  }
+  if (*max < *initial) {
+    return "--map-size-max (" + text.map_size_max + ") is below --map-size (" + text.map_size +
+           ")";
+  }
+  options.map_size_bytes = *initial;
+  options.map_size_max_bytes = *max;
+  return {};
+}
+
 // What CLI11's checks cannot say; empty when all is well.
 std::string check_flags(const FlagText& text, ServerOptions& options) {
   if (std::string problem = parse_listen(text.listen, options); !problem.empty()) return problem;
@@ -125,12 +195,10 @@ std::string check_flags(const FlagText& text, ServerOptions& options) {
   if (!is_power_of_two(options.ring_slots)) {
     return "--ring-size: " + std::to_string(options.ring_slots) + " is not a power of two";
   }
-  if (text.durability != "off") {
-    return "durability " + text.durability +
-           " is not available yet: the write-ahead log has not landed; use --durability off";
-  }
-  options.durability = Durability::off;
-  return {};
+  options.durability = text.durability == "strict"    ? Durability::strict
+                       : text.durability == "batched" ? Durability::batched
+                                                      : Durability::off;
+  return check_map_sizes(text, options);
 }
 
 }  // namespace
@@ -142,6 +210,9 @@ ParsedOptions parse_options(int argc, char** argv) {
   options.max_inflight = inflight_default;
   options.max_send_queue_bytes = send_queue_bytes_default;
   options.ring_slots = ring_slots_default;
+  options.sync_interval_ms = sync_interval_ms_default;
+  options.checkpoint_records = checkpoint_records_default;
+  options.checkpoint_seconds = checkpoint_seconds_default;
   FlagText text;
   CLI::App app(description, "admitd");
   add_flags(app, options, text);

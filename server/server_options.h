@@ -1,8 +1,11 @@
 // admitd's command line: parsed and checked once, here, at the edge.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 namespace admit::server {
@@ -14,7 +17,13 @@ struct ServerOptions {
   std::uint16_t listen_port = 7400;
   std::uint32_t shards = 1;
   std::string data_dir = "./admit-data";
-  Durability durability = Durability::off;
+  Durability durability = Durability::strict;
+  // The write-ahead log (strict and batched; see storage/wal/README.md).
+  std::uint32_t sync_interval_ms = 0;
+  std::size_t map_size_bytes = 0;
+  std::size_t map_size_max_bytes = 0;
+  std::uint64_t checkpoint_records = 0;
+  std::uint32_t checkpoint_seconds = 0;
   std::uint32_t max_connections = 0;
   std::uint32_t max_inflight = 0;
   std::size_t max_send_queue_bytes = 0;
@@ -29,5 +38,9 @@ using ParsedOptions = std::variant<ServerOptions, int>;
 ParsedOptions parse_options(int argc, char** argv);
 
 const char* durability_name(Durability durability);
+
+// "64KiB", "1GiB", "512MiB", "4096" (bytes) -> bytes; nullopt when malformed
+// or past size_t.
+std::optional<std::size_t> parse_byte_size(std::string_view text);
 
 }  // namespace admit::server

@@ -30,9 +30,6 @@ BookingRecord BookingRecord::of(const storage::BookingView& view) {
 
 namespace {
 
-constexpr std::string_view directory_full_message =
-    "id: this shard owns events_per_shard_max (65536) events already";
-
 void take_event(const storage::EventResult& from, ShardResult* result) {
   result->outcome = from.outcome;
   result->message.assign_cut(from.message);
@@ -71,46 +68,36 @@ void take_page(const storage::BookingPage& from, ShardResult* result) {
   result->page = page;
 }
 
-storage::BookCommand book_command(const ShardCommand& command) {
-  return {.event = command.event.view(),
-          .user = command.user.view(),
-          .seats = command.seats,
-          .hold = command.hold,
-          .waitlist = command.waitlist,
-          .request_id = command.request_id.view()};
+// The alternative `T` of `out`, emplaced only when another kind is there.
+template <typename T>
+T& reuse(storage::wal::Command* out) {
+  if (T* same = std::get_if<T>(out)) return *same;
+  return out->emplace<T>();
 }
 
 }  // namespace
 
-void execute(storage::StateMachine& machine, const ShardCommand& command, std::int64_t now_ms,
-             bool directory_full, ShardResult* result) {
-  *result = ShardResult{};
-  const storage::RefCommand ref_command{command.ref.view(), command.request_id.view()};
-  switch (command.op) {
+bool is_mutation(ShardOp op) {
+  switch (op) {
     case ShardOp::create_event:
-      if (directory_full) {
-        result->outcome = Outcome::overloaded;
-        result->message.assign_cut(directory_full_message);
-        return;
-      }
-      return take_event(machine.create_event({command.event.view(), command.config}, now_ms),
-                        result);
     case ShardOp::update_event:
-      return take_event(machine.update_event({command.event.view(), command.patch}, now_ms),
-                        result);
-    case ShardOp::book: {
-      const storage::BookResult book = machine.book(book_command(command), now_ms);
-      result->outcome = book.outcome;
-      result->message.assign_cut(book.message);
-      result->kind = ResultKind::book;
-      result->book = book;
-      result->book.message = {};
-      return;
-    }
+    case ShardOp::book:
     case ShardOp::confirm:
-      return take_booking(machine.confirm(ref_command, now_ms), result);
     case ShardOp::cancel:
-      return take_booking(machine.cancel(ref_command, now_ms), result);
+    case ShardOp::leave_waitlist:
+      return true;
+    case ShardOp::get_booking:
+    case ShardOp::list_bookings:
+    case ShardOp::waitlist_position:
+      return false;
+  }
+  return false;
+}
+
+void execute_read(const storage::StateMachine& machine, const ShardCommand& command,
+                  ShardResult* result) {
+  *result = ShardResult{};
+  switch (command.op) {
     case ShardOp::get_booking:
       return take_booking(machine.get_booking(command.ref.view()), result);
     case ShardOp::list_bookings:
@@ -119,13 +106,84 @@ void execute(storage::StateMachine& machine, const ShardCommand& command, std::i
     case ShardOp::waitlist_position:
       return take_waitlist(machine.waitlist_position(command.event.view(), command.user.view()),
                            result);
-    case ShardOp::leave_waitlist:
-      return take_waitlist(
-          machine.leave_waitlist(
-              {command.event.view(), command.user.view(), command.request_id.view()}, now_ms),
-          result);
+    default:
+      assert(false && "execute_read: not a read");
   }
-  assert(false && "every ShardOp is handled above");
+}
+
+void to_wal_command(const ShardCommand& command, storage::wal::Command* out) {
+  namespace wal = storage::wal;
+  switch (command.op) {
+    case ShardOp::create_event: {
+      auto& create = reuse<wal::CreateEvent>(out);
+      create.id.assign(command.event.view());
+      create.config = command.config;
+      return;
+    }
+    case ShardOp::update_event: {
+      auto& update = reuse<wal::UpdateEvent>(out);
+      update.id.assign(command.event.view());
+      update.patch = command.patch;
+      return;
+    }
+    case ShardOp::book: {
+      auto& book = reuse<wal::Book>(out);
+      book.event.assign(command.event.view());
+      book.user.assign(command.user.view());
+      book.seats = command.seats;
+      book.hold = command.hold;
+      book.waitlist = command.waitlist;
+      book.request_id.assign(command.request_id.view());
+      return;
+    }
+    case ShardOp::confirm: {
+      auto& confirm = reuse<wal::Confirm>(out);
+      confirm.ref.assign(command.ref.view());
+      confirm.request_id.assign(command.request_id.view());
+      return;
+    }
+    case ShardOp::cancel: {
+      auto& cancel = reuse<wal::Cancel>(out);
+      cancel.ref.assign(command.ref.view());
+      cancel.request_id.assign(command.request_id.view());
+      return;
+    }
+    case ShardOp::leave_waitlist: {
+      auto& leave = reuse<wal::LeaveWaitlist>(out);
+      leave.event.assign(command.event.view());
+      leave.user.assign(command.user.view());
+      leave.request_id.assign(command.request_id.view());
+      return;
+    }
+    default:
+      assert(false && "to_wal_command: not a mutation");
+  }
+}
+
+void take_result(const storage::wal::CommandResult& from, ShardResult* result) {
+  *result = ShardResult{};
+  if (const auto* event = std::get_if<storage::EventResult>(&from)) {
+    return take_event(*event, result);
+  }
+  if (const auto* booking = std::get_if<storage::BookingResult>(&from)) {
+    return take_booking(*booking, result);
+  }
+  if (const auto* waitlist = std::get_if<storage::WaitlistResult>(&from)) {
+    return take_waitlist(*waitlist, result);
+  }
+  const auto* book = std::get_if<storage::BookResult>(&from);
+  assert(book != nullptr && "Expire has no reply");
+  result->outcome = book->outcome;
+  result->message.assign_cut(book->message);
+  result->kind = ResultKind::book;
+  result->book = *book;
+  result->book.message = {};
+}
+
+void refuse(Outcome outcome, std::string_view message, ShardResult* result) {
+  *result = ShardResult{};
+  result->outcome = outcome;
+  result->message.assign_cut(message);
 }
 
 }  // namespace admit::server

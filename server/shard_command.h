@@ -19,6 +19,7 @@
 #include "protocol/protocol_limits.h"
 #include "server/server_limits.h"
 #include "storage/state_machine.h"
+#include "storage/wal/command.h"
 
 namespace admit::server {
 
@@ -111,10 +112,26 @@ struct ShardResult {
 
 static_assert(std::is_trivially_copyable_v<ShardCommand>);
 static_assert(std::is_trivially_copyable_v<ShardResult>);
+// Every string a command carries fits a WAL record (the protocol limits are
+// checked at the edge, request_codec.cc).
+static_assert(booking_ref_size <= storage::wal::record_string_size_max);
 
-// Applies `command` to the owner's state machine at `now_ms`. A create_event
-// beyond events_per_shard_max (`directory_full`) is refused without change.
-void execute(storage::StateMachine& machine, const ShardCommand& command, std::int64_t now_ms,
-             bool directory_full, ShardResult* result);
+// Whether `op` changes state: it then goes through the write-ahead log.
+bool is_mutation(ShardOp op);
+
+// A read (get_booking, list_bookings, waitlist_position) on the owner's machine.
+void execute_read(const storage::StateMachine& machine, const ShardCommand& command,
+                  ShardResult* result);
+
+// A mutation as the WAL command that apply() runs and append() logs, so what
+// is logged is exactly what was applied. Reuses `out`'s strings when it
+// already holds the same kind of command (no allocation once warm).
+void to_wal_command(const ShardCommand& command, storage::wal::Command* out);
+
+// apply()'s result, copied (views included) into `result`.
+void take_result(const storage::wal::CommandResult& from, ShardResult* result);
+
+// A mutation refused before it touched the machine.
+void refuse(Outcome outcome, std::string_view message, ShardResult* result);
 
 }  // namespace admit::server

@@ -31,16 +31,22 @@ class SpscRing {
 
   // Producer: a slot to fill, or nullptr when full. The slot becomes visible
   // to the consumer at commit_push().
-  Slot* try_push() {
-    const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+  Slot* try_push() { return try_push_ahead(0); }
+  void commit_push() { commit_push(1); }
+
+  // Producer: the slot `ahead` places after the next one, filled now and made
+  // visible later, in order, by commit_push(count) (an owner holds answers
+  // until they are durable). nullptr when the ring has no room for it.
+  Slot* try_push_ahead(std::uint32_t ahead) {
+    const std::uint64_t tail = tail_.load(std::memory_order_relaxed) + ahead;
     if (tail - cached_head_ > mask_) {
       cached_head_ = head_.load(std::memory_order_acquire);
       if (tail - cached_head_ > mask_) return nullptr;
     }
     return &slots_[tail & mask_];
   }
-  void commit_push() {
-    tail_.store(tail_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  void commit_push(std::uint32_t count) {
+    tail_.store(tail_.load(std::memory_order_relaxed) + count, std::memory_order_release);
   }
 
   // Consumer: the oldest slot, or nullptr when empty. It stays valid until

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "tests/support/admitd_process.h"
@@ -55,14 +56,34 @@ TEST(AdmitdFlags, BadValuesExitTwoNamingTheFlag) {
   }
 }
 
-TEST(AdmitdFlags, StrictAndBatchedDurabilitySayTheLogHasNotLanded) {
-  for (const std::string mode : {"strict", "batched"}) {
-    const AdmitdRun run = run_admitd("--durability " + mode);
-    EXPECT_EQ(run.exit_code, 2) << run.output;
-    EXPECT_NE(run.output.find("durability " + mode + " is not available yet"), std::string::npos)
-        << run.output;
-    EXPECT_NE(run.output.find("--durability off"), std::string::npos) << run.output;
+TEST(AdmitdFlags, BadMapSizesExitTwoNamingTheFlag) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"--map-size 12XB", "--map-size"},
+      {"--map-size 1KiB", "--map-size"},
+      {"--map-size-max lots", "--map-size-max"},
+      {"--map-size 1GiB --map-size-max 512MiB", "--map-size-max"},
+      {"--sync-interval-ms 0", "--sync-interval-ms"},
+      {"--checkpoint-records 0", "--checkpoint-records"},
+      {"--checkpoint-seconds 0", "--checkpoint-seconds"},
+  };
+  for (const auto& [args, flag] : cases) {
+    const AdmitdRun run = run_admitd(args);
+    EXPECT_EQ(run.exit_code, 2) << args << "\n" << run.output;
+    EXPECT_NE(run.output.find(flag), std::string::npos) << args << "\n" << run.output;
   }
+}
+
+TEST(AdmitdFlags, DurabilityIsStrictByDefault) {
+  AdmitdOptions options;
+  options.shards = 1;
+  options.durability = "strict";
+  AdmitdProcess strict(options);
+  EXPECT_NE(strict.ready_line().find("durability strict"), std::string::npos)
+      << strict.ready_line();
+  EXPECT_TRUE(std::filesystem::exists(strict.data_dir() + "/shard-0/data.mdb"));
+  const AdmitdRun help = run_admitd("--help");
+  EXPECT_NE(help.output.find("--durability TEXT:{strict,batched,off}=strict"), std::string::npos)
+      << help.output;
 }
 
 TEST(AdmitdFlags, HelpListsEveryFlag) {
@@ -70,7 +91,8 @@ TEST(AdmitdFlags, HelpListsEveryFlag) {
   EXPECT_EQ(run.exit_code, 0) << run.output;
   for (const char* flag : {"--listen", "--shards", "--data", "--durability", "--max-connections",
                            "--max-inflight", "--max-send-queue-bytes", "--ring-size", "--rate",
-                           "--burst"}) {
+                           "--burst", "--sync-interval-ms", "--map-size", "--map-size-max",
+                           "--checkpoint-records", "--checkpoint-seconds"}) {
     EXPECT_NE(run.output.find(flag), std::string::npos) << flag;
   }
 }
