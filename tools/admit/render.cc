@@ -75,6 +75,11 @@ std::optional<std::int64_t> parse_iso8601(std::string_view text) {
   return seconds * 1000 + millis;
 }
 
+// "1 seat", "2 seats".
+std::string seats_text(std::uint32_t seats) {
+  return fmt::format("{} seat{}", seats, seats == 1 ? "" : "s");
+}
+
 }  // namespace
 
 std::int64_t now_ms() {
@@ -180,14 +185,15 @@ std::string book_text(const Result<BookReply>& result, const BookRequest& reques
   const std::string_view name = outcome_name(result.outcome());
   switch (result.outcome()) {
     case Outcome::booked:
-      return fmt::format("{} {}: {} seats on {} for {}", name, r.ref, r.seats, request.event,
-                         request.user);
+      return fmt::format("{} {}: {} on {} for {}", name, r.ref, seats_text(r.seats),
+                         request.event, request.user);
     case Outcome::held:
-      return fmt::format("{} {}: {} seats on {} for {}, confirm before {}", name, r.ref,
-                         r.seats, request.event, request.user, format_time(r.expires_at_ms));
+      return fmt::format("{} {}: {} on {} for {}, confirm before {}", name, r.ref,
+                         seats_text(r.seats), request.event, request.user,
+                         format_time(r.expires_at_ms));
     case Outcome::already_booked:
-      return fmt::format("{} {}: {} already has {} seats on {}", name, r.ref, request.user,
-                         r.seats, request.event);
+      return fmt::format("{} {}: {} already has {} on {}", name, r.ref, request.user,
+                         seats_text(r.seats), request.event);
     case Outcome::waitlisted:
       return fmt::format("{}: {} is number {} in the waitlist of {}", name, request.user,
                          r.position, request.event);
@@ -228,8 +234,8 @@ std::string event_table(const EventPage& page) {
 }
 
 std::string booking_text(const BookingInfo& b) {
-  std::string out = fmt::format("{} {}: {} seats on {} for {}", b.ref,
-                                booking_state_name(b.state), b.seats, b.event, b.user);
+  std::string out = fmt::format("{} {}: {} on {} for {}", b.ref, booking_state_name(b.state),
+                                seats_text(b.seats), b.event, b.user);
   if (b.expires_at_ms != 0) out += ", expires " + format_time(b.expires_at_ms);
   return out;
 }
