@@ -1,5 +1,7 @@
 #include "admit/client.h"
 
+#include <cassert>
+
 #include "codec.h"
 #include "session.h"
 
@@ -148,7 +150,21 @@ Status AsyncClient::submit_stats(ReplyCallback callback) {
 Status AsyncClient::flush() { return session_->flush_all(); }
 
 std::size_t AsyncClient::poll(std::chrono::milliseconds timeout) {
-  return session_->poll_all(timeout);
+  AsyncClient* const self = this;
+  return poll_many(std::span<AsyncClient* const>(&self, 1), timeout);
+}
+
+std::size_t AsyncClient::poll_many(std::span<AsyncClient* const> clients,
+                                   std::chrono::milliseconds timeout) {
+  // Reused across calls: a load generator polls thousands of times a second.
+  thread_local PollSet waiting;
+  waiting.clear();
+  for (AsyncClient* client : clients) {
+    assert(client != nullptr);
+    client->session_->flush_all();
+    client->session_->add_awaiting(waiting);
+  }
+  return waiting.wait_and_dispatch(timeout);
 }
 
 std::size_t AsyncClient::in_flight() const { return session_->in_flight(); }

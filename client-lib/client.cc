@@ -40,10 +40,26 @@ std::string Status::to_string() const {
   return message_.empty() ? head : head + ": " + message_;
 }
 
+namespace {
+
+// "'text' what". Appends in place: GCC 12 at -O3 warns (-Wrestrict, a false
+// positive) on "'" + std::string(...) + "...".
+std::string quoted(std::string_view text, std::string_view what) {
+  std::string out;
+  out.reserve(text.size() + what.size() + 3);
+  out.push_back('\'');
+  out.append(text);
+  out.append("' ");
+  out.append(what);
+  return out;
+}
+
+}  // namespace
+
 bool parse_address(std::string_view address, ClientOptions* options, std::string* why) {
   const std::size_t colon = address.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == address.size()) {
-    *why = "'" + std::string(address) + "' is not HOST:PORT (like 127.0.0.1:7400)";
+    *why = quoted(address, "is not HOST:PORT (like 127.0.0.1:7400)");
     return false;
   }
   const std::string_view port_text = address.substr(colon + 1);
@@ -51,7 +67,7 @@ bool parse_address(std::string_view address, ClientOptions* options, std::string
   unsigned port = 0;
   const auto [end, ec] = std::from_chars(port_text.data(), port_end, port);
   if (ec != std::errc() || end != port_end || port == 0 || port > 65535) {
-    *why = "'" + std::string(port_text) + "' is not a port (1..65535)";
+    *why = quoted(port_text, "is not a port (1..65535)");
     return false;
   }
   std::string_view host = address.substr(0, colon);

@@ -2,8 +2,11 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <array>
 #include <cassert>
+#include <cerrno>
+#include <climits>
 
 #include "protocol/booking_ref.h"
 #include "protocol/shard.h"
@@ -13,8 +16,6 @@ namespace {
 
 // How long a shard port that refused us is left alone (the base port serves meanwhile).
 constexpr auto shard_retry_delay = std::chrono::seconds(1);
-// One connection per shard plus the base port.
-constexpr std::size_t connections_max = shards_max + 1;
 
 std::string hex128(std::uint64_t high, std::uint64_t low) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -134,28 +135,39 @@ Status Session::flush_all() {
   return first_failure;
 }
 
-std::size_t Session::poll_all(std::chrono::milliseconds timeout) {
-  flush_all();
-  std::array<Connection*, connections_max> open{};
-  std::array<pollfd, connections_max> fds{};
-  std::size_t count = 0;
-  auto add = [&](Connection* c) {
-    if (c == nullptr || !c->is_open() || c->in_flight() == 0) return;
-    assert(count < connections_max);
-    open[count] = c;
-    fds[count] = pollfd{c->fd(), POLLIN, 0};
-    ++count;
-  };
-  add(base_.get());
-  for (auto& c : shard_connections_) add(c.get());
+void PollSet::clear() {
+  connections_.clear();
+  fds_.clear();
+}
+
+void PollSet::add(Connection* connection) {
+  assert(connection->is_open() && connection->in_flight() > 0);
+  connections_.push_back(connection);
+  fds_.push_back(pollfd{connection->fd(), POLLIN, 0});
+}
+
+std::size_t PollSet::wait_and_dispatch(std::chrono::milliseconds timeout) {
+  if (fds_.empty()) return 0;
+  const int wait_ms = static_cast<int>(std::max<std::chrono::milliseconds::rep>(
+      0, std::min<std::chrono::milliseconds::rep>(timeout.count(), INT_MAX)));
+  int ready = ::poll(fds_.data(), fds_.size(), wait_ms);
+  while (ready < 0 && errno == EINTR) ready = ::poll(fds_.data(), fds_.size(), 0);
   std::size_t ran = 0;
-  for (std::size_t i = 0; i < count; ++i) ran += open[i]->read_and_dispatch();
-  if (ran > 0 || count == 0 || timeout.count() <= 0) return ran;
-  if (::poll(fds.data(), count, static_cast<int>(timeout.count())) <= 0) return ran;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (fds[i].revents != 0 && open[i]->is_open()) ran += open[i]->read_and_dispatch();
+  for (std::size_t i = 0; i < fds_.size() && ready > 0; ++i) {
+    if (fds_[i].revents == 0) continue;
+    --ready;
+    // A callback may have closed it (a failed submit on the same connection).
+    if (connections_[i]->is_open()) ran += connections_[i]->read_and_dispatch();
   }
   return ran;
+}
+
+void Session::add_awaiting(PollSet& set) const {
+  auto add = [&set](Connection* c) {
+    if (c != nullptr && c->is_open() && c->in_flight() > 0) set.add(c);
+  };
+  add(base_.get());
+  for (const auto& c : shard_connections_) add(c.get());
 }
 
 std::size_t Session::in_flight() const {

@@ -2,6 +2,8 @@
 // per shard) and the routing of operations to them. Private to client-lib.
 #pragma once
 
+#include <poll.h>
+
 #include <memory>
 #include <random>
 #include <string>
@@ -11,6 +13,20 @@
 #include "connection.h"
 
 namespace admit {
+
+// Connections awaiting replies, gathered for one poll(2) (AsyncClient::poll_many).
+class PollSet {
+ public:
+  void clear();
+  void add(Connection* connection);
+  // One poll(2) of up to `timeout` over every added connection (0: no wait),
+  // then reads and dispatches those that are readable. Returns callbacks run.
+  std::size_t wait_and_dispatch(std::chrono::milliseconds timeout);
+
+ private:
+  std::vector<Connection*> connections_;
+  std::vector<pollfd> fds_;
+};
 
 // What decides where an operation goes.
 enum class RouteKind : std::uint8_t {
@@ -36,7 +52,8 @@ class Session {
   Connection* connection_for(RouteKind kind, std::string_view key, Status* failure);
 
   Status flush_all();
-  std::size_t poll_all(std::chrono::milliseconds timeout);
+  // Adds the open connections that await replies.
+  void add_awaiting(PollSet& set) const;
   std::size_t in_flight() const;
 
   std::string make_request_id();

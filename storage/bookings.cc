@@ -53,7 +53,8 @@ std::uint32_t StateMachine::Impl::available(const Event& event) {
 }
 
 std::uint32_t StateMachine::Impl::per_user_max(const Event& event) {
-  return event.config.per_user_max == 0 ? event.config.capacity : event.config.per_user_max;
+  if (event.config.per_user_max != 0) return event.config.per_user_max;
+  return event.config.capacity != 0 ? event.config.capacity : seats_max;
 }
 
 void StateMachine::Impl::assert_seats([[maybe_unused]] const Event& event) {
@@ -62,8 +63,9 @@ void StateMachine::Impl::assert_seats([[maybe_unused]] const Event& event) {
   assert(event.waitlist.empty() || event.waitlist.front().seats > available(event));
 }
 
-Serial StateMachine::Impl::admit(Event& event, detail::UserId user, std::uint32_t seats,
-                                 std::uint32_t seats_limit, bool hold, std::int64_t now_ms) {
+Serial StateMachine::Impl::admit(Event& event, detail::UserId user, UserSlot& slot,
+                                 std::uint32_t seats, std::uint32_t seats_limit, bool hold,
+                                 std::int64_t now_ms) {
   assert(seats >= 1 && seats <= available(event));
   assert(!hold || event.config.hold_ttl_ms > 0);
   const Serial serial = bookings.size() + 1;
@@ -86,7 +88,7 @@ Serial StateMachine::Impl::admit(Event& event, detail::UserId user, std::uint32_
   }
   bookings.push_back(booking);
   event.bookings.push_back(serial);
-  UserSlot& slot = event.users[user];
+  assert(&slot == event.users.find(user));
   assert(slot.live == 0 && slot.wait_ticket == 0);
   slot.live = serial;
   ++live_bookings;
@@ -101,10 +103,9 @@ void StateMachine::Impl::release(Serial serial, BookingState to, std::int64_t no
   Event& event = *events[booking.event];
   (booking.state == BookingState::held ? event.held : event.confirmed) -= booking.seats;
   booking.state = to;
-  const auto slot = event.users.find(booking.user);
-  assert(slot != event.users.end() && slot->second.live == serial);
-  slot->second.live = 0;
-  if (slot->second.holds_nothing()) event.users.erase(slot);
+  assert(event.users.find(booking.user) != nullptr &&
+         event.users.find(booking.user)->live == serial);
+  event.users.end_live(booking.user);
   --live_bookings;
   ++change_count;
   if (event.held + event.confirmed <= event.config.capacity) event.sold_at_lowering = 0;
@@ -121,18 +122,18 @@ void StateMachine::Impl::drop_stale_expiries() {
 
 // The checks after the rate limit, in DESIGN.md's order.
 BookResult StateMachine::Impl::decide_book(Event& event, const BookCommand& command,
-                                           std::int64_t now_ms) {
-  const auto user = users.find(command.user);
-  const auto slot = user ? event.users.find(*user) : event.users.end();
-  if (slot != event.users.end() && slot->second.live != 0) {
+                                           const detail::UserKey& user_key, std::int64_t now_ms) {
+  const auto user = users.find(user_key);
+  const auto slot = user ? event.users.find(*user) : nullptr;
+  if (slot != nullptr && slot->live != 0) {
     BookResult result = refusal(Outcome::already_booked, Reason::none);
-    result.ref = ref_of(slot->second.live);
-    result.seats = bookings[slot->second.live - 1].seats;
+    result.ref = ref_of(slot->live);
+    result.seats = bookings[slot->live - 1].seats;
     return result;
   }
-  if (slot != event.users.end() && slot->second.wait_ticket != 0) {
+  if (slot != nullptr && slot->wait_ticket != 0) {
     BookResult result = refusal(Outcome::waitlisted, Reason::none);
-    result.position = position(event, slot->second.wait_ticket);
+    result.position = position(event, slot->wait_ticket);
     const auto entry = event.waitlist.begin() + (result.position - 1);
     result.seats = entry->seats;
     return result;
@@ -154,19 +155,28 @@ BookResult StateMachine::Impl::decide_book(Event& event, const BookCommand& comm
     return refusal(Outcome::invalid, "hold: the event has no holds (hold_ttl_ms is 0)");
   }
   if (event.waitlist.empty() && command.seats <= available(event)) {
+    const detail::UserId id = users.intern(user_key);
     const Serial serial =
-        admit(event, users.intern(command.user), command.seats, limit, command.hold, now_ms);
+        admit(event, id, event.users[id], command.seats, limit, command.hold, now_ms);
     BookResult result = refusal(command.hold ? Outcome::held : Outcome::booked, Reason::none);
     result.ref = ref_of(serial);
     result.seats = command.seats;
     result.expires_at_ms = bookings[serial - 1].expires_at_ms;
     return result;
   }
-  return join_waitlist(event, command);
+  return join_waitlist(event, command, user_key);
 }
 
 BookResult StateMachine::book(const BookCommand& command, std::int64_t now_ms) {
-  if (auto why = check_book(command); !why.empty()) return refusal(Outcome::invalid, why);
+  // A found event id is valid (create_event checked it), so only an unknown
+  // one is checked, before the other fields as check_book() orders them.
+  Event* event = impl_->find_event(command.event);
+  if (event == nullptr) {
+    if (auto why = check_event_id(command.event); !why.empty()) {
+      return refusal(Outcome::invalid, why);
+    }
+  }
+  if (auto why = check_book_fields(command); !why.empty()) return refusal(Outcome::invalid, why);
   if (!command.request_id.empty()) {
     if (const RememberedAnswer* answer = impl_->request_ids.find(command.request_id)) {
       if (!impl_->same_parameters(*answer, CommandKind::book, command.event, command.user,
@@ -176,15 +186,15 @@ BookResult StateMachine::book(const BookCommand& command, std::int64_t now_ms) {
       return impl_->replay_book(*answer);
     }
   }
-  Event* event = impl_->find_event(command.event);
   if (event == nullptr) return refusal(Outcome::not_found, "event: no such event");
-  if (const std::int64_t wait_ms = impl_->take_token(*event, command.user, now_ms)) {
+  const detail::UserKey user = detail::UserTable::key(command.user);
+  if (const std::int64_t wait_ms = impl_->take_token(*event, user, now_ms)) {
     BookResult result = refusal(Outcome::rate_limited, "rate limited: retry later");
     result.retry_after_ms = wait_ms;
     return result;
   }
   const std::uint32_t waitlisted_before = static_cast<std::uint32_t>(event->waitlist.size());
-  BookResult result = impl_->decide_book(*event, command, now_ms);
+  BookResult result = impl_->decide_book(*event, command, user, now_ms);
   Impl::assert_seats(*event);
   const bool counters_moved = result.outcome == Outcome::booked ||
                               result.outcome == Outcome::held ||
@@ -194,7 +204,7 @@ BookResult StateMachine::book(const BookCommand& command, std::int64_t now_ms) {
     answer.remembered_at_ms = now_ms;
     answer.kind = CommandKind::book;
     answer.event = event->index;
-    answer.user = impl_->users.intern(command.user);
+    answer.user = impl_->users.intern(user);
     answer.request_seats = command.seats;
     answer.outcome = result.outcome;
     answer.reason = detail::reason_of(result.message);

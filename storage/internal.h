@@ -5,6 +5,8 @@
 #include <absl/container/flat_hash_map.h>
 #include <xxhash.h>
 
+#include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstdint>
 #include <deque>
@@ -63,20 +65,22 @@ struct Booking {
   std::int64_t expires_at_ms = 0;  // holds only
 };
 
-// Bookings by serial - 1, in fixed chunks: growing never moves (or copies) a
-// booking, so references to one stay valid while others are added.
-class BookingTable {
+// Items by index in fixed chunks: growing never moves (or copies) an item, so
+// references to one stay valid while others are added, and a table of
+// millions grows without the pause of a reallocation.
+template <typename T, std::size_t chunk_bits>
+class ChunkedTable {
  public:
   std::size_t size() const { return size_; }
-  Booking& operator[](std::size_t i) { return chunks_[i >> chunk_bits][i & chunk_mask]; }
-  const Booking& operator[](std::size_t i) const {
-    return chunks_[i >> chunk_bits][i & chunk_mask];
-  }
-  void push_back(const Booking& booking) {
+  bool empty() const { return size_ == 0; }
+  T& operator[](std::size_t i) { return chunks_[i >> chunk_bits][i & chunk_mask]; }
+  const T& operator[](std::size_t i) const { return chunks_[i >> chunk_bits][i & chunk_mask]; }
+  const T& back() const { return (*this)[size_ - 1]; }
+  void push_back(const T& item) {
     if ((size_ >> chunk_bits) == chunks_.size()) {
-      chunks_.push_back(std::make_unique_for_overwrite<Booking[]>(chunk_size));
+      chunks_.push_back(std::make_unique_for_overwrite<T[]>(chunk_size));
     }
-    chunks_[size_ >> chunk_bits][size_ & chunk_mask] = booking;
+    chunks_[size_ >> chunk_bits][size_ & chunk_mask] = item;
     ++size_;
   }
   void clear() {
@@ -85,12 +89,14 @@ class BookingTable {
   }
 
  private:
-  static constexpr std::size_t chunk_bits = 12;
   static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
   static constexpr std::size_t chunk_mask = chunk_size - 1;
-  std::vector<std::unique_ptr<Booking[]>> chunks_;
+  std::vector<std::unique_ptr<T[]>> chunks_;
   std::size_t size_ = 0;
 };
+
+// Bookings by serial - 1.
+using BookingTable = ChunkedTable<Booking, 12>;
 
 // Token bucket in thousandths of a token, so that `rate_per_s` tokens per
 // second is exactly `rate_per_s` milli-tokens per millisecond.
@@ -106,6 +112,52 @@ struct UserSlot {
   Serial live = 0;                // live (held or confirmed) booking, 0 = none
   std::uint64_t wait_ticket = 0;  // ticket of the waitlist entry, 0 = not waiting
   bool holds_nothing() const { return live == 0 && wait_ticket == 0; }
+};
+
+// An event's UserSlots by user. Small events keep one hash map (segments cost
+// ~10% on a lookup); once it holds `split_size` users they are spread over `segment_count` maps picked by a
+// hash of the user, so that a sale of a million buyers rehashes a 1/64th at a
+// time (a pause short enough for the tail latency) and never the whole table.
+class UserSlots {
+ public:
+  UserSlot* find(UserId user);
+  const UserSlot* find(UserId user) const;
+  UserSlot& operator[](UserId user);  // found or added (empty)
+  // Adds an empty slot; false when the user has one already.
+  bool try_emplace(UserId user);
+  void erase(UserId user);
+  // Empties the user's `live` booking, dropping the slot if it then holds
+  // nothing: one lookup.
+  void end_live(UserId user);
+  void reserve(std::size_t users) { small_.reserve(std::min(users, split_size)); }
+  std::size_t size() const { return size_; }
+  template <typename F>
+  void for_each(F&& visit) const {
+    for (const auto& [user, slot] : small_) visit(user, slot);
+    for (const Segment& segment : segments_) {
+      for (const auto& [user, slot] : segment) visit(user, slot);
+    }
+  }
+
+ private:
+  using Segment = absl::flat_hash_map<UserId, UserSlot>;
+  static constexpr std::size_t split_size = std::size_t{1} << 15;
+  static constexpr int segment_bits = 6;
+  static constexpr std::size_t segment_count = std::size_t{1} << segment_bits;
+  static std::size_t segment_of(UserId user) {
+    return (user * 0x9E3779B97F4A7C15ull) >> (64 - segment_bits);  // Fibonacci hashing
+  }
+  Segment& segment_for(UserId user) {
+    return segments_.empty() ? small_ : segments_[segment_of(user)];
+  }
+  const Segment& segment_for(UserId user) const {
+    return segments_.empty() ? small_ : segments_[segment_of(user)];
+  }
+  void split_if_full();
+
+  Segment small_;                  // every slot until split, then empty
+  std::vector<Segment> segments_;  // empty until split, then segment_count maps
+  std::size_t size_ = 0;
 };
 
 struct WaitEntry {
@@ -125,11 +177,11 @@ struct Event {
   // Seats sold when capacity was last lowered below them; 0 once sold <= capacity
   // again. held + confirmed never exceeds max(capacity, this).
   std::uint32_t sold_at_lowering = 0;
-  absl::flat_hash_map<UserId, UserSlot> users;
+  UserSlots users;
   absl::flat_hash_map<UserId, RateBucket> buckets;  // users who were rate-limited here
   std::deque<WaitEntry> waitlist;
   std::uint64_t next_ticket = 1;
-  std::vector<Serial> bookings;  // creation order
+  ChunkedTable<Serial, 10> bookings;  // creation order, so ascending
 };
 
 struct RateLimit {
@@ -137,19 +189,50 @@ struct RateLimit {
   std::int64_t burst = 0;
 };
 
-// User names interned once per machine; the views stay valid forever.
+// A user name with its hash, computed once per command: the lookup and, when
+// the user is new and gets a seat, the insertion reuse it.
+struct UserKey {
+  std::string_view name;
+  std::size_t hash = 0;
+};
+
+// User names interned once per machine; the views stay valid forever. The ids
+// live in `segment_count` maps picked by the hash's top bits, so that growing
+// to millions of users rehashes one small segment at a time (a short pause
+// that fits in the caches) instead of the whole table at once.
 class UserTable {
  public:
-  std::optional<UserId> find(std::string_view name) const;
-  UserId intern(std::string_view name);  // one hash and probe, found or added
+  static UserKey key(std::string_view name) { return {name, StringHash{}(name)}; }
+  std::optional<UserId> find(const UserKey& key) const;
+  std::optional<UserId> find(std::string_view name) const { return find(key(name)); }
+  UserId intern(const UserKey& key);  // one probe, found or added
+  UserId intern(std::string_view name) { return intern(key(name)); }
   std::string_view name(UserId id) const { return names_[id]; }
   std::size_t size() const { return names_.size(); }
+  void reserve(std::size_t users);
   void clear();
 
  private:
+  // Hashes a stored name (when a segment rehashes) or returns a key's hash.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const { return StringHash{}(name); }
+    std::size_t operator()(const UserKey& key) const { return key.hash; }
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+    bool operator()(std::string_view a, const UserKey& b) const { return a == b.name; }
+    bool operator()(const UserKey& a, std::string_view b) const { return a.name == b; }
+  };
+  using Segment = absl::flat_hash_map<std::string_view, UserId, KeyHash, KeyEqual>;
+  static constexpr int segment_bits = 6;
+  static constexpr std::size_t segment_count = std::size_t{1} << segment_bits;
+  static std::size_t segment_of(const UserKey& key) { return key.hash >> (64 - segment_bits); }
   static constexpr std::size_t chunk_size = 64 * 1024;
-  StringMap<UserId> ids_;
-  std::vector<std::string_view> names_;
+
+  std::array<Segment, segment_count> segments_;
+  ChunkedTable<std::string_view, 12> names_;
   std::vector<std::unique_ptr<char[]>> chunks_;
   std::size_t chunk_used_ = chunk_size;
 };
@@ -210,7 +293,9 @@ struct HoldExpiry {
 namespace admit::storage {
 
 struct StateMachine::Impl {
-  explicit Impl(Options options_in) : options(options_in) {}
+  explicit Impl(Options options_in) : options(options_in) {
+    users.reserve(options.users_reserved);
+  }
 
   Options options;
   EventObserver* observer = nullptr;
@@ -239,26 +324,32 @@ struct StateMachine::Impl {
 
   // ---- seats (bookings.cc) ----
   static std::uint32_t available(const detail::Event& event);
+  // The most seats one user may hold: per_user_max, or when that is 0 the
+  // capacity (following it as it changes), or no limit while the capacity is 0.
   static std::uint32_t per_user_max(const detail::Event& event);
   // Admits a booking of `seats` that fit: a hold if hold_ttl_ms > 0, else confirmed.
-  detail::Serial admit(detail::Event& event, detail::UserId user, std::uint32_t seats,
-                       std::uint32_t seats_limit, bool hold, std::int64_t now_ms);
+  // `slot` is the user's (empty) slot on the event, looked up once by the caller.
+  detail::Serial admit(detail::Event& event, detail::UserId user, detail::UserSlot& slot,
+                       std::uint32_t seats, std::uint32_t seats_limit, bool hold,
+                       std::int64_t now_ms);
   // Takes a live booking out (cancelled or expired) and promotes the waitlist.
   void release(detail::Serial serial, BookingState to, std::int64_t now_ms);
   void drop_stale_expiries();
-  BookResult decide_book(detail::Event& event, const BookCommand& command, std::int64_t now_ms);
+  BookResult decide_book(detail::Event& event, const BookCommand& command,
+                         const detail::UserKey& user, std::int64_t now_ms);
   static void assert_seats(const detail::Event& event);
 
   // ---- waitlist (waitlist.cc) ----
   std::uint32_t position(const detail::Event& event, std::uint64_t ticket) const;
-  BookResult join_waitlist(detail::Event& event, const BookCommand& command);
+  BookResult join_waitlist(detail::Event& event, const BookCommand& command,
+                           const detail::UserKey& user);
   void remove_waiter(detail::Event& event, detail::UserId user);
   void promote(detail::Event& event, std::int64_t now_ms);
 
   // ---- rate limits (rate_limit.cc) ----
   detail::RateLimit rate_limit(const detail::Event& event) const;
   // Takes a token for (event, user): 0, or the ms until one is back.
-  std::int64_t take_token(detail::Event& event, std::string_view user, std::int64_t now_ms);
+  std::int64_t take_token(detail::Event& event, const detail::UserKey& user, std::int64_t now_ms);
 
   // ---- idempotency (idempotency.cc) ----
   void remember(std::string_view request_id, const detail::RememberedAnswer& answer);

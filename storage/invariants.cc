@@ -24,7 +24,9 @@ void StateMachine::Impl::check_event(const Event& e, detail::EventIndex index) c
   };
   require(e.index == index, "index does not match its place");
   std::uint64_t held = 0, confirmed = 0, live = 0;
-  for (const detail::Serial serial : e.bookings) {
+  for (std::size_t i = 0; i < e.bookings.size(); ++i) {
+    const detail::Serial serial = e.bookings[i];
+    require(i == 0 || e.bookings[i - 1] < serial, "bookings not in creation order");
     const detail::Booking& b = bookings[serial - 1];
     require(b.event == index, "booking listed on another event");
     require(b.seats >= 1 && b.seats <= b.seats_limit, "booking over per_user_max (inv. 2/3)");
@@ -35,7 +37,7 @@ void StateMachine::Impl::check_event(const Event& e, detail::EventIndex index) c
     require(b.state != BookingState::held || b.expires_at_ms > b.created_at_ms,
             "hold without a future expiry");
     const auto slot = e.users.find(b.user);
-    require(slot != e.users.end() && slot->second.live == serial,
+    require(slot != nullptr && slot->live == serial,
             "user has two live bookings or an unlisted one (inv. 2)");
   }
   require(held == e.held && confirmed == e.confirmed, "counters differ from bookings (inv. 1)");
@@ -49,20 +51,22 @@ void StateMachine::Impl::check_event(const Event& e, detail::EventIndex index) c
     previous_ticket = w.ticket;
     require(w.seats >= 1 && w.seats <= w.seats_limit, "waitlist entry over per_user_max");
     const auto slot = e.users.find(w.user);
-    require(slot != e.users.end() && slot->second.wait_ticket == w.ticket,
+    require(slot != nullptr && slot->wait_ticket == w.ticket,
             "user twice in the waitlist or unlisted (inv. 4)");
-    require(slot->second.live == 0, "waiting user holds a live booking (inv. 4)");
+    require(slot->live == 0, "waiting user holds a live booking (inv. 4)");
     ++waiting;
   }
   require(e.waitlist.empty() || e.waitlist.front().seats > available(e),
           "the waitlist head fits but was not promoted (inv. 4)");
-  std::uint64_t slots_live = 0, slots_waiting = 0;
-  for (const auto& [user, slot] : e.users) {
+  std::uint64_t slots_live = 0, slots_waiting = 0, slots = 0;
+  e.users.for_each([&](detail::UserId, const detail::UserSlot& slot) {
     require(!slot.holds_nothing(), "empty user slot kept");
     slots_live += slot.live != 0;
     slots_waiting += slot.wait_ticket != 0;
-  }
+    ++slots;
+  });
   require(slots_live == live && slots_waiting == waiting, "user slots differ from bookings");
+  require(slots == e.users.size(), "user slot count differs from the slots");
 }
 
 void StateMachine::check_invariants() const {

@@ -36,7 +36,7 @@ RateLimit StateMachine::Impl::rate_limit(const Event& event) const {
 }
 
 // A refused attempt changes nothing, so it need not be logged or replayed.
-std::int64_t StateMachine::Impl::take_token(Event& event, std::string_view user,
+std::int64_t StateMachine::Impl::take_token(Event& event, const detail::UserKey& user,
                                             std::int64_t now_ms) {
   const RateLimit limit = rate_limit(event);
   if (limit.per_s == 0) return 0;

@@ -71,7 +71,7 @@ std::string_view StateMachine::Impl::read_event(SnapshotReader& in) {
     WaitEntry entry{in.u32(), in.u32(), in.u32(), in.u64()};
     const bool ordered = event.waitlist.empty() || event.waitlist.back().ticket < entry.ticket;
     if (entry.user >= impl.users.size() || !ordered || entry.ticket >= event.next_ticket ||
-        entry.ticket == 0 || !event.users.try_emplace(entry.user).second) {
+        entry.ticket == 0 || !event.users.try_emplace(entry.user)) {
       return "snapshot: bad waitlist entry";
     }
     event.users[entry.user].wait_ticket = entry.ticket;

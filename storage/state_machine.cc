@@ -53,15 +53,21 @@ Reason reason_of(std::string_view message) {
   return Reason::none;
 }
 
-std::optional<UserId> UserTable::find(std::string_view name) const {
-  const auto it = ids_.find(name);
-  if (it == ids_.end()) return std::nullopt;
+static_assert(sizeof(std::size_t) == 8, "UserTable::segment_of takes the top bits of 64");
+
+std::optional<UserId> UserTable::find(const UserKey& key) const {
+  assert(key.hash == StringHash{}(key.name));
+  const Segment& segment = segments_[segment_of(key)];
+  const auto it = segment.find(key);
+  if (it == segment.end()) return std::nullopt;
   return it->second;
 }
 
-UserId UserTable::intern(std::string_view name) {
+UserId UserTable::intern(const UserKey& key) {
+  const std::string_view name = key.name;
   assert(!name.empty() && name.size() <= chunk_size);
-  const auto it = ids_.lazy_emplace(name, [&](const auto& construct) {
+  assert(key.hash == StringHash{}(name));
+  const auto it = segments_[segment_of(key)].lazy_emplace(key, [&](const auto& construct) {
     if (chunk_used_ + name.size() > chunk_size) {
       chunks_.push_back(std::make_unique_for_overwrite<char[]>(chunk_size));
       chunk_used_ = 0;
@@ -69,17 +75,69 @@ UserId UserTable::intern(std::string_view name) {
     char* copy = chunks_.back().get() + chunk_used_;
     std::memcpy(copy, name.data(), name.size());
     chunk_used_ += name.size();
-    names_.emplace_back(copy, name.size());
+    names_.push_back(std::string_view(copy, name.size()));
     construct(names_.back(), static_cast<UserId>(names_.size() - 1));
   });
   return it->second;
 }
 
+void UserTable::reserve(std::size_t users) {
+  for (Segment& segment : segments_) segment.reserve(users / segment_count);
+}
+
 void UserTable::clear() {
-  ids_.clear();
+  for (Segment& segment : segments_) segment.clear();
   names_.clear();
   chunks_.clear();
   chunk_used_ = chunk_size;
+}
+
+UserSlot* UserSlots::find(UserId user) {
+  Segment& segment = segment_for(user);
+  const auto it = segment.find(user);
+  return it == segment.end() ? nullptr : &it->second;
+}
+
+const UserSlot* UserSlots::find(UserId user) const {
+  const Segment& segment = segment_for(user);
+  const auto it = segment.find(user);
+  return it == segment.end() ? nullptr : &it->second;
+}
+
+UserSlot& UserSlots::operator[](UserId user) {
+  split_if_full();
+  const auto [it, added] = segment_for(user).try_emplace(user);
+  size_ += added ? 1 : 0;
+  return it->second;
+}
+
+bool UserSlots::try_emplace(UserId user) {
+  split_if_full();
+  const bool added = segment_for(user).try_emplace(user).second;
+  size_ += added ? 1 : 0;
+  return added;
+}
+
+void UserSlots::erase(UserId user) { size_ -= segment_for(user).erase(user); }
+
+void UserSlots::end_live(UserId user) {
+  Segment& segment = segment_for(user);
+  const auto it = segment.find(user);
+  assert(it != segment.end() && it->second.live != 0);
+  it->second.live = 0;
+  if (!it->second.holds_nothing()) return;
+  segment.erase(it);
+  --size_;
+}
+
+// Once, when the event reaches split_size users (before adding one more).
+void UserSlots::split_if_full() {
+  if (!segments_.empty() || small_.size() < split_size) return;
+  segments_.resize(segment_count);
+  for (Segment& segment : segments_) segment.reserve(2 * split_size / segment_count);
+  for (const auto& [user, slot] : small_) segments_[segment_of(user)].emplace(user, slot);
+  Segment().swap(small_);
+  assert(size_ == split_size);
 }
 
 }  // namespace detail
@@ -153,6 +211,7 @@ void StateMachine::Impl::clear() {
   event_index.clear();
   events_in_id_order.clear();
   users.clear();
+  users.reserve(options.users_reserved);
   bookings.clear();
   expiries.clear();
   request_ids.clear();
@@ -166,11 +225,10 @@ void StateMachine::Impl::add_event(std::string_view id, const EventConfig& confi
   event->id = std::string(id);
   event->config = config;
   event->version = version;
-  // Most sales fill up: room for one booking per seat, up to a bound so that
+  // Most sales fill up: room for one buyer per seat, up to a bound so that
   // a huge capacity does not reserve memory nobody may use.
   const std::size_t expected_buyers = std::min<std::size_t>(config.capacity, reserve_per_event_max);
   event->users.reserve(expected_buyers);
-  event->bookings.reserve(expected_buyers);
   const auto index = static_cast<EventIndex>(events.size());
   event->index = index;
   event_index.emplace(event->id, index);
@@ -220,20 +278,25 @@ BookingPage StateMachine::list_bookings(std::string_view event_id, std::string_v
   const Event* event = impl_->find_event(event_id);
   if (event == nullptr) return refuse(Outcome::not_found, "event: no such event");
   if (limit == 0) limit = list_limit_default;
-  auto begin = event->bookings.begin();
+  const detail::ChunkedTable<Serial, 10>& serials = event->bookings;
+  std::size_t begin = 0;
   if (!after.empty()) {
+    // Serials ascend along the table: binary search for the cursor.
     const auto serial = impl_->find_serial(after);
-    begin = serial ? std::lower_bound(event->bookings.begin(), event->bookings.end(), *serial)
-                   : event->bookings.end();
-    if (begin == event->bookings.end() || *begin != *serial) {
+    std::size_t low = 0, high = serial ? serials.size() : 0;
+    while (low < high) {
+      const std::size_t mid = low + (high - low) / 2;
+      if (serials[mid] < *serial) low = mid + 1; else high = mid;
+    }
+    if (low == serials.size() || serials[low] != *serial) {
       return refuse(Outcome::invalid, "after: unknown cursor");
     }
-    ++begin;
+    begin = low + 1;
   }
-  const auto left = static_cast<std::size_t>(event->bookings.end() - begin);
+  const std::size_t left = serials.size() - begin;
   const std::size_t count = std::min<std::size_t>(left, limit);
   page.bookings.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) page.bookings.push_back(impl_->view(begin[i]));
+  for (std::size_t i = 0; i < count; ++i) page.bookings.push_back(impl_->view(serials[begin + i]));
   if (count < left) page.next_after = page.bookings.back().ref;
   page.outcome = Outcome::ok;
   return page;

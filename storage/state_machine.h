@@ -170,6 +170,10 @@ struct Options {
   std::uint32_t default_rate_burst = 0;
   std::size_t request_ids_max = 10'000'000;  // retained idempotency answers
   std::int64_t request_id_retention_ms = 24ll * 3600 * 1000;
+  // Distinct users the shard's user table is sized for at start, so that a
+  // sale of that many buyers never rehashes it (no pause while it grows).
+  // Costs about one byte per user at start (the rest as users arrive).
+  std::size_t users_reserved = 0;
 };
 
 class StateMachine {

@@ -1,5 +1,7 @@
 #include "storage/validate.h"
 
+#include <cstring>
+
 #include "protocol/booking_ref.h"
 #include "protocol/protocol_limits.h"
 
@@ -50,7 +52,15 @@ bool sized_utf8(std::string_view text, std::size_t size_max) {
 }  // namespace
 
 bool is_valid_utf8(std::string_view text) {
+  // Ids and user names are mostly ASCII: check 8 bytes at a time for a high
+  // bit, and decode sequences only from the first word that has one.
+  constexpr std::uint64_t high_bits = 0x8080808080808080ull;
   std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, text.data() + i, sizeof word);
+    if ((word & high_bits) != 0) break;
+  }
   while (i < text.size()) {
     const std::size_t size = sequence_size(text, i);
     if (size == 0) return false;
@@ -122,6 +132,10 @@ std::string_view check_event_patch(const EventPatch& patch, const EventConfig& c
 
 std::string_view check_book(const BookCommand& command) {
   if (auto why = check_event_id(command.event); !why.empty()) return why;
+  return check_book_fields(command);
+}
+
+std::string_view check_book_fields(const BookCommand& command) {
   if (auto why = check_user(command.user); !why.empty()) return why;
   if (auto why = check_seats(command.seats); !why.empty()) return why;
   if (command.waitlist > WaitlistChoice::never) return "waitlist: must be default, join or never";

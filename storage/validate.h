@@ -24,6 +24,8 @@ std::string_view check_event_config(const EventConfig& config);
 std::string_view check_event_patch(const EventPatch& patch, const EventConfig& current);
 
 std::string_view check_book(const BookCommand& command);
+// check_book() without the event id (for a caller that found the event).
+std::string_view check_book_fields(const BookCommand& command);
 // Also checks the ref's format ("ref: not a booking ref").
 std::string_view check_ref_command(const RefCommand& command);
 std::string_view check_leave_waitlist(const LeaveWaitlistCommand& command);

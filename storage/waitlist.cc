@@ -41,7 +41,8 @@ std::uint32_t StateMachine::Impl::position(const Event& event, std::uint64_t tic
 }
 
 // Called when the seats do not fit now (or others wait already).
-BookResult StateMachine::Impl::join_waitlist(Event& event, const BookCommand& command) {
+BookResult StateMachine::Impl::join_waitlist(Event& event, const BookCommand& command,
+                                             const detail::UserKey& user_key) {
   BookResult result;
   const WaitlistChoice choice = command.waitlist;
   if (choice == WaitlistChoice::never ||
@@ -60,7 +61,7 @@ BookResult StateMachine::Impl::join_waitlist(Event& event, const BookCommand& co
     result.message = detail::reason_text(Reason::waitlist_full);
     return result;
   }
-  const detail::UserId user = users.intern(command.user);
+  const detail::UserId user = users.intern(user_key);
   WaitEntry entry{user, command.seats, per_user_max(event), event.next_ticket++};
   event.waitlist.push_back(entry);
   UserSlot& slot = event.users[user];
@@ -74,11 +75,11 @@ BookResult StateMachine::Impl::join_waitlist(Event& event, const BookCommand& co
 }
 
 void StateMachine::Impl::remove_waiter(Event& event, detail::UserId user) {
-  const auto slot = event.users.find(user);
-  assert(slot != event.users.end() && slot->second.wait_ticket != 0);
-  event.waitlist.erase(find_ticket(event, slot->second.wait_ticket));
-  slot->second.wait_ticket = 0;
-  if (slot->second.holds_nothing()) event.users.erase(slot);
+  UserSlot* const slot = event.users.find(user);
+  assert(slot != nullptr && slot->wait_ticket != 0);
+  event.waitlist.erase(find_ticket(event, slot->wait_ticket));
+  slot->wait_ticket = 0;
+  if (slot->holds_nothing()) event.users.erase(user);
   ++change_count;
 }
 
@@ -88,8 +89,11 @@ void StateMachine::Impl::promote(Event& event, std::int64_t now_ms) {
   while (!event.waitlist.empty() && event.waitlist.front().seats <= available(event)) {
     const WaitEntry head = event.waitlist.front();
     event.waitlist.pop_front();
-    event.users[head.user].wait_ticket = 0;
-    admit(event, head.user, head.seats, head.seats_limit, event.config.hold_ttl_ms > 0, now_ms);
+    UserSlot* const slot = event.users.find(head.user);
+    assert(slot != nullptr && slot->wait_ticket == head.ticket);
+    slot->wait_ticket = 0;
+    admit(event, head.user, *slot, head.seats, head.seats_limit, event.config.hold_ttl_ms > 0,
+          now_ms);
   }
 }
 
@@ -103,20 +107,20 @@ WaitlistResult StateMachine::waitlist_position(std::string_view event_id,
   if (event == nullptr) return waitlist_refusal(Outcome::not_found, "event: no such event");
   result.length = static_cast<std::uint32_t>(event->waitlist.size());
   const auto user_id = impl_->users.find(user);
-  const auto slot = user_id ? event->users.find(*user_id) : event->users.end();
-  if (slot == event->users.end() || (slot->second.live == 0 && slot->second.wait_ticket == 0)) {
+  const auto slot = user_id ? event->users.find(*user_id) : nullptr;
+  if (slot == nullptr || (slot->live == 0 && slot->wait_ticket == 0)) {
     result.outcome = Outcome::not_found;
     result.message = "user: not waiting on this event";
     return result;
   }
-  if (slot->second.live != 0) {
+  if (slot->live != 0) {
     result.outcome = Outcome::already_booked;
-    result.ref = impl_->ref_of(slot->second.live);
-    result.seats = impl_->bookings[slot->second.live - 1].seats;
+    result.ref = impl_->ref_of(slot->live);
+    result.seats = impl_->bookings[slot->live - 1].seats;
     return result;
   }
   result.outcome = Outcome::waitlisted;
-  result.position = impl_->position(*event, slot->second.wait_ticket);
+  result.position = impl_->position(*event, slot->wait_ticket);
   result.seats = event->waitlist[result.position - 1].seats;
   return result;
 }
@@ -138,13 +142,13 @@ WaitlistResult StateMachine::leave_waitlist(const LeaveWaitlistCommand& command,
   Event* event = impl.find_event(command.event);
   if (event == nullptr) return waitlist_refusal(Outcome::not_found, "event: no such event");
   const auto user = impl.users.find(command.user);
-  const auto slot = user ? event->users.find(*user) : event->users.end();
-  if (slot == event->users.end() || slot->second.wait_ticket == 0) {
+  const auto slot = user ? event->users.find(*user) : nullptr;
+  if (slot == nullptr || slot->wait_ticket == 0) {
     return waitlist_refusal(Outcome::not_found, "user: not waiting on this event");
   }
   WaitlistResult result;
   result.outcome = Outcome::ok;
-  result.position = impl.position(*event, slot->second.wait_ticket);
+  result.position = impl.position(*event, slot->wait_ticket);
   result.seats = event->waitlist[result.position - 1].seats;
   impl.remove_waiter(*event, *user);
   if (result.position == 1) impl.promote(*event, now_ms);

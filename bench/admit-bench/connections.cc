@@ -57,7 +57,10 @@ void hold_connections(Fleet& fleet, const std::string& event, const ConnectionsO
           event, [holder](const ReplyView& reply) { on_light_reply(holder, reply); });
       if (submitted.error() != ClientError::none) (*dropped)[i] = true;
     }
-    if (fleet.poll_all() == 0) std::this_thread::sleep_for(idle_sleep);
+    // Waits on the sockets; with nothing in flight there is nothing to wait on.
+    if (fleet.poll_all(idle_sleep) == 0 && fleet.in_flight() == 0) {
+      std::this_thread::sleep_for(idle_sleep);
+    }
     progress.update(summary->attempts, std::count(dropped->begin(), dropped->end(), true));
   }
   fleet.drain(Clock::now() + std::chrono::seconds(10), [] {});

@@ -1,6 +1,5 @@
 #include "bench/admit-bench/fleet.h"
 
-#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -86,6 +85,7 @@ Status Fleet::open(const ClientOptions& options, std::size_t count, double ramp_
                    Progress* progress) {
   const auto started = Clock::now();
   clients_.reserve(count);
+  polled_.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
     if (ramp_per_s > 0) {
       std::this_thread::sleep_until(started + std::chrono::duration<double>(i / ramp_per_s));
@@ -98,6 +98,7 @@ Status Fleet::open(const ClientOptions& options, std::size_t count, double ramp_
                              fmt::format("connection {} of {}: {}", i + 1, count,
                                          hello.status().to_string()));
     }
+    polled_.push_back(client.get());
     clients_.push_back(std::move(client));
     if (progress != nullptr) progress->update(i + 1, 0);
   }
@@ -110,11 +111,8 @@ std::size_t Fleet::in_flight() const {
   return total;
 }
 
-std::size_t Fleet::poll_all() {
-  std::size_t ran = 0;
-  for (auto& client : clients_) ran += client->poll(std::chrono::milliseconds(0));
-  if (ran == 0) ::sched_yield();
-  return ran;
+std::size_t Fleet::poll_all(std::chrono::milliseconds timeout) {
+  return AsyncClient::poll_many(polled_, timeout);
 }
 
 bool fetch_server_view(Client& client, const std::string& event, std::size_t bookings_max,

@@ -3,6 +3,7 @@
 // progress line, the --record file, and unique event names.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -85,20 +86,28 @@ class Fleet {
   AsyncClient& operator[](std::size_t i) { return *clients_[i]; }
   std::size_t in_flight() const;
   // Polls every client until nothing is in flight or `deadline` passes
-  // (false then). `on_sweep` runs after each pass over the clients.
+  // (false then). `on_sweep` runs after each poll.
   template <typename OnSweep>
   bool drain(Clock::time_point deadline, OnSweep&& on_sweep);
-  std::size_t poll_all();
+  // AsyncClient::poll_many over every client: flushes, waits up to `timeout`
+  // for replies in one poll(2), runs their callbacks, returns how many ran.
+  std::size_t poll_all(std::chrono::milliseconds timeout);
 
  private:
+  // Longest a drain waits in one poll, so that it notices its deadline.
+  static constexpr auto drain_poll_max = std::chrono::milliseconds(50);
+
   std::vector<std::unique_ptr<AsyncClient>> clients_;
+  std::vector<AsyncClient*> polled_;  // clients_, as poll_many takes them
 };
 
 template <typename OnSweep>
 bool Fleet::drain(Clock::time_point deadline, OnSweep&& on_sweep) {
   while (in_flight() > 0) {
-    if (Clock::now() >= deadline) return false;
-    poll_all();
+    const auto now = Clock::now();
+    if (now >= deadline) return false;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
+    poll_all(std::min<std::chrono::milliseconds>(left, drain_poll_max));
     on_sweep();
   }
   return true;

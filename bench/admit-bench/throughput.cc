@@ -3,9 +3,11 @@
 // Closed loop by default (a reply frees a slot); with --rate an open loop in
 // which each request has an intended send time and its latency counts from
 // then, so a stalled server shows up as latency (no coordinated omission).
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cassert>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 
@@ -24,6 +26,8 @@ namespace {
 // ALREADY_BOOKED answers kept per worker to check that they name the user's booking.
 constexpr std::size_t already_booked_kept_max = 100'000;
 constexpr auto drain_timeout = std::chrono::seconds(30);
+// Longest one poll waits for replies, so that the run notices its end.
+constexpr auto poll_wait_max = std::chrono::milliseconds(10);
 constexpr std::size_t user_name_size_max = 32;
 
 enum class Op : std::uint8_t { book, get, cancel };
@@ -218,11 +222,20 @@ void run_worker(Worker& worker, std::uint64_t start_ns, std::uint64_t stop_ns) {
     }
   }
   while (now_ns() < stop_ns && worker.failure.empty()) {
+    auto wait = poll_wait_max;  // closed loop: replies are what we wait for
     if (options.rate_per_s > 0) {
       const std::uint64_t now = now_ns();
-      for (Conn& conn : worker.conns) submit_due(conn, now);
+      std::uint64_t next_due_ns = stop_ns;
+      for (Conn& conn : worker.conns) {
+        submit_due(conn, now);
+        next_due_ns = std::min(next_due_ns, conn.next_send_ns);
+      }
+      // Open loop: sleep in poll(2) no further than the next intended send.
+      const auto until_due = std::chrono::milliseconds((next_due_ns - std::min(next_due_ns, now)) /
+                                                       1'000'000);
+      wait = std::min(wait, until_due);
     }
-    worker.fleet.poll_all();
+    worker.fleet.poll_all(wait);
   }
   worker.stopping.store(true, std::memory_order_relaxed);
   if (options.rate_per_s > 0) {

@@ -1,6 +1,7 @@
 // Every libadmit call against a real admitd (2 shards): sync and pipelined,
 // shard-aware routing, idempotent retries, reconnects.
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -291,6 +292,69 @@ TEST_F(ClientServer, AsyncPipelinesThousandsOfBooksAcrossManyFrames) {
   EXPECT_EQ(outcomes[Outcome::booked], 1000);
   EXPECT_EQ(outcomes[Outcome::sold_out], users - 1000);
   EXPECT_EQ(refs.size(), 1000u);
+  EXPECT_EQ(setup.get_event(event)->available, 0u);
+}
+
+TEST_F(ClientServer, PollManyAnswersManyClientsAndTheirCallbacksMaySubmit) {
+  Client setup(options());
+  const std::string event = create(setup, "poll-many", 100);
+  constexpr int clients_count = 8;
+  constexpr int books_per_client = 50;
+  std::vector<std::unique_ptr<AsyncClient>> clients;
+  std::vector<AsyncClient*> polled;
+  for (int c = 0; c < clients_count; ++c) {
+    clients.push_back(std::make_unique<AsyncClient>(options()));
+    const Result<HelloInfo> hello = clients.back()->connect();
+    ASSERT_TRUE(hello.ok()) << hello.status().to_string();
+    polled.push_back(clients.back().get());
+  }
+  EXPECT_EQ(AsyncClient::poll_many(polled, std::chrono::milliseconds(0)), 0u);  // none waiting
+  EXPECT_EQ(AsyncClient::poll_many({}, std::chrono::milliseconds(100)), 0u);
+  struct Tally {
+    std::string event;
+    std::map<Outcome, int> outcomes;
+    std::vector<int> answered = std::vector<int>(clients_count, 0);
+    int follow_ups = 0;
+  } tally{event};
+  std::vector<std::string> names;
+  for (int i = 0; i < clients_count * books_per_client; ++i) {
+    names.push_back("user-" + std::to_string(i));
+  }
+  for (int c = 0; c < clients_count; ++c) {
+    for (int i = 0; i < books_per_client; ++i) {
+      AsyncClient* next = polled[(c + 1) % clients_count];
+      const Status s = clients[c]->submit_book(
+          {.event = event, .user = names[c * books_per_client + i]},
+          [t = &tally, c, i, next](const ReplyView& reply) {
+            ++t->answered[c];
+            ++t->outcomes[reply.outcome()];
+            if (i != 0) return;
+            // A callback may submit on another client; a later poll answers it.
+            const Status again = next->submit_get_event(t->event, [t](const ReplyView& info) {
+              EXPECT_EQ(info.outcome(), Outcome::ok);
+              ++t->follow_ups;
+            });
+            EXPECT_TRUE(again.ok()) << again.to_string();
+          });
+      ASSERT_TRUE(s.ok()) << s.to_string();
+    }
+  }
+  // No flush: poll_many flushes every client first.
+  std::size_t ran = 0;
+  const auto awaiting = [&] {
+    std::size_t total = 0;
+    for (const auto& client : clients) total += client->in_flight();
+    return total;
+  };
+  for (int turn = 0; turn < 10'000 && awaiting() > 0; ++turn) {
+    ran += AsyncClient::poll_many(polled, std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(awaiting(), 0u);
+  EXPECT_EQ(ran, static_cast<std::size_t>(clients_count * (books_per_client + 1)));
+  EXPECT_EQ(tally.answered, std::vector<int>(clients_count, books_per_client));
+  EXPECT_EQ(tally.follow_ups, clients_count);
+  EXPECT_EQ(tally.outcomes[Outcome::booked], 100);
+  EXPECT_EQ(tally.outcomes[Outcome::sold_out], clients_count * books_per_client - 100);
   EXPECT_EQ(setup.get_event(event)->available, 0u);
 }
 

@@ -62,9 +62,24 @@ TEST_F(Book, SoldOutWhenSeatsDoNotFitAndNoWaitlist) {
 
 TEST_F(Book, CapacityZeroIsSoldOut) {
   create_with_capacity("gig", 0);
-  EXPECT_EQ(book("gig", "ann").outcome, Outcome::over_user_limit);  // per_user_max = capacity = 0
+  // per_user_max 0 means "the capacity", and a capacity of 0 sets no limit yet.
+  EXPECT_EQ(book("gig", "ann").outcome, Outcome::sold_out);
+  EXPECT_EQ(book("gig", "ann", 5).outcome, Outcome::sold_out);
   create("gig2", {.capacity = 0, .per_user_max = 4});
   EXPECT_EQ(book("gig2", "ann").outcome, Outcome::sold_out);
+  EXPECT_EQ(book("gig2", "ann", 5).outcome, Outcome::over_user_limit);
+}
+
+TEST_F(Book, CapacityZeroWaitlistsAndTheLimitFollowsCapacity) {
+  create("gig", {.capacity = 0, .waitlist = true});
+  EXPECT_EQ(book("gig", "ann", 3).outcome, Outcome::waitlisted);
+  update("gig", {.capacity = 10});
+  EXPECT_EQ(event("gig").config.per_user_max, 10u);
+  EXPECT_EQ(event("gig").confirmed, 3u);  // ann promoted with her 3 seats
+  EXPECT_EQ(book("gig", "bob", 11).outcome, Outcome::over_user_limit);
+  update("gig", {.capacity = 20});
+  EXPECT_EQ(book("gig", "bob", 11).outcome, Outcome::booked);
+  sm_.check_invariants();
 }
 
 TEST_F(Book, AlreadyBookedReturnsTheExistingRefAndSeats) {

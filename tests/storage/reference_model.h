@@ -92,8 +92,10 @@ class Model {
     return left > 0 ? static_cast<std::uint32_t>(left) : 0;
   }
 
+  // 0 = the capacity; with no capacity yet, no limit.
   std::uint32_t per_user_max(const Event& e) const {
-    return e.config.per_user_max != 0 ? e.config.per_user_max : e.config.capacity;
+    if (e.config.per_user_max != 0) return e.config.per_user_max;
+    return e.config.capacity != 0 ? e.config.capacity : seats_max;
   }
 
   std::uint64_t live_booking(const std::string& event_id, const std::string& user) const {

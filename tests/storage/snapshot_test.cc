@@ -51,6 +51,38 @@ TEST_F(Snapshot, RoundTripGivesTheSameDumpAndTheSameFuture) {
   EXPECT_EQ(copy.snapshot(), sm_.snapshot());
 }
 
+// A sale large enough that the event's user slots spread over their segments
+// (past 32768 users): lookups, releases, promotion, snapshot and dump behave
+// as in a small one.
+TEST_F(Snapshot, LargeSaleAcrossSegmentsRoundTrips) {
+  constexpr int buyers = 40'000;
+  sm_.create_event({"big", {.capacity = buyers - 100, .waitlist = true}}, now_ms_);
+  std::vector<BookingRef> refs;
+  for (int i = 0; i < buyers; ++i) {
+    const std::string user = "u" + std::to_string(i);
+    const BookResult result = sm_.book({.event = "big", .user = user}, now_ms_);
+    ASSERT_EQ(result.outcome, i < buyers - 100 ? Outcome::booked : Outcome::waitlisted) << i;
+    if (result.outcome == Outcome::booked) refs.push_back(result.ref);
+  }
+  EXPECT_EQ(book("big", "u7").outcome, Outcome::already_booked);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(sm_.cancel({refs[i * 101].view(), {}}, now_ms_).outcome, Outcome::ok);
+  }
+  // The first 50 waiting were promoted, in order.
+  const std::string last_promoted = "u" + std::to_string(buyers - 100 + 49);
+  const std::string first_waiting = "u" + std::to_string(buyers - 100 + 50);
+  EXPECT_EQ(sm_.waitlist_position("big", last_promoted).outcome, Outcome::already_booked);
+  EXPECT_EQ(sm_.waitlist_position("big", first_waiting).position, 1u);
+  EXPECT_EQ(book("big", "u0").outcome, Outcome::waitlisted);
+  sm_.check_invariants();
+  StateMachine copy(Options{});
+  std::string why;
+  ASSERT_TRUE(copy.restore(sm_.snapshot(), &why)) << why;
+  copy.check_invariants();
+  EXPECT_EQ(copy.dump(), sm_.dump());
+  EXPECT_EQ(copy.waitlist_position("big", "u0").position, 51u);
+}
+
 TEST_F(Snapshot, EmptyMachineRoundTrips) {
   StateMachine copy(Options{});
   ASSERT_TRUE(copy.restore(sm_.snapshot(), nullptr));

@@ -26,6 +26,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -434,6 +435,17 @@ class AsyncClient {
   // Waits up to `timeout` for replies (0: only what has arrived), runs their
   // callbacks, and returns how many ran. Flushes first.
   std::size_t poll(std::chrono::milliseconds timeout);
+  // poll() for many clients at once, e.g. a load generator's connections on one
+  // thread: flushes every client, then waits up to `timeout` (0: only what has
+  // arrived) in ONE poll(2) over all their connections that await replies, reads
+  // only the connections that are readable, runs their callbacks and returns
+  // how many ran. Returns 0 at once when no client awaits a reply. Sleeps in the
+  // kernel while all are idle, so waiting costs no CPU. The clients must be
+  // distinct, not null, and outlive the call; callbacks may submit on any of
+  // them but not poll. Allocates only when more connections await replies than
+  // any earlier call on this thread saw.
+  static std::size_t poll_many(std::span<AsyncClient* const> clients,
+                               std::chrono::milliseconds timeout);
   // Requests submitted whose callbacks have not run yet.
   std::size_t in_flight() const;
 
