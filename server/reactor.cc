@@ -21,6 +21,7 @@ storage::Options machine_options(const ServerOptions& options, std::uint32_t sha
   machine.shard = shard;
   machine.default_rate_per_s = options.rate_per_s;
   machine.default_rate_burst = options.rate_burst;
+  machine.users_reserved = options.users_reserved;
   return machine;
 }
 
@@ -330,6 +331,9 @@ void Reactor::send_wakes() {
     io_uring_prep_msg_ring(sqe, shared_.ring_fds[target], 0,
                            CompletionTag{CompletionKind::wake_in, 0, 0}.encode(), 0);
     io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::wake_out, 0, 0}.encode());
+    // Only a failed wake needs a completion: a successful one would cost this
+    // shard a turn of its own for nothing.
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
   }
 }
 

@@ -202,7 +202,7 @@ class Reactor : public storage::EventObserver {
   std::uint64_t turn_batch_ = 0;
   bool turn_appended_ = false;
   bool expiry_blocked_ = false;   // the WAL refused an Expire: retried on the housekeeping tick
-  bool publish_at_once_ = true;   // recovery and durability off: nothing to wait for
+  bool publish_at_once_ = true;   // during recovery: nothing to wait for
   std::uint32_t events_owned_ = 0;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> holding_;  // (index, generation)
   std::vector<std::uint32_t> ring_uncommitted_;        // per origin: answers filled, not visible

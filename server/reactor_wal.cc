@@ -42,7 +42,13 @@ wal::Options wal_options(const ServerOptions& options, std::uint32_t shard) {
 }  // namespace
 
 bool Reactor::open_wal(std::string* why) {
-  if (options_.durability == Durability::off) return true;  // no log, no files
+  if (options_.durability == Durability::off) {
+    // No log, no files. Changes are still published once per turn (the last
+    // view of each event), not once per change: release_durable() publishes
+    // at the end of the turn, as every batch counts as durable.
+    publish_at_once_ = false;
+    return true;
+  }
   wal_ = wal::ShardWal::open(wal_options(options_, shard_), why);
   return wal_ != nullptr && recover_wal(why);
 }

@@ -254,15 +254,18 @@ DecodedRequest decode_request(const wire::Request& request, std::uint32_t shards
 
 namespace {
 
-flatbuffers::Offset<flatbuffers::String> string_or_null(FlatBufferBuilder& builder,
-                                                        std::string_view text) {
+// Reasons repeat within a frame (a sold-out burst says the same thing up to
+// frame_requests_max times): written once per frame, the builder's pool is
+// cleared with it.
+flatbuffers::Offset<flatbuffers::String> shared_string_or_null(FlatBufferBuilder& builder,
+                                                               std::string_view text) {
   if (text.empty()) return 0;
-  return builder.CreateString(text.data(), text.size());
+  return builder.CreateSharedString(text.data(), text.size());
 }
 
 ReplyOffset reply(FlatBufferBuilder& builder, std::uint64_t id, Outcome outcome,
                   std::string_view message, wire::Result type, flatbuffers::Offset<void> result) {
-  const auto message_offset = string_or_null(builder, message);
+  const auto message_offset = shared_string_or_null(builder, message);
   wire::ReplyBuilder reply_builder(builder);
   reply_builder.add_id(id);
   reply_builder.add_outcome(to_wire(outcome));
@@ -305,8 +308,14 @@ flatbuffers::Offset<wire::BookingList> booking_list(FlatBufferBuilder& builder,
   return wire::CreateBookingList(builder, bookings, next_after);
 }
 
+// Null when every field would be its default (SOLD_OUT, CLOSED, ...): the
+// reply then carries no result table, which readers take as all defaults.
 flatbuffers::Offset<wire::BookReply> book_reply(FlatBufferBuilder& builder,
                                                 const storage::BookResult& book) {
+  if (book.ref.empty() && book.seats == 0 && book.position == 0 && book.retry_after_ms == 0 &&
+      book.opens_in_ms == 0 && book.expires_at_ms == 0) {
+    return 0;
+  }
   const auto ref = book.ref.empty() ? 0 : builder.CreateString(book.ref.view());
   return wire::CreateBookReply(builder, ref, book.seats, book.position, book.retry_after_ms,
                                book.opens_in_ms, book.expires_at_ms);

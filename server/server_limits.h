@@ -60,6 +60,10 @@ inline constexpr std::size_t reply_frame_bytes_soft_max = 256 * 1024;
 // is OVERLOADED naming the limit.
 inline constexpr std::uint32_t events_per_shard_max = 1u << 16;
 
+// --users-reserved: users each shard's table is sized for at start (about one
+// byte each up front, storage::Options::users_reserved).
+inline constexpr std::uint64_t users_reserved_max = 100'000'000;
+
 // Messages (refusal reasons) copied across shards are cut to this size.
 inline constexpr std::size_t message_size_max = 200;
 

@@ -163,6 +163,11 @@ void add_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
   app.add_option("--burst", options.rate_burst, "default per-user burst (0 = --rate)")
       ->check(CLI::Range(0u, rate_per_s_max))
       ->capture_default_str();
+  app.add_option("--users-reserved", options.users_reserved,
+                 "users each shard's table is sized for at start (about 1 byte each up front): "
+                 "a sale of that many buyers never pauses to grow it")
+      ->check(CLI::Range(std::uint64_t{0}, users_reserved_max))
+      ->capture_default_str();
 }
 
 std::string check_map_sizes(const FlagText& text, ServerOptions& options) {

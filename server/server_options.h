@@ -30,6 +30,7 @@ struct ServerOptions {
   std::uint32_t ring_slots = 0;
   std::uint32_t rate_per_s = 0;
   std::uint32_t rate_burst = 0;
+  std::uint64_t users_reserved = 0;  // per shard: the user table is sized for them at start
 };
 
 // Either the options or the exit code to leave with (0 after --help, 2 after

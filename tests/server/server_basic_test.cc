@@ -149,6 +149,37 @@ TEST_F(AdmitdBasic, BatchFrameOfManyRequestsGetsEveryAnswer) {
   EXPECT_EQ(event->confirmed(), static_cast<std::uint32_t>(requests));
 }
 
+// One frame sells out an event: the winner's reply carries its BookReply,
+// every SOLD_OUT carries its reason and no result table (readers take a
+// missing table as all defaults), and the counters are published once the
+// turn ends.
+TEST_F(AdmitdBasic, SoldOutRepliesCarryTheReasonAndNoResultTable) {
+  WireClient client(server_->port());
+  RequestFrame create;
+  create.create_event(1, "sold-out-hall", 1);
+  ASSERT_EQ(outcome_of(client.call(create, 1)), Outcome::ok);
+  RequestFrame batch;
+  constexpr int requests = 100;
+  for (int i = 0; i < requests; ++i) batch.book(100 + i, "sold-out-hall", "s" + std::to_string(i));
+  ASSERT_TRUE(client.send(batch));
+  const wire::Reply* first = client.reply(100);
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(outcome_of(first), Outcome::booked) << describe(first);
+  ASSERT_NE(first->result_as_BookReply(), nullptr);
+  EXPECT_EQ(text_of(first->result_as_BookReply()->ref()).size(), booking_ref_size);
+  for (int i = 1; i < requests; ++i) {
+    const wire::Reply* reply = client.reply(100 + i);
+    ASSERT_NE(reply, nullptr) << "request " << 100 + i;
+    ASSERT_EQ(outcome_of(reply), Outcome::sold_out) << describe(reply);
+    EXPECT_EQ(reply->result_type(), wire::Result::NONE) << describe(reply);
+    EXPECT_FALSE(text_of(reply->message()).empty());
+  }
+  const wire::EventInfo* event = get_event(client, 2, "sold-out-hall");
+  ASSERT_NE(event, nullptr);
+  EXPECT_EQ(event->available(), 0u);
+  EXPECT_EQ(event->confirmed(), 1u);
+}
+
 // Whatever port a request arrives on, the owner answers: its own port (no
 // hop), the base port and the other shard's port (forwarded over the rings).
 TEST_F(AdmitdBasic, RequestsOnAnyPortGetTheOwnersAnswer) {

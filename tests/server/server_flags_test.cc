@@ -47,6 +47,7 @@ TEST(AdmitdFlags, BadValuesExitTwoNamingTheFlag) {
       {"--max-send-queue-bytes 10", "--max-send-queue-bytes"},
       {"--durability sometimes", "--durability"},
       {"--rate 2000000", "--rate"},
+      {"--users-reserved 100000001", "--users-reserved"},
       {"--no-such-flag", "--no-such-flag"},
   };
   for (const auto& [args, flag] : cases) {
@@ -92,7 +93,7 @@ TEST(AdmitdFlags, HelpListsEveryFlag) {
   for (const char* flag : {"--listen", "--shards", "--data", "--durability", "--max-connections",
                            "--max-inflight", "--max-send-queue-bytes", "--ring-size", "--rate",
                            "--burst", "--sync-interval-ms", "--map-size", "--map-size-max",
-                           "--checkpoint-records", "--checkpoint-seconds"}) {
+                           "--checkpoint-records", "--checkpoint-seconds", "--users-reserved"}) {
     EXPECT_NE(run.output.find(flag), std::string::npos) << flag;
   }
 }
