@@ -10,27 +10,14 @@
 #include "admit/client.h"
 #include "protocol/booking_ref.h"
 #include "protocol/shard.h"
+#include "tests/client/shared_server.h"
 #include "tests/support/admitd_process.h"
 
 namespace admit {
 namespace {
 
-class ClientServer : public ::testing::Test {
+class ClientServer : public SharedServerTest {
  protected:
-  static void SetUpTestSuite() { server_ = new test::AdmitdProcess(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
-  static ClientOptions options() {
-    ClientOptions o;
-    o.host = server_->host();
-    o.port = server_->port();
-    o.request_timeout = std::chrono::milliseconds(20'000);  // sanitizer builds are slow
-    return o;
-  }
-
   // A fresh event per test so tests never see each other's bookings.
   static std::string create(Client& client, std::string id, std::uint32_t capacity,
                             bool waitlist = false, std::uint32_t hold_ttl_ms = 0) {
@@ -39,11 +26,7 @@ class ClientServer : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().to_string();
     return id;
   }
-
-  static test::AdmitdProcess* server_;
 };
-
-test::AdmitdProcess* ClientServer::server_ = nullptr;
 
 TEST_F(ClientServer, HelloLearnsTheShardCount) {
   Client client(options());

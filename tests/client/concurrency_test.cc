@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "admit/client.h"
+#include "tests/client/shared_server.h"
 #include "tests/support/admitd_process.h"
 
 namespace admit {
@@ -16,22 +17,8 @@ namespace {
 
 constexpr int stampede_clients = 300;
 
-class Stampede : public ::testing::Test {
+class Stampede : public SharedServerTest {
  protected:
-  static void SetUpTestSuite() { server_ = new test::AdmitdProcess(); }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
-  static ClientOptions options() {
-    ClientOptions o;
-    o.host = server_->host();
-    o.port = server_->port();
-    o.request_timeout = std::chrono::milliseconds(30'000);
-    return o;
-  }
-
   static void create(std::string_view id, std::uint32_t capacity, bool waitlist) {
     Client client(options());
     const Result<EventInfo> r =
@@ -56,11 +43,8 @@ class Stampede : public ::testing::Test {
     }
     for (std::thread& t : threads) t.join();
   }
-
-  static test::AdmitdProcess* server_;
 };
 
-test::AdmitdProcess* Stampede::server_ = nullptr;
 
 std::string user_name(int i) { return "user-" + std::to_string(i); }
 
