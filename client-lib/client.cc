@@ -170,11 +170,8 @@ Result<EventPage> Client::list_events(std::string_view after, std::uint32_t limi
 Result<BookReply> Client::book(const BookRequest& request) {
   if (Status s = codec::check_book(request); !s.answered()) return s;
   BookRequest with_id = request;
-  std::string request_id;
-  if (with_id.request_id.empty() && session_->options().auto_request_ids) {
-    request_id = session_->make_request_id();
-    with_id.request_id = request_id;
-  }
+  std::string own_id;
+  with_id.request_id = session_->request_id_or_new(request.request_id, own_id);
   return call<BookReply>(RouteKind::event, request.event, !with_id.request_id.empty(),
                          [&](codec::Builder& b) { return codec::encode_book(b, with_id); });
 }
@@ -183,10 +180,7 @@ Result<BookingInfo> Client::confirm(std::string_view ref, std::string_view reque
   if (Status s = codec::check_ref(ref); !s.answered()) return s;
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
   std::string own_id;
-  if (request_id.empty() && session_->options().auto_request_ids) {
-    own_id = session_->make_request_id();
-    request_id = own_id;
-  }
+  request_id = session_->request_id_or_new(request_id, own_id);
   // Confirming twice is BOOKED twice: safe to retry even without an id.
   return call<BookingInfo>(RouteKind::ref, ref, true, [&](codec::Builder& b) {
     return codec::encode_confirm(b, ref, request_id);
@@ -197,10 +191,7 @@ Result<BookingInfo> Client::cancel(std::string_view ref, std::string_view reques
   if (Status s = codec::check_ref(ref); !s.answered()) return s;
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
   std::string own_id;
-  if (request_id.empty() && session_->options().auto_request_ids) {
-    own_id = session_->make_request_id();
-    request_id = own_id;
-  }
+  request_id = session_->request_id_or_new(request_id, own_id);
   // Cancelling a cancelled booking is OK: safe to retry even without an id.
   return call<BookingInfo>(RouteKind::ref, ref, true, [&](codec::Builder& b) {
     return codec::encode_cancel(b, ref, request_id);
@@ -236,10 +227,7 @@ Result<WaitlistInfo> Client::leave_waitlist(std::string_view event, std::string_
   if (Status s = codec::check_user(user); !s.answered()) return s;
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
   std::string own_id;
-  if (request_id.empty() && session_->options().auto_request_ids) {
-    own_id = session_->make_request_id();
-    request_id = own_id;
-  }
+  request_id = session_->request_id_or_new(request_id, own_id);
   return call<WaitlistInfo>(RouteKind::event, event, !request_id.empty(),
                             [&](codec::Builder& b) {
                               return codec::encode_leave_waitlist(b, event, user, request_id);

@@ -45,6 +45,12 @@ std::string Session::make_request_id() {
   return hex128(high, random_());
 }
 
+std::string_view Session::request_id_or_new(std::string_view given, std::string& storage) {
+  if (!given.empty() || !options_.auto_request_ids) return given;
+  storage = make_request_id();
+  return storage;
+}
+
 Result<HelloInfo> Session::connect_base() {
   if (base_ == nullptr) base_ = std::make_unique<Connection>(options_, options_.port);
   if (base_->is_open() && hello_.shards > 0) return Result<HelloInfo>(Status(), hello_);

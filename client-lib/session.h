@@ -57,6 +57,9 @@ class Session {
   std::size_t in_flight() const;
 
   std::string make_request_id();
+  // `given` when set; else, with auto_request_ids, a fresh id kept in `storage`
+  // (so every retry of the call reuses it); else empty.
+  std::string_view request_id_or_new(std::string_view given, std::string& storage);
 
  private:
   // A shard index, or -1 for the base port.
