@@ -156,36 +156,19 @@ void expect_invariants(const std::vector<EventInfo>& events,
   }
 }
 
-namespace {
-
-AdmitdRun run_admitd_once(const std::string& command) {
-  FILE* pipe = ::popen(command.c_str(), "r");
-  EXPECT_NE(pipe, nullptr);
-  AdmitdRun run;
-  std::array<char, 4096> chunk{};
-  while (std::fgets(chunk.data(), chunk.size(), pipe) != nullptr) run.output += chunk.data();
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-}  // namespace
-
-AdmitdRun run_admitd(const std::string& args) {
+AdmitdRun run_admitd_after_stop(const std::string& args) {
   // The kernel tears an exited process's io_uring down asynchronously, so the
   // listening sockets of an admitd just stopped may hold its port a moment
   // longer: a start that finds the port in use is tried again, briefly.
   constexpr int port_in_use_attempts_max = 20;
   constexpr auto port_in_use_wait = std::chrono::milliseconds(250);
-  const char* binary = std::getenv("ADMITD_BIN");
-  EXPECT_NE(binary, nullptr);
-  const std::string command = "timeout -s KILL 60 " + std::string(binary) + " " + args + " 2>&1";
-  AdmitdRun run = run_admitd_once(command);
+  constexpr int run_timeout_s = 60;
+  AdmitdRun run = run_admitd(args, run_timeout_s);
   for (int attempt = 1; attempt < port_in_use_attempts_max &&
                         run.output.find("is already in use") != std::string::npos;
        ++attempt) {
     std::this_thread::sleep_for(port_in_use_wait);
-    run = run_admitd_once(command);
+    run = run_admitd(args, run_timeout_s);
   }
   return run;
 }

@@ -35,11 +35,8 @@ std::vector<EventInfo> all_events(Client& client);
 void expect_invariants(const std::vector<EventInfo>& events,
                        const std::vector<BookingInfo>& bookings);
 
-struct AdmitdRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-// Runs admitd with `args` (shell words) until it exits (bounded by a timeout).
-AdmitdRun run_admitd(const std::string& args);
+// run_admitd (tests/support) for a start on a data folder and port that an
+// admitd has just left: a start that finds the port still held is retried.
+AdmitdRun run_admitd_after_stop(const std::string& args);
 
 }  // namespace admit::test

@@ -190,8 +190,8 @@ TEST(DataFolder, AnotherShardCountIsRefusedNamingBoth) {
     create_events(client);
   }
   ASSERT_EQ(server.stop(), 0);
-  const AdmitdRun run = run_admitd("--shards 3 --data " + server.data_dir() + " --listen " +
-                                   server.address());
+  const AdmitdRun run = run_admitd_after_stop("--shards 3 --data " + server.data_dir() +
+                                              " --listen " + server.address());
   EXPECT_NE(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("--shards 2"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("--shards 3"), std::string::npos) << run.output;
@@ -253,8 +253,8 @@ TEST(Faults, CorruptRecordStopsTheStartNamingShardAndLsn) {
   ASSERT_EQ(server.stop(), 0);
   corrupt_record(server.data_dir(), 3);
   if (HasFatalFailure()) return;
-  const AdmitdRun run = run_admitd("--shards 1 --data " + server.data_dir() + " --listen " +
-                                   server.address());
+  const AdmitdRun run = run_admitd_after_stop("--shards 1 --data " + server.data_dir() +
+                                              " --listen " + server.address());
   EXPECT_NE(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("shard 0"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("LSN 3"), std::string::npos) << run.output;

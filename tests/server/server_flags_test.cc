@@ -1,11 +1,7 @@
 // admitd's command line: bad values exit 2 with a message naming the flag,
 // --help teaches, and an address in use is named on stderr.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -14,26 +10,8 @@
 namespace admit::test {
 namespace {
 
-struct AdmitdRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs admitd with `args` (shell words) and returns what it said; bounded by
-// `timeout` so a server that unexpectedly starts is stopped.
-AdmitdRun run_admitd(const std::string& args) {
-  const char* binary = std::getenv("ADMITD_BIN");
-  EXPECT_NE(binary, nullptr);
-  const std::string command = "timeout -s TERM 20 " + std::string(binary) + " " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  EXPECT_NE(pipe, nullptr);
-  AdmitdRun run;
-  std::array<char, 4096> chunk{};
-  while (std::fgets(chunk.data(), chunk.size(), pipe) != nullptr) run.output += chunk.data();
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+// A server that starts although it should not is stopped after this.
+constexpr int run_timeout_s = 20;
 
 TEST(AdmitdFlags, BadValuesExitTwoNamingTheFlag) {
   const std::pair<std::string, std::string> cases[] = {
@@ -51,7 +29,7 @@ TEST(AdmitdFlags, BadValuesExitTwoNamingTheFlag) {
       {"--no-such-flag", "--no-such-flag"},
   };
   for (const auto& [args, flag] : cases) {
-    const AdmitdRun run = run_admitd(args);
+    const AdmitdRun run = run_admitd(args, run_timeout_s);
     EXPECT_EQ(run.exit_code, 2) << args << "\n" << run.output;
     EXPECT_NE(run.output.find(flag), std::string::npos) << args << "\n" << run.output;
   }
@@ -68,7 +46,7 @@ TEST(AdmitdFlags, BadMapSizesExitTwoNamingTheFlag) {
       {"--checkpoint-seconds 0", "--checkpoint-seconds"},
   };
   for (const auto& [args, flag] : cases) {
-    const AdmitdRun run = run_admitd(args);
+    const AdmitdRun run = run_admitd(args, run_timeout_s);
     EXPECT_EQ(run.exit_code, 2) << args << "\n" << run.output;
     EXPECT_NE(run.output.find(flag), std::string::npos) << args << "\n" << run.output;
   }
@@ -82,13 +60,13 @@ TEST(AdmitdFlags, DurabilityIsStrictByDefault) {
   EXPECT_NE(strict.ready_line().find("durability strict"), std::string::npos)
       << strict.ready_line();
   EXPECT_TRUE(std::filesystem::exists(strict.data_dir() + "/shard-0/data.mdb"));
-  const AdmitdRun help = run_admitd("--help");
+  const AdmitdRun help = run_admitd("--help", run_timeout_s);
   EXPECT_NE(help.output.find("--durability TEXT:{strict,batched,off}=strict"), std::string::npos)
       << help.output;
 }
 
 TEST(AdmitdFlags, HelpListsEveryFlag) {
-  const AdmitdRun run = run_admitd("--help");
+  const AdmitdRun run = run_admitd("--help", run_timeout_s);
   EXPECT_EQ(run.exit_code, 0) << run.output;
   for (const char* flag : {"--listen", "--shards", "--data", "--durability", "--max-connections",
                            "--max-inflight", "--max-send-queue-bytes", "--ring-size", "--rate",
@@ -102,8 +80,10 @@ TEST(AdmitdFlags, AddressInUseIsNamedAndExitsNonZero) {
   AdmitdOptions options;
   options.shards = 1;
   AdmitdProcess running(options);
-  const AdmitdRun run = run_admitd("--shards 1 --durability off --listen " + running.address() +
-                             " --data " + running.data_dir() + "-second");
+  const AdmitdRun run = run_admitd(
+      "--shards 1 --durability off --listen " + running.address() + " --data " +
+          running.data_dir() + "-second",
+      run_timeout_s);
   EXPECT_NE(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("in use"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find(running.host() + ":"), std::string::npos) << run.output;

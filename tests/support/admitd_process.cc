@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -181,6 +183,21 @@ void AdmitdProcess::kill9() {
   ::kill(pid_, SIGKILL);
   wait_for_exit(pid_, stop_timeout_ms);
   pid_ = -1;
+}
+
+AdmitdRun run_admitd(const std::string& args, int timeout_s) {
+  const char* binary = std::getenv("ADMITD_BIN");
+  if (binary == nullptr) throw std::runtime_error("ADMITD_BIN is not set");
+  const std::string command = "timeout -s KILL " + std::to_string(timeout_s) + " " + binary +
+                              " " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
+  AdmitdRun run;
+  std::array<char, 4096> chunk{};
+  while (std::fgets(chunk.data(), chunk.size(), pipe) != nullptr) run.output += chunk.data();
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
 }
 
 std::string AdmitdProcess::address() const { return host() + ":" + std::to_string(port_); }

@@ -13,6 +13,16 @@
 
 namespace admit::test {
 
+// What an admitd run to its exit said and how it ended.
+struct AdmitdRun {
+  int exit_code = -1;  // -1 when it did not exit normally
+  std::string output;  // stdout and stderr
+};
+
+// Runs `$ADMITD_BIN args` (shell words) until it exits; a server that starts
+// after all is killed after `timeout_s`. For tests of start-up refusals.
+AdmitdRun run_admitd(const std::string& args, int timeout_s);
+
 struct AdmitdOptions {
   std::uint32_t shards = 2;
   std::string durability = "off";
