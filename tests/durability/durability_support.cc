@@ -159,8 +159,9 @@ void expect_invariants(const std::vector<EventInfo>& events,
 AdmitdRun run_admitd_after_stop(const std::string& args) {
   // The kernel tears an exited process's io_uring down asynchronously, so the
   // listening sockets of an admitd just stopped may hold its port a moment
-  // longer: a start that finds the port in use is tried again, briefly.
-  constexpr int port_in_use_attempts_max = 20;
+  // longer (after kill -9 sometimes for seconds): a start that finds the port
+  // in use is tried again, for up to a minute.
+  constexpr int port_in_use_attempts_max = 240;
   constexpr auto port_in_use_wait = std::chrono::milliseconds(250);
   constexpr int run_timeout_s = 60;
   AdmitdRun run = run_admitd(args, run_timeout_s);

@@ -23,7 +23,8 @@ namespace {
 
 constexpr int port_attempts_max = 100;
 constexpr int launch_attempts_max = 5;
-constexpr int restart_port_wait_ms = 500;
+constexpr int restart_port_wait_max_ms = 60'000;
+constexpr int restart_port_poll_ms = 250;
 constexpr std::uint16_t port_low = 20000;
 constexpr std::uint16_t port_high = 60000;
 
@@ -101,13 +102,20 @@ std::uint16_t AdmitdProcess::pick_free_port() const {
 
 void AdmitdProcess::start() {
   if (running()) throw std::runtime_error("admitd is already running");
-  for (int attempt = 0; attempt < launch_attempts_max; ++attempt) {
-    if (launch()) return;
-    if (!started_once_) {
+  if (!started_once_) {
+    for (int attempt = 0; attempt < launch_attempts_max; ++attempt) {
+      if (launch()) return;
       port_ = pick_free_port();  // someone took the port between the check and the bind
-    } else {
-      // A restart keeps its port (clients reconnect to it): wait for it instead.
-      std::this_thread::sleep_for(std::chrono::milliseconds(restart_port_wait_ms));
+    }
+  } else {
+    // A restart keeps its port (clients reconnect to it). The kernel tears the
+    // previous process's io_uring down asynchronously, after kill -9 sometimes
+    // for seconds, and its listening sockets hold the port until then: wait.
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(restart_port_wait_max_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (launch()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(restart_port_poll_ms));
     }
   }
   throw std::runtime_error("admitd did not start on " + address() + ":\n" + output());
