@@ -344,6 +344,7 @@ StatsInfo ReplyView::stats() const {
   if (s == nullptr) return out;
   out.durability = codec::to_string(s->durability());
   out.uptime_ms = s->uptime_ms();
+  out.resident_bytes = s->resident_bytes();
   if (s->shards() == nullptr) return out;
   for (const wire::ShardStats* shard : *s->shards()) {
     out.shards.push_back(ShardStatsInfo{shard->shard(), shard->events(), shard->connections(),

@@ -4,6 +4,7 @@
 
 #include <cassert>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "protocol/framing.h"
@@ -21,6 +22,17 @@ constexpr std::size_t builder_keep_bytes = 64 * 1024;
 constexpr std::string_view ring_full_message =
     "ring: the owner shard's queue is full (--ring-size); retry";
 constexpr std::string_view replies_message = "frame: a client sends requests, not replies";
+
+// The process's resident memory, for Stats: /proc/self/statm's second field
+// (pages). 0 if unreadable. Stats is rare, so one small read is fine here.
+std::uint64_t resident_bytes() {
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (statm == nullptr) return 0;
+  unsigned long long size_pages = 0, resident_pages = 0;
+  const bool read = std::fscanf(statm, "%llu %llu", &size_pages, &resident_pages) == 2;
+  std::fclose(statm);
+  return read ? resident_pages * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
 
 CompletionTag tag_of(CompletionKind kind, const Connection& connection) {
   return {kind, connection.index, connection.generation};
@@ -193,7 +205,7 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
     case RequestKind::stats: {
       const StatsSource source{{shared_.stats.get(), options_.shards},
                                durability_name(options_.durability),
-                               now_ms_ - shared_.started_at_ms};
+                               now_ms_ - shared_.started_at_ms, resident_bytes()};
       return add_reply(connection, encode_stats(builder, id, source));
     }
     case RequestKind::owned:

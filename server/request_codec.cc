@@ -407,7 +407,9 @@ ReplyOffset encode_stats(FlatBufferBuilder& builder, std::uint64_t id, const Sta
   const auto vector = builder.CreateVector(shards);
   const auto durability = builder.CreateString(source.durability.data(), source.durability.size());
   return reply(builder, id, Outcome::ok, {}, wire::Result::StatsReply,
-               wire::CreateStatsReply(builder, vector, durability, source.uptime_ms).Union());
+               wire::CreateStatsReply(builder, vector, durability, source.uptime_ms,
+                                                source.resident_bytes)
+                   .Union());
 }
 
 std::vector<std::uint8_t> single_reply_frame(Outcome outcome, std::string_view message) {

@@ -54,6 +54,7 @@ struct StatsSource {
   std::span<const ShardStatsCounters> shards;
   std::string_view durability;
   std::int64_t uptime_ms = 0;
+  std::uint64_t resident_bytes = 0;
 };
 ReplyOffset encode_stats(flatbuffers::FlatBufferBuilder& builder, std::uint64_t id,
                          const StatsSource& source);

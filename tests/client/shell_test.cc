@@ -222,6 +222,7 @@ TEST_F(Shell, RequestIdRetryAndLeaveAndStats) {
   run = admit({"stats"});
   ASSERT_EQ(run.exit_code, 0);
   EXPECT_EQ(run.json()["shards"].size(), 2u);
+  EXPECT_GT(run.json()["resident_bytes"].get<std::uint64_t>(), 0u);
 }
 
 TEST_F(Shell, ExitCodesForUsageAndUnreachable) {

@@ -177,7 +177,8 @@ nlohmann::json stats_json(const StatsInfo& stats) {
   return {{"outcome", "OK"},
           {"shards", shards},
           {"durability", stats.durability},
-          {"uptime_ms", stats.uptime_ms}};
+          {"uptime_ms", stats.uptime_ms},
+          {"resident_bytes", stats.resident_bytes}};
 }
 
 std::string book_text(const Result<BookReply>& result, const BookRequest& request) {
@@ -251,9 +252,10 @@ std::string booking_table(const BookingPage& page) {
 }
 
 std::string stats_text(const StatsInfo& stats) {
-  std::string out = fmt::format("durability {}, up {} s\n{:>5} {:>7} {:>9} {:>9} {:>10} {:>10} "
+  std::string out = fmt::format("durability {}, up {} s, resident {:.1f} MiB\n{:>5} {:>7} {:>9} {:>9} {:>10} {:>10} "
                                 "{:>6} {:>10} {:>10}",
-                                stats.durability, stats.uptime_ms / 1000, "SHARD", "EVENTS",
+                                stats.durability, stats.uptime_ms / 1000,
+                                static_cast<double>(stats.resident_bytes) / (1 << 20), "SHARD", "EVENTS",
                                 "BOOKINGS", "HELD", "CONFIRMED", "WAITLISTED", "CONNS",
                                 "REQUESTS", "FORWARDED");
   for (const ShardStatsInfo& s : stats.shards) {

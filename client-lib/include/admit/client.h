@@ -205,6 +205,7 @@ struct StatsInfo {
   std::vector<ShardStatsInfo> shards;
   std::string durability;
   std::int64_t uptime_ms = 0;
+  std::uint64_t resident_bytes = 0;  // the server process's RSS
 };
 
 // ---- options ----
