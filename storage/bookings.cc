@@ -63,9 +63,8 @@ void StateMachine::Impl::assert_seats([[maybe_unused]] const Event& event) {
   assert(event.waitlist.empty() || event.waitlist.front().seats > available(event));
 }
 
-Serial StateMachine::Impl::admit(Event& event, detail::UserId user, UserSlot& slot,
-                                 std::uint32_t seats, std::uint32_t seats_limit, bool hold,
-                                 std::int64_t now_ms) {
+Serial StateMachine::Impl::admit(Event& event, detail::UserId user, std::uint32_t seats,
+                                 std::uint32_t seats_limit, bool hold, std::int64_t now_ms) {
   assert(seats >= 1 && seats <= available(event));
   assert(!hold || event.config.hold_ttl_ms > 0);
   const Serial serial = bookings.size() + 1;
@@ -88,9 +87,6 @@ Serial StateMachine::Impl::admit(Event& event, detail::UserId user, UserSlot& sl
   }
   bookings.push_back(booking);
   event.bookings.push_back(serial);
-  assert(&slot == event.users.find(user));
-  assert(slot.live == 0 && slot.wait_ticket == 0);
-  slot.live = serial;
   ++live_bookings;
   ++change_count;
   return serial;
@@ -104,8 +100,8 @@ void StateMachine::Impl::release(Serial serial, BookingState to, std::int64_t no
   (booking.state == BookingState::held ? event.held : event.confirmed) -= booking.seats;
   booking.state = to;
   assert(event.users.find(booking.user) != nullptr &&
-         event.users.find(booking.user)->live == serial);
-  event.users.end_live(booking.user);
+         event.users.find(booking.user)->live() == serial);
+  event.users.erase(booking.user);
   --live_bookings;
   ++change_count;
   if (event.held + event.confirmed <= event.config.capacity) event.sold_at_lowering = 0;
@@ -123,17 +119,18 @@ void StateMachine::Impl::drop_stale_expiries() {
 // The checks after the rate limit, in DESIGN.md's order.
 BookResult StateMachine::Impl::decide_book(Event& event, const BookCommand& command,
                                            const detail::UserKey& user_key, std::int64_t now_ms) {
+  // A user new to the shard has no slot on any event: one probe decides.
   const auto user = users.find(user_key);
-  const auto slot = user ? event.users.find(*user) : nullptr;
-  if (slot != nullptr && slot->live != 0) {
+  const UserSlot* const slot = user ? event.users.find(*user) : nullptr;
+  if (slot != nullptr && slot->live() != 0) {
     BookResult result = refusal(Outcome::already_booked, Reason::none);
-    result.ref = ref_of(slot->live);
-    result.seats = bookings[slot->live - 1].seats;
+    result.ref = ref_of(slot->live());
+    result.seats = bookings[slot->live() - 1].seats;
     return result;
   }
-  if (slot != nullptr && slot->wait_ticket != 0) {
+  if (slot != nullptr) {
     BookResult result = refusal(Outcome::waitlisted, Reason::none);
-    result.position = position(event, slot->wait_ticket);
+    result.position = position(event, slot->wait_ticket());
     const auto entry = event.waitlist.begin() + (result.position - 1);
     result.seats = entry->seats;
     return result;
@@ -155,9 +152,10 @@ BookResult StateMachine::Impl::decide_book(Event& event, const BookCommand& comm
     return refusal(Outcome::invalid, "hold: the event has no holds (hold_ttl_ms is 0)");
   }
   if (event.waitlist.empty() && command.seats <= available(event)) {
-    const detail::UserId id = users.intern(user_key);
-    const Serial serial =
-        admit(event, id, event.users[id], command.seats, limit, command.hold, now_ms);
+    const detail::UserId id = user ? *user : users.intern(user_key);
+    const Serial serial = admit(event, id, command.seats, limit, command.hold, now_ms);
+    [[maybe_unused]] const bool added = event.users.add(UserSlot::live(id, serial));
+    assert(added);
     BookResult result = refusal(command.hold ? Outcome::held : Outcome::booked, Reason::none);
     result.ref = ref_of(serial);
     result.seats = command.seats;

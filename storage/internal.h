@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/probe_table.h"
 #include "storage/state_machine.h"
 
 namespace admit::storage::detail {
@@ -55,15 +56,19 @@ struct StringHash {
 template <typename Value>
 using StringMap = absl::flat_hash_map<std::string_view, Value, StringHash, std::equal_to<>>;
 
+// 32 bytes, one per booking ever made: the state shares a word with the seats.
 struct Booking {
   EventIndex event = 0;
   UserId user = 0;
-  std::uint32_t seats = 0;
+  std::uint32_t seats : 30 = 0;
+  BookingState state : 2 = BookingState::held;
   std::uint32_t seats_limit = 0;  // per_user_max when the seats were asked for (invariant 2)
-  BookingState state = BookingState::held;
   std::int64_t created_at_ms = 0;
   std::int64_t expires_at_ms = 0;  // holds only
 };
+static_assert(sizeof(Booking) == 32);
+static_assert(seats_max < (1u << 30) && static_cast<int>(BookingState::expired) < 4,
+              "Booking's bit-fields hold every seat count and state");
 
 // Items by index in fixed chunks: growing never moves (or copies) an item, so
 // references to one stay valid while others are added, and a table of
@@ -106,46 +111,81 @@ struct RateBucket {
 };
 inline constexpr std::int64_t milli_tokens_per_attempt = 1000;
 
-// What one user has on one event. Erased when it holds nothing. Small, since
-// an on-sale has one per buyer (rate buckets live apart, in Event::buckets).
-struct UserSlot {
-  Serial live = 0;                // live (held or confirmed) booking, 0 = none
-  std::uint64_t wait_ticket = 0;  // ticket of the waitlist entry, 0 = not waiting
-  bool holds_nothing() const { return live == 0 && wait_ticket == 0; }
-};
-
-// An event's UserSlots by user. Small events keep one hash map (segments cost
-// ~10% on a lookup); once it holds `split_size` users they are spread over `segment_count` maps picked by a
-// hash of the user, so that a sale of a million buyers rehashes a 1/64th at a
-// time (a pause short enough for the tail latency) and never the whole table.
-class UserSlots {
+// What one user has on one event: a live (held or confirmed) booking or a
+// place in the waitlist, never both (invariant 4), so one word holds either.
+// A slot that would hold nothing is erased. 12 bytes, since an on-sale has
+// one per buyer (rate buckets live apart, in Event::buckets).
+class [[gnu::packed, gnu::aligned(4)]] UserSlot {
  public:
-  UserSlot* find(UserId user);
-  const UserSlot* find(UserId user) const;
-  UserSlot& operator[](UserId user);  // found or added (empty)
-  // Adds an empty slot; false when the user has one already.
-  bool try_emplace(UserId user);
+  UserSlot() = default;
+  static UserSlot live(UserId user, Serial serial) {
+    assert(serial != 0 && serial < waiting_bit);
+    return UserSlot(user, serial);
+  }
+  static UserSlot waiting(UserId user, std::uint64_t ticket) {
+    assert(ticket != 0 && ticket < waiting_bit);
+    return UserSlot(user, ticket | waiting_bit);
+  }
+  UserId user() const { return user_; }
+  Serial live() const { return (mark_ & waiting_bit) != 0 ? 0 : mark_; }
+  std::uint64_t wait_ticket() const {
+    return (mark_ & waiting_bit) != 0 ? mark_ & ~waiting_bit : 0;
+  }
+  // ProbeTable's interface.
+  bool empty() const { return mark_ == 0; }
+  std::uint32_t hash() const { return hash_of(user_); }
+  // Multiplicative (Fibonacci) hashing spreads the dense user ids: the top 6
+  // bits pick UserSlots' segment, the 32 below them give the home index.
+  static std::uint64_t mixed(UserId user) { return user * 0x9E3779B97F4A7C15ull; }
+  static std::uint32_t hash_of(UserId user) {
+    return static_cast<std::uint32_t>(mixed(user) >> 26);
+  }
+
+  // Waitlist tickets stay below this (restore refuses larger ones).
+  static constexpr std::uint64_t waiting_bit = std::uint64_t{1} << 63;
+
+ private:
+  UserSlot(UserId user, std::uint64_t mark) : user_(user), mark_(mark) {}
+  UserId user_ = 0;
+  std::uint64_t mark_ = 0;  // 0 = empty; a live serial, or a ticket | waiting_bit
+};
+static_assert(sizeof(UserSlot) == 12);
+static_assert(booking_serial_max < UserSlot::waiting_bit);
+
+// An event's UserSlots by user. Small events keep one table (segments cost a
+// little on a lookup); once it holds `split_size` users they are spread over
+// `segment_count` tables picked by a hash of the user, so that a sale of a
+// million buyers rehashes a 1/64th at a time (a pause short enough for the
+// tail latency) and never the whole table.
+class UserSlots {
+  static auto is(UserId user) {
+    return [user](const UserSlot& slot) { return slot.user() == user; };
+  }
+
+ public:
+  UserSlot* find(UserId user) { return segment_for(user).find(UserSlot::hash_of(user), is(user)); }
+  const UserSlot* find(UserId user) const {
+    return segment_for(user).find(UserSlot::hash_of(user), is(user));
+  }
+  // Adds `slot`; false (and no change) when its user has a slot already.
+  bool add(const UserSlot& slot);
+  // The user's slot must exist.
   void erase(UserId user);
-  // Empties the user's `live` booking, dropping the slot if it then holds
-  // nothing: one lookup.
-  void end_live(UserId user);
   void reserve(std::size_t users) { small_.reserve(std::min(users, split_size)); }
   std::size_t size() const { return size_; }
   template <typename F>
   void for_each(F&& visit) const {
-    for (const auto& [user, slot] : small_) visit(user, slot);
-    for (const Segment& segment : segments_) {
-      for (const auto& [user, slot] : segment) visit(user, slot);
-    }
+    small_.for_each(visit);
+    for (const Segment& segment : segments_) segment.for_each(visit);
   }
 
  private:
-  using Segment = absl::flat_hash_map<UserId, UserSlot>;
-  static constexpr std::size_t split_size = std::size_t{1} << 15;
+  using Segment = ProbeTable<UserSlot>;
+  static constexpr std::size_t split_size = std::size_t{1} << 14;
   static constexpr int segment_bits = 6;
   static constexpr std::size_t segment_count = std::size_t{1} << segment_bits;
   static std::size_t segment_of(UserId user) {
-    return (user * 0x9E3779B97F4A7C15ull) >> (64 - segment_bits);  // Fibonacci hashing
+    return UserSlot::mixed(user) >> (64 - segment_bits);
   }
   Segment& segment_for(UserId user) {
     return segments_.empty() ? small_ : segments_[segment_of(user)];
@@ -156,7 +196,7 @@ class UserSlots {
   void split_if_full();
 
   Segment small_;                  // every slot until split, then empty
-  std::vector<Segment> segments_;  // empty until split, then segment_count maps
+  std::vector<Segment> segments_;  // empty until split, then segment_count tables
   std::size_t size_ = 0;
 };
 
@@ -196,10 +236,12 @@ struct UserKey {
   std::size_t hash = 0;
 };
 
-// User names interned once per machine; the views stay valid forever. The ids
-// live in `segment_count` maps picked by the hash's top bits, so that growing
-// to millions of users rehashes one small segment at a time (a short pause
-// that fits in the caches) instead of the whole table at once.
+// User names interned once per machine; the views stay valid forever. Names
+// are kept length-prefixed in chunks; the table's 8-byte slots hold the low
+// half of the name's hash and the id, so a probe compares names only when
+// those 32 bits match. The ids live in `segment_count` tables picked by the
+// hash's top bits, so that growing to millions of users rehashes one small
+// segment at a time (a short pause that fits in the caches).
 class UserTable {
  public:
   static UserKey key(std::string_view name) { return {name, StringHash{}(name)}; }
@@ -207,32 +249,39 @@ class UserTable {
   std::optional<UserId> find(std::string_view name) const { return find(key(name)); }
   UserId intern(const UserKey& key);  // one probe, found or added
   UserId intern(std::string_view name) { return intern(key(name)); }
-  std::string_view name(UserId id) const { return names_[id]; }
+  void prefetch(const UserKey& key) const {
+    segments_[segment_of(key)].prefetch(static_cast<std::uint32_t>(key.hash));
+  }
+  std::string_view name(UserId id) const {
+    const char* stored = names_[id];
+    return {stored + 1, static_cast<unsigned char>(stored[0])};
+  }
   std::size_t size() const { return names_.size(); }
   void reserve(std::size_t users);
   void clear();
 
  private:
-  // Hashes a stored name (when a segment rehashes) or returns a key's hash.
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view name) const { return StringHash{}(name); }
-    std::size_t operator()(const UserKey& key) const { return key.hash; }
+  struct Slot {
+    std::uint32_t hash_low = 0;     // the name's hash, low half
+    std::uint32_t id_plus_one = 0;  // 0 = empty
+    bool empty() const { return id_plus_one == 0; }
+    std::uint32_t hash() const { return hash_low; }
   };
-  struct KeyEqual {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-    bool operator()(std::string_view a, const UserKey& b) const { return a == b.name; }
-    bool operator()(const UserKey& a, std::string_view b) const { return a.name == b; }
-  };
-  using Segment = absl::flat_hash_map<std::string_view, UserId, KeyHash, KeyEqual>;
+  using Segment = ProbeTable<Slot>;
   static constexpr int segment_bits = 6;
   static constexpr std::size_t segment_count = std::size_t{1} << segment_bits;
   static std::size_t segment_of(const UserKey& key) { return key.hash >> (64 - segment_bits); }
   static constexpr std::size_t chunk_size = 64 * 1024;
+  static_assert(user_size_max <= 255, "a name's length fits its one-byte prefix");
+  auto matches(const UserKey& key) const {
+    return [this, &key](const Slot& slot) {
+      return slot.hash_low == static_cast<std::uint32_t>(key.hash) &&
+             name(slot.id_plus_one - 1) == key.name;
+    };
+  }
 
   std::array<Segment, segment_count> segments_;
-  ChunkedTable<std::string_view, 12> names_;
+  ChunkedTable<const char*, 12> names_;  // by id: the length byte, then the name
   std::vector<std::unique_ptr<char[]>> chunks_;
   std::size_t chunk_used_ = chunk_size;
 };
@@ -327,11 +376,10 @@ struct StateMachine::Impl {
   // The most seats one user may hold: per_user_max, or when that is 0 the
   // capacity (following it as it changes), or no limit while the capacity is 0.
   static std::uint32_t per_user_max(const detail::Event& event);
-  // Admits a booking of `seats` that fit: a hold if hold_ttl_ms > 0, else confirmed.
-  // `slot` is the user's (empty) slot on the event, looked up once by the caller.
-  detail::Serial admit(detail::Event& event, detail::UserId user, detail::UserSlot& slot,
-                       std::uint32_t seats, std::uint32_t seats_limit, bool hold,
-                       std::int64_t now_ms);
+  // Admits a booking of `seats` that fit: a hold if hold_ttl_ms > 0, else
+  // confirmed. The caller points the user's slot on the event at the serial.
+  detail::Serial admit(detail::Event& event, detail::UserId user, std::uint32_t seats,
+                       std::uint32_t seats_limit, bool hold, std::int64_t now_ms);
   // Takes a live booking out (cancelled or expired) and promotes the waitlist.
   void release(detail::Serial serial, BookingState to, std::int64_t now_ms);
   void drop_stale_expiries();

@@ -37,7 +37,7 @@ void StateMachine::Impl::check_event(const Event& e, detail::EventIndex index) c
     require(b.state != BookingState::held || b.expires_at_ms > b.created_at_ms,
             "hold without a future expiry");
     const auto slot = e.users.find(b.user);
-    require(slot != nullptr && slot->live == serial,
+    require(slot != nullptr && slot->live() == serial,
             "user has two live bookings or an unlisted one (inv. 2)");
   }
   require(held == e.held && confirmed == e.confirmed, "counters differ from bookings (inv. 1)");
@@ -51,18 +51,16 @@ void StateMachine::Impl::check_event(const Event& e, detail::EventIndex index) c
     previous_ticket = w.ticket;
     require(w.seats >= 1 && w.seats <= w.seats_limit, "waitlist entry over per_user_max");
     const auto slot = e.users.find(w.user);
-    require(slot != nullptr && slot->wait_ticket == w.ticket,
-            "user twice in the waitlist or unlisted (inv. 4)");
-    require(slot->live == 0, "waiting user holds a live booking (inv. 4)");
+    require(slot != nullptr && slot->wait_ticket() == w.ticket,
+            "user twice in the waitlist, unlisted, or holding a live booking (inv. 4)");
     ++waiting;
   }
   require(e.waitlist.empty() || e.waitlist.front().seats > available(e),
           "the waitlist head fits but was not promoted (inv. 4)");
   std::uint64_t slots_live = 0, slots_waiting = 0, slots = 0;
-  e.users.for_each([&](detail::UserId, const detail::UserSlot& slot) {
-    require(!slot.holds_nothing(), "empty user slot kept");
-    slots_live += slot.live != 0;
-    slots_waiting += slot.wait_ticket != 0;
+  e.users.for_each([&](const detail::UserSlot& slot) {
+    slots_live += slot.live() != 0;
+    slots_waiting += slot.wait_ticket() != 0;
     ++slots;
   });
   require(slots_live == live && slots_waiting == waiting, "user slots differ from bookings");

@@ -71,10 +71,10 @@ std::string_view StateMachine::Impl::read_event(SnapshotReader& in) {
     WaitEntry entry{in.u32(), in.u32(), in.u32(), in.u64()};
     const bool ordered = event.waitlist.empty() || event.waitlist.back().ticket < entry.ticket;
     if (entry.user >= impl.users.size() || !ordered || entry.ticket >= event.next_ticket ||
-        entry.ticket == 0 || !event.users.try_emplace(entry.user)) {
+        entry.ticket == 0 || entry.ticket >= UserSlot::waiting_bit ||
+        !event.users.add(UserSlot::waiting(entry.user, entry.ticket))) {
       return "snapshot: bad waitlist entry";
     }
-    event.users[entry.user].wait_ticket = entry.ticket;
     event.waitlist.push_back(entry);
   }
   for (std::uint64_t n = in.count(bucket_bytes); n > 0; --n) {
@@ -96,23 +96,24 @@ std::string_view StateMachine::Impl::read_booking(SnapshotReader& in,
   Booking b;
   b.event = in.u32();
   b.user = in.u32();
-  b.seats = in.u32();
+  const std::uint32_t seats = in.u32();
   b.seats_limit = in.u32();
-  b.state = static_cast<BookingState>(in.u8());
+  const std::uint8_t state = in.u8();
   b.created_at_ms = in.i64();
   b.expires_at_ms = in.i64();
+  // Checked before they go into Booking's bit-fields, which would cut them.
   if (in.failed() || b.event >= impl.events.size() || b.user >= impl.users.size() ||
-      b.state > BookingState::expired || b.seats == 0) {
+      state > static_cast<std::uint8_t>(BookingState::expired) || seats == 0 || seats > seats_max) {
     return "snapshot: bad booking";
   }
+  b.seats = seats;
+  b.state = static_cast<BookingState>(state);
   const Serial serial = impl.bookings.size() + 1;
   impl.bookings.push_back(b);
   Event& event = *impl.events[b.event];
   event.bookings.push_back(serial);
   if (b.state == BookingState::held || b.state == BookingState::confirmed) {
-    UserSlot& slot = event.users[b.user];
-    if (slot.live != 0 || slot.wait_ticket != 0) return "snapshot: two live bookings";
-    slot.live = serial;
+    if (!event.users.add(UserSlot::live(b.user, serial))) return "snapshot: two live bookings";
     ++impl.live_bookings;
     (b.state == BookingState::held ? seats_held : seats_confirmed)[b.event] += b.seats;
   }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "storage/internal.h"
 #include "storage/validate.h"
@@ -14,7 +15,7 @@ using detail::EventIndex;
 using detail::Serial;
 
 namespace {
-constexpr std::size_t reserve_per_event_max = 1 << 12;  // ~130 KiB of tables
+constexpr std::size_t reserve_per_event_max = 1 << 12;  // 96 KiB of user slots
 }  // namespace
 
 namespace detail {
@@ -57,28 +58,31 @@ static_assert(sizeof(std::size_t) == 8, "UserTable::segment_of takes the top bit
 
 std::optional<UserId> UserTable::find(const UserKey& key) const {
   assert(key.hash == StringHash{}(key.name));
-  const Segment& segment = segments_[segment_of(key)];
-  const auto it = segment.find(key);
-  if (it == segment.end()) return std::nullopt;
-  return it->second;
+  const Slot* slot =
+      segments_[segment_of(key)].find(static_cast<std::uint32_t>(key.hash), matches(key));
+  if (slot == nullptr) return std::nullopt;
+  return slot->id_plus_one - 1;
 }
 
 UserId UserTable::intern(const UserKey& key) {
   const std::string_view name = key.name;
-  assert(!name.empty() && name.size() <= chunk_size);
+  assert(!name.empty() && name.size() <= user_size_max);
   assert(key.hash == StringHash{}(name));
-  const auto it = segments_[segment_of(key)].lazy_emplace(key, [&](const auto& construct) {
-    if (chunk_used_ + name.size() > chunk_size) {
+  const auto hash_low = static_cast<std::uint32_t>(key.hash);
+  const auto [slot, added] = segments_[segment_of(key)].find_or_add(hash_low, matches(key), [&] {
+    if (chunk_used_ + 1 + name.size() > chunk_size) {
       chunks_.push_back(std::make_unique_for_overwrite<char[]>(chunk_size));
       chunk_used_ = 0;
     }
-    char* copy = chunks_.back().get() + chunk_used_;
-    std::memcpy(copy, name.data(), name.size());
-    chunk_used_ += name.size();
-    names_.push_back(std::string_view(copy, name.size()));
-    construct(names_.back(), static_cast<UserId>(names_.size() - 1));
+    char* stored = chunks_.back().get() + chunk_used_;
+    stored[0] = static_cast<char>(name.size());
+    std::memcpy(stored + 1, name.data(), name.size());
+    chunk_used_ += 1 + name.size();
+    names_.push_back(stored);
+    assert(names_.size() < std::numeric_limits<std::uint32_t>::max());
+    return Slot{hash_low, static_cast<std::uint32_t>(names_.size())};
   });
-  return it->second;
+  return slot->id_plus_one - 1;
 }
 
 void UserTable::reserve(std::size_t users) {
@@ -92,41 +96,21 @@ void UserTable::clear() {
   chunk_used_ = chunk_size;
 }
 
-UserSlot* UserSlots::find(UserId user) {
-  Segment& segment = segment_for(user);
-  const auto it = segment.find(user);
-  return it == segment.end() ? nullptr : &it->second;
-}
-
-const UserSlot* UserSlots::find(UserId user) const {
-  const Segment& segment = segment_for(user);
-  const auto it = segment.find(user);
-  return it == segment.end() ? nullptr : &it->second;
-}
-
-UserSlot& UserSlots::operator[](UserId user) {
+bool UserSlots::add(const UserSlot& slot) {
   split_if_full();
-  const auto [it, added] = segment_for(user).try_emplace(user);
-  size_ += added ? 1 : 0;
-  return it->second;
-}
-
-bool UserSlots::try_emplace(UserId user) {
-  split_if_full();
-  const bool added = segment_for(user).try_emplace(user).second;
+  const bool added =
+      segment_for(slot.user())
+          .find_or_add(slot.hash(), is(slot.user()), [&slot] { return slot; })
+          .second;
   size_ += added ? 1 : 0;
   return added;
 }
 
-void UserSlots::erase(UserId user) { size_ -= segment_for(user).erase(user); }
-
-void UserSlots::end_live(UserId user) {
+void UserSlots::erase(UserId user) {
   Segment& segment = segment_for(user);
-  const auto it = segment.find(user);
-  assert(it != segment.end() && it->second.live != 0);
-  it->second.live = 0;
-  if (!it->second.holds_nothing()) return;
-  segment.erase(it);
+  UserSlot* const slot = segment.find(UserSlot::hash_of(user), is(user));
+  assert(slot != nullptr);
+  segment.erase(*slot);
   --size_;
 }
 
@@ -135,8 +119,11 @@ void UserSlots::split_if_full() {
   if (!segments_.empty() || small_.size() < split_size) return;
   segments_.resize(segment_count);
   for (Segment& segment : segments_) segment.reserve(2 * split_size / segment_count);
-  for (const auto& [user, slot] : small_) segments_[segment_of(user)].emplace(user, slot);
-  Segment().swap(small_);
+  small_.for_each([this](const UserSlot& slot) {
+    segments_[segment_of(slot.user())].find_or_add(slot.hash(), is(slot.user()),
+                                                   [&slot] { return slot; });
+  });
+  small_.clear();
   assert(size_ == split_size);
 }
 
@@ -300,6 +287,10 @@ BookingPage StateMachine::list_bookings(std::string_view event_id, std::string_v
   if (count < left) page.next_after = page.bookings.back().ref;
   page.outcome = Outcome::ok;
   return page;
+}
+
+void StateMachine::prefetch_book(const BookCommand& command) const {
+  impl_->users.prefetch(detail::UserTable::key(command.user));
 }
 
 ShardCounters StateMachine::counters() const {

@@ -196,6 +196,9 @@ class StateMachine {
 
   // Books all `seats` or none. See DESIGN.md "Outcomes" for the answers.
   BookResult book(const BookCommand& command, std::int64_t now_ms);
+  // A hint, no change: starts loading what book(command) reads first, so that
+  // a caller with a batch of bookings can prefetch for all before booking.
+  void prefetch_book(const BookCommand& command) const;
   // A held booking becomes confirmed: BOOKED. Confirmed already: BOOKED again.
   // Expired or cancelled: INVALID naming `ref`. Unknown: NOT_FOUND.
   BookingResult confirm(const RefCommand& command, std::int64_t now_ms);

@@ -10,6 +10,7 @@ using detail::CommandKind;
 using detail::Event;
 using detail::Reason;
 using detail::RememberedAnswer;
+using detail::Serial;
 using detail::UserSlot;
 using detail::WaitEntry;
 
@@ -64,9 +65,8 @@ BookResult StateMachine::Impl::join_waitlist(Event& event, const BookCommand& co
   const detail::UserId user = users.intern(user_key);
   WaitEntry entry{user, command.seats, per_user_max(event), event.next_ticket++};
   event.waitlist.push_back(entry);
-  UserSlot& slot = event.users[user];
-  assert(slot.live == 0 && slot.wait_ticket == 0);
-  slot.wait_ticket = entry.ticket;
+  [[maybe_unused]] const bool added = event.users.add(UserSlot::waiting(user, entry.ticket));
+  assert(added);
   ++change_count;
   result.outcome = Outcome::waitlisted;
   result.seats = command.seats;
@@ -75,11 +75,10 @@ BookResult StateMachine::Impl::join_waitlist(Event& event, const BookCommand& co
 }
 
 void StateMachine::Impl::remove_waiter(Event& event, detail::UserId user) {
-  UserSlot* const slot = event.users.find(user);
-  assert(slot != nullptr && slot->wait_ticket != 0);
-  event.waitlist.erase(find_ticket(event, slot->wait_ticket));
-  slot->wait_ticket = 0;
-  if (slot->holds_nothing()) event.users.erase(user);
+  const UserSlot* const slot = event.users.find(user);
+  assert(slot != nullptr && slot->wait_ticket() != 0);
+  event.waitlist.erase(find_ticket(event, slot->wait_ticket()));
+  event.users.erase(user);
   ++change_count;
 }
 
@@ -89,11 +88,11 @@ void StateMachine::Impl::promote(Event& event, std::int64_t now_ms) {
   while (!event.waitlist.empty() && event.waitlist.front().seats <= available(event)) {
     const WaitEntry head = event.waitlist.front();
     event.waitlist.pop_front();
+    const Serial serial = admit(event, head.user, head.seats, head.seats_limit,
+                                event.config.hold_ttl_ms > 0, now_ms);
     UserSlot* const slot = event.users.find(head.user);
-    assert(slot != nullptr && slot->wait_ticket == head.ticket);
-    slot->wait_ticket = 0;
-    admit(event, head.user, *slot, head.seats, head.seats_limit, event.config.hold_ttl_ms > 0,
-          now_ms);
+    assert(slot != nullptr && slot->wait_ticket() == head.ticket);
+    *slot = UserSlot::live(head.user, serial);
   }
 }
 
@@ -108,19 +107,19 @@ WaitlistResult StateMachine::waitlist_position(std::string_view event_id,
   result.length = static_cast<std::uint32_t>(event->waitlist.size());
   const auto user_id = impl_->users.find(user);
   const auto slot = user_id ? event->users.find(*user_id) : nullptr;
-  if (slot == nullptr || (slot->live == 0 && slot->wait_ticket == 0)) {
+  if (slot == nullptr) {
     result.outcome = Outcome::not_found;
     result.message = "user: not waiting on this event";
     return result;
   }
-  if (slot->live != 0) {
+  if (slot->live() != 0) {
     result.outcome = Outcome::already_booked;
-    result.ref = impl_->ref_of(slot->live);
-    result.seats = impl_->bookings[slot->live - 1].seats;
+    result.ref = impl_->ref_of(slot->live());
+    result.seats = impl_->bookings[slot->live() - 1].seats;
     return result;
   }
   result.outcome = Outcome::waitlisted;
-  result.position = impl_->position(*event, slot->wait_ticket);
+  result.position = impl_->position(*event, slot->wait_ticket());
   result.seats = event->waitlist[result.position - 1].seats;
   return result;
 }
@@ -143,12 +142,12 @@ WaitlistResult StateMachine::leave_waitlist(const LeaveWaitlistCommand& command,
   if (event == nullptr) return waitlist_refusal(Outcome::not_found, "event: no such event");
   const auto user = impl.users.find(command.user);
   const auto slot = user ? event->users.find(*user) : nullptr;
-  if (slot == nullptr || slot->wait_ticket == 0) {
+  if (slot == nullptr || slot->wait_ticket() == 0) {
     return waitlist_refusal(Outcome::not_found, "user: not waiting on this event");
   }
   WaitlistResult result;
   result.outcome = Outcome::ok;
-  result.position = impl.position(*event, slot->wait_ticket);
+  result.position = impl.position(*event, slot->wait_ticket());
   result.seats = event->waitlist[result.position - 1].seats;
   impl.remove_waiter(*event, *user);
   if (result.position == 1) impl.promote(*event, now_ms);

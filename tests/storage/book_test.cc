@@ -21,6 +21,20 @@ TEST_F(Book, BooksWhenSeatsAreFree) {
   EXPECT_EQ(state_of(result.ref), BookingState::confirmed);
 }
 
+TEST_F(Book, PrefetchChangesNothing) {
+  create_with_capacity("gig", 1);
+  ASSERT_EQ(book("gig", "ann").outcome, Outcome::booked);
+  const std::string before = sm_.dump();
+  const std::uint64_t changes = sm_.change_count();
+  for (std::string_view user : {"ann", "bob", "", "\xff"}) {
+    sm_.prefetch_book({.event = "gig", .user = user});
+    sm_.prefetch_book({.event = "nope", .user = user});
+  }
+  EXPECT_EQ(sm_.dump(), before);
+  EXPECT_EQ(sm_.change_count(), changes);
+  EXPECT_EQ(book("gig", "bob").outcome, Outcome::sold_out);
+}
+
 TEST_F(Book, RefsCountSerialsFromOneAndCarryTheShard) {
   StateMachine sm(Options{.shard = 5});
   sm.create_event({"gig", {.capacity = 5}}, t0_ms);

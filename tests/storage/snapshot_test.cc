@@ -52,7 +52,7 @@ TEST_F(Snapshot, RoundTripGivesTheSameDumpAndTheSameFuture) {
 }
 
 // A sale large enough that the event's user slots spread over their segments
-// (past 32768 users): lookups, releases, promotion, snapshot and dump behave
+// (past 16384 users): lookups, releases, promotion, snapshot and dump behave
 // as in a small one.
 TEST_F(Snapshot, LargeSaleAcrossSegmentsRoundTrips) {
   constexpr int buyers = 40'000;
