@@ -7,7 +7,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include "admit/client.h"
-#include "connection.h"
+#include "request_pipeline.h"
 
 namespace admit::codec {
 
@@ -21,7 +21,7 @@ Status check_user(std::string_view user);
 Status check_request_id(std::string_view request_id);
 Status check_limit(std::uint32_t limit);
 
-using Builder = flatbuffers::FlatBufferBuilder;
+using Builder = FrameBuilder;
 
 EncodedOp encode_create_event(Builder& b, const EventSpec& spec);
 EncodedOp encode_update_event(Builder& b, const EventUpdate& update);

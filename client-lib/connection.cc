@@ -12,6 +12,7 @@
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "codec.h"
 #include "protocol/framing.h"
@@ -20,10 +21,6 @@ namespace admit {
 namespace {
 
 constexpr std::size_t in_buffer_initial_size = 64 * 1024;
-// Room kept for one more operation: the largest (UpdateEvent, Book with every
-// string at its limit) encode to well under this.
-constexpr std::size_t op_encoded_size_max = 4096;
-constexpr std::size_t frame_build_size_max = frame_size_max - op_encoded_size_max;
 constexpr std::size_t read_chunk_min = 16 * 1024;
 
 int remaining_ms(Clock::time_point deadline) {
@@ -36,9 +33,7 @@ std::string errno_text() { return std::strerror(errno); }
 }  // namespace
 
 Connection::Connection(const ClientOptions& options, std::uint16_t port)
-    : options_(options), port_(port), builder_(16 * 1024) {
-  request_offsets_.reserve(frame_requests_max);
-}
+    : options_(options), port_(port), pipeline_(options) {}
 
 Connection::~Connection() { close(ClientError::connection_lost, "client closed"); }
 
@@ -101,7 +96,7 @@ Result<HelloInfo> Connection::open() {
   Result<HelloInfo> hello;
   bool done = false;
   add(
-      [this](flatbuffers::FlatBufferBuilder& b) { return codec::encode_hello(b, options_.token); },
+      [this](codec::Builder& b) { return codec::encode_hello(b, options_.token); },
       [&hello, &done](const ReplyView& reply) {
         hello = Result<HelloInfo>(reply.status(), reply.hello());
         done = true;
@@ -123,72 +118,19 @@ Result<HelloInfo> Connection::open() {
 void Connection::close(ClientError error, std::string_view why) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  builder_.Clear();
-  request_offsets_.clear();
-  out_.clear();
   out_sent_ = 0;
   in_size_ = 0;
-  const std::string message = address() + ": " + std::string(why);
-  // By index and only this epoch's slots: a callback may reconnect and submit,
-  // which may grow slots_ and take fresh ones.
-  const std::uint32_t closing_epoch = epoch_++;
-  const std::size_t slot_count = slots_.size();
-  for (std::size_t i = 0; i < slot_count; ++i) {
-    if (!slots_[i].busy || slots_[i].epoch != closing_epoch) continue;
-    ReplyCallback callback = std::move(slots_[i].callback);
-    release_slot(static_cast<std::uint32_t>(i));
-    callback(ReplyView(nullptr, error, message));
-  }
+  pipeline_.fail_all(error, address() + ": " + std::string(why));
 }
 
-void Connection::release_slot(std::uint32_t index) {
-  Slot& slot = slots_[index];
-  assert(slot.busy);
-  slot.busy = false;
-  if (++slot.generation == 0) slot.generation = 1;
-  free_slots_.push_back(index);
-  --slots_used_;
-}
-
-void Connection::prepare_room() {
-  assert(is_open());
-  if (builder_.GetSize() > frame_build_size_max) close_frame();
-}
-
-void Connection::close_frame() {
-  if (request_offsets_.empty()) return;
-  auto requests = builder_.CreateVector(request_offsets_);
-  finish_frame(builder_, wire::CreateFrame(builder_, requests));
-  const auto bytes = builder_.GetBufferSpan();
-  assert(bytes.size() <= frame_size_max + frame_header_size);
-  out_.insert(out_.end(), bytes.begin(), bytes.end());
-  builder_.Clear();
-  request_offsets_.clear();
-}
-
-std::uint64_t Connection::take_slot(ReplyCallback callback) {
-  assert(!full());
-  std::uint32_t index;
-  if (!free_slots_.empty()) {
-    index = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    index = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
-  }
-  Slot& slot = slots_[index];
-  assert(!slot.busy);
-  slot.callback = std::move(callback);
-  slot.busy = true;
-  slot.epoch = epoch_;
-  ++slots_used_;
-  return std::uint64_t{slot.generation} << 32 | index;
-}
-
-Status Connection::flush(Clock::time_point deadline) {
-  close_frame();
-  while (is_open() && out_sent_ < out_.size()) {
-    const ssize_t n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+Status Connection::flush(std::chrono::milliseconds wait_max) {
+  pipeline_.close_frame();
+  // Read the clock only when the socket is full: flushing is per poll, and
+  // under load most polls never wait.
+  std::optional<Clock::time_point> deadline;
+  std::vector<std::uint8_t>& out = pipeline_.output();
+  while (is_open() && out_sent_ < out.size()) {
+    const ssize_t n = ::send(fd_, out.data() + out_sent_, out.size() - out_sent_, MSG_NOSIGNAL);
     if (n > 0) {
       out_sent_ += static_cast<std::size_t>(n);
       continue;
@@ -197,10 +139,12 @@ Status Connection::flush(Clock::time_point deadline) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       // Replies may be what fills the pipe: drain them while waiting to write
       // (unless a callback is flushing: then the caller's dispatch drains them).
-      if (!dispatching_) read_and_dispatch();
+      const bool dispatching = pipeline_.dispatching();
+      if (!dispatching) read_and_dispatch();
       if (!is_open()) break;
-      pollfd p{fd_, static_cast<short>(dispatching_ ? POLLOUT : POLLOUT | POLLIN), 0};
-      if (::poll(&p, 1, remaining_ms(deadline)) == 0) {
+      pollfd p{fd_, static_cast<short>(dispatching ? POLLOUT : POLLOUT | POLLIN), 0};
+      if (!deadline) deadline = Clock::now() + wait_max;
+      if (::poll(&p, 1, remaining_ms(*deadline)) == 0) {
         close(ClientError::timed_out, "send timed out");
         return Status::failure(ClientError::timed_out, address() + ": send timed out");
       }
@@ -211,13 +155,13 @@ Status Connection::flush(Clock::time_point deadline) {
     return Status::failure(ClientError::connection_lost, address() + ": " + why);
   }
   if (!is_open()) return Status::failure(ClientError::connection_lost, address() + ": closed");
-  out_.clear();
+  out.clear();
   out_sent_ = 0;
   return Status();
 }
 
 std::size_t Connection::read_and_dispatch() {
-  assert(!dispatching_);  // callbacks must not poll
+  assert(!pipeline_.dispatching());  // callbacks must not poll
   std::size_t ran = 0;
   while (is_open()) {
     if (in_.size() - in_size_ < read_chunk_min) {
@@ -227,7 +171,7 @@ std::size_t Connection::read_and_dispatch() {
     const ssize_t n = ::recv(fd_, in_.data() + in_size_, room, 0);
     if (n > 0) {
       in_size_ += static_cast<std::size_t>(n);
-      ran += dispatch_buffered();
+      ran += dispatch_buffered(Clock::now());
       // A short read drained the socket: skip the recv that would say EAGAIN.
       if (static_cast<std::size_t>(n) < room) break;
       continue;
@@ -240,7 +184,7 @@ std::size_t Connection::read_and_dispatch() {
   return ran;
 }
 
-std::size_t Connection::dispatch_buffered() {
+std::size_t Connection::dispatch_buffered(Clock::time_point received_at) {
   std::size_t ran = 0;
   std::size_t start = 0;
   while (is_open()) {
@@ -265,7 +209,12 @@ std::size_t Connection::dispatch_buffered() {
       std::memcpy(aligned_copy_.data(), frame, frame_size);
       frame = reinterpret_cast<const std::uint8_t*>(aligned_copy_.data());
     }
-    if (!dispatch_frame(frame, frame_size, &ran)) return ran;
+    std::string why;
+    if (!pipeline_.dispatch_frame(std::span<const std::uint8_t>(frame, frame_size), received_at,
+                                  &ran, &why)) {
+      close(ClientError::protocol_error, why);
+      return ran;
+    }
   }
   if (!is_open()) return ran;
   std::memmove(in_.data(), in_.data() + start, in_size_ - start);
@@ -273,34 +222,10 @@ std::size_t Connection::dispatch_buffered() {
   return ran;
 }
 
-bool Connection::dispatch_frame(const std::uint8_t* bytes, std::size_t size, std::size_t* ran) {
-  std::string why;
-  const wire::Frame* frame = verify_frame(std::span<const std::uint8_t>(bytes, size), &why);
-  if (frame == nullptr || frame->replies() == nullptr) {
-    close(ClientError::protocol_error, frame == nullptr ? why : "frame without replies");
-    return false;
-  }
-  dispatching_ = true;
-  for (const wire::Reply* reply : *frame->replies()) {
-    const std::uint64_t id = reply->id();
-    const auto index = static_cast<std::uint32_t>(id);
-    // A reply to an abandoned request (its slot reused since) is dropped.
-    if (index >= slots_.size() || !slots_[index].busy ||
-        slots_[index].generation != static_cast<std::uint32_t>(id >> 32)) {
-      continue;
-    }
-    ReplyCallback callback = std::move(slots_[index].callback);
-    release_slot(index);
-    callback(ReplyView(reply, ClientError::none, {}));
-    ++*ran;
-    if (!is_open()) break;  // a callback's flush failed and closed us
-  }
-  dispatching_ = false;
-  return is_open();
-}
-
 void Connection::await(const bool& done, Clock::time_point deadline) {
-  if (!done && is_open()) flush(deadline);
+  if (!done && is_open()) {
+    flush(std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
+  }
   while (!done && is_open()) {
     read_and_dispatch();
     if (done || !is_open()) break;

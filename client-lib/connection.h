@@ -1,28 +1,18 @@
-// One TCP connection to one admitd port: the frame being built, the bytes
-// waiting to be written, the received bytes, and the table of requests in
-// flight (request id -> callback). Private to client-lib.
+// One TCP connection to one admitd port: the socket, the bytes received, and
+// a RequestPipeline (frames being built and written, requests in flight).
+// Private to client-lib.
 #pragma once
 
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include <flatbuffers/flatbuffers.h>
-
 #include "admit/client.h"
-#include "protocol/admit_generated.h"
-#include "protocol/protocol_limits.h"
+#include "request_pipeline.h"
 
 namespace admit {
-
-using Clock = std::chrono::steady_clock;
-
-// An encoded operation, ready to be wrapped in a Request.
-struct EncodedOp {
-  wire::Op type = wire::Op::NONE;
-  flatbuffers::Offset<void> offset;
-};
 
 class Connection {
  public:
@@ -40,24 +30,24 @@ class Connection {
   std::uint16_t port() const { return port_; }
   // The shard the server said is behind this port (-1: base port).
   std::int32_t shard() const { return shard_; }
-  std::size_t in_flight() const { return slots_used_; }
-  bool full() const { return slots_used_ >= options_.in_flight_max; }
+  std::size_t in_flight() const { return pipeline_.in_flight(); }
+  bool full() const { return pipeline_.full(); }
 
   // Adds one request to the frame being built: `encode(builder)` writes the
   // operation; `callback` runs once with its answer. Requires is_open() && !full().
   template <typename Encode>
-  void add(Encode&& encode, ReplyCallback callback) {
-    prepare_room();
-    const EncodedOp op = encode(builder_);
-    const std::uint64_t id = take_slot(std::move(callback));
-    request_offsets_.push_back(wire::CreateRequest(builder_, id, op.type, op.offset));
-    if (request_offsets_.size() >= frame_requests_max) close_frame();
+  void add(Encode&& encode, ReplyCallback&& callback) {
+    assert(is_open());
+    pipeline_.add(encode, std::move(callback));
   }
 
-  // Writes every built frame, waiting until `deadline` while the socket is full.
-  // On failure the connection is closed (callbacks get the error).
-  Status flush(Clock::time_point deadline);
-  bool has_output() const { return !request_offsets_.empty() || out_sent_ < out_.size(); }
+  // Writes every built frame, waiting up to `wait_max` from the moment the
+  // socket is first full. On failure the connection is closed (callbacks get
+  // the error).
+  Status flush(std::chrono::milliseconds wait_max);
+  bool has_output() const {
+    return pipeline_.has_open_frame() || out_sent_ < pipeline_.output().size();
+  }
   // Reads whatever has arrived (never blocks) and runs the callbacks of the
   // answers in it. Returns how many ran. Closes the connection on EOF or garbage.
   std::size_t read_and_dispatch();
@@ -69,43 +59,20 @@ class Connection {
   std::string address() const;
 
  private:
-  struct Slot {
-    ReplyCallback callback;
-    // Bumped at every release, so stale replies are dropped; starts at 1 so that
-    // no request id is 0 (the id of the server's answer to an unreadable frame).
-    std::uint32_t generation = 1;
-    std::uint32_t epoch = 0;       // the connection epoch it was taken in
-    bool busy = false;
-  };
-
   Status connect_socket(Clock::time_point deadline);
-  void prepare_room();
-  void close_frame();
-  std::uint64_t take_slot(ReplyCallback callback);
-  void release_slot(std::uint32_t index);
-  // Runs the callbacks of one received frame (prefix included, 8-byte aligned);
-  // false if it is not a valid reply frame (the connection is then closed).
-  bool dispatch_frame(const std::uint8_t* bytes, std::size_t size, std::size_t* ran);
-  std::size_t dispatch_buffered();
+  // Runs the callbacks of the whole frames received (all read at `received_at`).
+  std::size_t dispatch_buffered(Clock::time_point received_at);
 
   const ClientOptions& options_;
   const std::uint16_t port_;
   std::int32_t shard_ = -1;
   int fd_ = -1;
 
-  flatbuffers::FlatBufferBuilder builder_;
-  std::vector<flatbuffers::Offset<wire::Request>> request_offsets_;
-  std::vector<std::uint8_t> out_;  // whole frames waiting to be written
-  std::size_t out_sent_ = 0;
+  RequestPipeline pipeline_;
+  std::size_t out_sent_ = 0;       // bytes of pipeline_.output() written
   std::vector<std::uint8_t> in_;   // received bytes; [0, in_size_) are valid
   std::size_t in_size_ = 0;
   std::vector<std::uint64_t> aligned_copy_;  // for a frame that arrived misaligned
-
-  std::vector<Slot> slots_;        // grows up to in_flight_max, never shrinks
-  std::vector<std::uint32_t> free_slots_;
-  std::size_t slots_used_ = 0;
-  std::uint32_t epoch_ = 0;        // bumped by every close
-  bool dispatching_ = false;
 };
 
 }  // namespace admit

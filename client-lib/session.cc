@@ -129,11 +129,10 @@ Connection* Session::connection_for(RouteKind kind, std::string_view key, Status
 }
 
 Status Session::flush_all() {
-  const auto deadline = Clock::now() + options_.request_timeout;
   Status first_failure;
   auto flush_one = [&](Connection* c) {
     if (c == nullptr || !c->is_open() || !c->has_output()) return;
-    Status s = c->flush(deadline);
+    Status s = c->flush(options_.request_timeout);
     if (!s.answered() && first_failure.answered()) first_failure = std::move(s);
   };
   flush_one(base_.get());

@@ -80,6 +80,9 @@ RunSummary run_connections(const CommonOptions& common, const ConnectionsOptions
   // One socket per connection: the base port, which serves every event.
   ClientOptions single = common.client;
   single.shard_aware = false;
+  ServerMemory& memory = summary.server_memory;
+  memory.unit = "connection";
+  memory.resident_bytes_before = server_resident_bytes(client);
   Fleet fleet;
   Progress progress("connecting");
   const auto ramp_started = Clock::now();
@@ -93,6 +96,9 @@ RunSummary run_connections(const CommonOptions& common, const ConnectionsOptions
   const auto started = Clock::now();
   hold_connections(fleet, event, options, &summary, &dropped);
   summary.elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
+  memory.resident_bytes_after = server_resident_bytes(client);  // all still open
+  const auto drops = static_cast<std::size_t>(std::count(dropped.begin(), dropped.end(), true));
+  memory.units = connected - drops;
 
   ClientView view;
   view.expected[static_cast<int>(Outcome::ok)] = true;
@@ -100,10 +106,18 @@ RunSummary run_connections(const CommonOptions& common, const ConnectionsOptions
   view.still_waiting = 0;
   for (int i = 1; i < client_error_kinds; ++i) view.transport_errors += summary.client_errors[i];
   judge(client, event, view, &summary);
-  const auto drops = static_cast<std::size_t>(std::count(dropped.begin(), dropped.end(), true));
   expect(&summary, "all_connected", connected == options.connections,
          fmt::format("{} of {} connections opened", connected, options.connections));
   expect(&summary, "no_drops", drops == 0, fmt::format("{} connections dropped", drops));
+  if (options.memory_per_connection_max > 0) {
+    // Unknown memory fails: a limit that was asked for is never passed unchecked.
+    expect(&summary, "memory_per_connection",
+           memory.known() && memory.bytes_per_unit() <= options.memory_per_connection_max,
+           memory.known() ? fmt::format("{:.0f} bytes per connection (max {})",
+                                        memory.bytes_per_unit(),
+                                        options.memory_per_connection_max)
+                          : std::string("the server did not report its resident memory"));
+  }
   summary.notes.push_back(fmt::format("{} connections opened in {:.1f} s, held {:.1f} s, {} "
                                       "dropped",
                                       connected, ramp_s, options.hold_s, drops));

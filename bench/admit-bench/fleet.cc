@@ -20,11 +20,11 @@ constexpr std::uint32_t list_page_size = list_limit_max;
 
 }  // namespace
 
-double process_cpu_s() {
+CpuSeconds process_cpu() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
   const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  return {seconds(usage.ru_utime), seconds(usage.ru_stime)};
 }
 
 std::string unique_event_id(const std::string& prefix, const std::string& scenario, int index) {
@@ -143,6 +143,11 @@ bool fetch_server_view(Client& client, const std::string& event, std::size_t boo
     after = page->next_after;
   } while (!after.empty());
   return true;
+}
+
+std::uint64_t server_resident_bytes(Client& client) {
+  const Result<StatsInfo> stats = client.stats();
+  return stats.ok() ? stats->resident_bytes : 0;
 }
 
 void create_event_or_throw(Client& client, std::string_view id, std::uint32_t capacity,

@@ -18,14 +18,20 @@ namespace admit::bench {
 
 using Clock = std::chrono::steady_clock;
 
-inline std::uint64_t now_ns() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        Clock::now().time_since_epoch())
-                                        .count());
+inline std::uint64_t ns_since_epoch(Clock::time_point time) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count());
 }
 
-// CPU seconds (user + system) this process has used so far.
-double process_cpu_s();
+inline std::uint64_t now_ns() { return ns_since_epoch(Clock::now()); }
+
+// CPU seconds this process has used so far.
+struct CpuSeconds {
+  double user = 0;
+  double system = 0;
+  double total() const { return user + system; }
+};
+CpuSeconds process_cpu();
 
 // Flags every scenario takes.
 struct CommonOptions {
@@ -117,6 +123,10 @@ bool Fleet::drain(Clock::time_point deadline, OnSweep&& on_sweep) {
 // did not answer OK or when the event has more than `bookings_max` bookings.
 bool fetch_server_view(Client& client, const std::string& event, std::size_t bookings_max,
                        ServerView* view, std::string* why);
+
+// The server's resident memory as its Stats reports it; 0 when the call
+// fails or the server does not report it.
+std::uint64_t server_resident_bytes(Client& client);
 
 // Creates the event (per_user_max: capacity; no sale window) or throws
 // std::runtime_error naming the server's answer.

@@ -50,7 +50,8 @@ void add_common(CLI::App& app, CommonOptions* common, std::string* server) {
   app.add_option("--server", *server, "admitd base address, HOST:PORT")->capture_default_str();
   app.add_flag("--json", common->json,
                "print one JSON object (scenario, attempts, outcomes, seats_booked, "
-               "throughput_rps, latency_us, invariants, verdict) instead of the summary");
+               "throughput_rps, client CPU, latency_us, server memory, invariants, verdict) instead of "
+               "the summary");
   app.add_option("--record", common->record_path,
                  "write every acknowledged success (event, ref, user, seats) to FILE as JSON "
                  "lines");
@@ -158,6 +159,14 @@ CLI::App* add_connections(CLI::App& app, ConnectionsOptions* o) {
       ->check(CLI::Range(0.0, 1e6))->capture_default_str();
   cmd->add_option("--interval", o->interval_ms, "milliseconds between a connection's requests")
       ->check(CLI::Range(10u, 60'000u))->capture_default_str();
+  cmd->add_option("--memory-per-connection-max", o->memory_per_connection_max,
+                  "verdict memory_per_connection: the server's RSS growth per held connection "
+                  "((RSS with all open - RSS before) / N, from Stats) must be at most BYTES "
+                  "(the issue's target: 4096); 0: only reported. Run it against a fresh admitd: "
+                  "memory freed by earlier connections is reused without growing RSS. RSS counts "
+                  "touched pages, not reserved ones nor kernel socket buffers; a server that does "
+                  "not report RSS fails it")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40))->capture_default_str();
   return cmd;
 }
 

@@ -69,9 +69,17 @@ void print_summary(std::FILE* out, const RunSummary& summary) {
   print_outcomes(out, summary);
   print_latency(out, summary.latency);
   if (summary.client_cpu_s > 0 && summary.attempts > 0) {
-    fmt::print(out, "  client CPU: {:.2f} s ({:.0f} % of one core), {:.2f} us per request\n",
+    const double attempts = static_cast<double>(summary.attempts);
+    fmt::print(out, "  client CPU: {:.2f} s ({:.0f} % of one core), {:.2f} us per request "
+                    "({:.2f} us of it in user space)\n",
                summary.client_cpu_s, 100 * summary.client_cpu_s / summary.elapsed_s,
-               1e6 * summary.client_cpu_s / static_cast<double>(summary.attempts));
+               1e6 * summary.client_cpu_s / attempts, 1e6 * summary.client_user_cpu_s / attempts);
+  }
+  if (const ServerMemory& memory = summary.server_memory; memory.known()) {
+    fmt::print(out, "  server RSS: {:.1f} MiB before, {:.1f} MiB after: {:.0f} bytes per {}\n",
+               static_cast<double>(memory.resident_bytes_before) / (1 << 20),
+               static_cast<double>(memory.resident_bytes_after) / (1 << 20),
+               memory.bytes_per_unit(), memory.unit);
   }
   for (const auto& note : summary.notes) fmt::print(out, "  {}\n", note);
   fmt::print(out, "  verdict:\n");
@@ -101,12 +109,18 @@ std::string summary_json(const RunSummary& summary) {
   json["elapsed_s"] = summary.elapsed_s;
   json["throughput_rps"] = summary.throughput_rps();
   json["client_cpu_s"] = summary.client_cpu_s;
+  json["client_user_cpu_s"] = summary.client_user_cpu_s;
   nlohmann::ordered_json latency;
   for (const auto& p : percentiles) {
     latency[p.key] = ns_to_us(summary.latency.value_at_percentile_ns(p.percent));
   }
   latency["max"] = ns_to_us(summary.latency.max_ns());
   json["latency_us"] = latency;
+  if (const ServerMemory& memory = summary.server_memory; memory.known()) {
+    json["server"] = {{"resident_bytes_before", memory.resident_bytes_before},
+                      {"resident_bytes_after", memory.resident_bytes_after},
+                      {"bytes_per_" + memory.unit, memory.bytes_per_unit()}};
+  }
   nlohmann::ordered_json invariants = nlohmann::ordered_json::object();
   for (const auto& invariant : summary.invariants) invariants[invariant.name] = invariant.pass;
   json["invariants"] = invariants;

@@ -18,6 +18,22 @@ namespace admit::bench {
 // Client-side failures, counted apart from the server's outcomes.
 inline constexpr int client_error_kinds = 8;  // ClientError values
 
+// The server's resident memory (RSS, from Stats) around the measured phase,
+// and its growth per unit of the scenario (a connection held, a booking made).
+struct ServerMemory {
+  std::uint64_t resident_bytes_before = 0;  // 0: not measured or not reported
+  std::uint64_t resident_bytes_after = 0;
+  std::string unit;        // "connection" or "booking"
+  std::uint64_t units = 0;
+
+  bool known() const { return resident_bytes_before > 0 && resident_bytes_after > 0 && units > 0; }
+  // (after - before) / units; negative when the server gave memory back.
+  double bytes_per_unit() const {
+    return (static_cast<double>(resident_bytes_after) - static_cast<double>(resident_bytes_before)) /
+           static_cast<double>(units);
+  }
+};
+
 struct RunSummary {
   std::string scenario;
   std::vector<std::string> events;
@@ -29,6 +45,8 @@ struct RunSummary {
   // CPU admit-bench itself spent in the measured phase (user + system, all
   // threads); 0 when not measured. Shows whether the client was the limit.
   double client_cpu_s = 0;
+  double client_user_cpu_s = 0;  // the part of it in user space (the rest: the kernel's)
+  ServerMemory server_memory;  // throughput and connections only
   LatencyHistogram latency;
   std::vector<Invariant> invariants;
   std::vector<std::string> notes;  // scenario facts worth a line ("1 waitlisted at 1")
@@ -39,7 +57,9 @@ struct RunSummary {
 
 void print_summary(std::FILE* out, const RunSummary& summary);
 // One line: scenario, attempts, outcomes{NAME:count}, seats_booked,
-// throughput_rps, latency_us{p50,p95,p99,p999,max}, invariants{name:bool}, verdict.
+// throughput_rps, client_cpu_s, client_user_cpu_s, latency_us{p50,p95,p99,p999,max}, when known
+// server{resident_bytes_before, resident_bytes_after, bytes_per_<unit>},
+// invariants{name:bool}, verdict.
 std::string summary_json(const RunSummary& summary);
 
 // Merges per-event invariant lists: a name passes when it passes for every

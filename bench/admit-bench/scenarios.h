@@ -55,6 +55,9 @@ struct ConnectionsOptions {
   double hold_s = 10;
   double ramp_per_s = 2000;        // new connections a second
   std::uint32_t interval_ms = 1000;  // each connection sends a GetEvent this often
+  // The server's RSS growth per held connection must stay at or under this
+  // (a verdict); 0: reported, not judged.
+  std::uint64_t memory_per_connection_max = 0;
 };
 
 RunSummary run_flash_sale(const CommonOptions& common, const FlashSaleOptions& options);

@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cassert>
+#include <charconv>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -87,13 +88,21 @@ std::uint64_t next_random(std::uint64_t* state) {  // splitmix64
   return z ^ (z >> 31);
 }
 
-// A fresh user is unique to its connection; a pool user is shared by all.
+// A fresh user ("c<connection>-<n>") is unique to its connection; a pool user
+// ("u<n>") is shared by all. std::to_chars, not fmt: this runs twice per
+// booking, and parsing a format string each time was a visible part of the
+// client's CPU.
 std::string_view user_name(const Conn& conn, std::uint64_t user, bool fresh,
                            std::array<char, user_name_size_max>* buffer) {
-  const auto end = fresh ? fmt::format_to_n(buffer->data(), buffer->size(), "c{}-{}",
-                                            conn.index, user)
-                         : fmt::format_to_n(buffer->data(), buffer->size(), "u{}", user);
-  return {buffer->data(), end.size};
+  char* const end = buffer->data() + buffer->size();
+  char* out = buffer->data();
+  *out++ = fresh ? 'c' : 'u';
+  if (fresh) {
+    out = std::to_chars(out, end, conn.index).ptr;
+    *out++ = '-';
+  }
+  out = std::to_chars(out, end, user).ptr;
+  return {buffer->data(), static_cast<std::size_t>(out - buffer->data())};
 }
 
 void on_reply(const Pending& pending, const ReplyView& reply);
@@ -108,9 +117,9 @@ void account(Worker& worker, const Pending& pending, const ReplyView& reply) {
                                  outcome == Outcome::already_booked)) {
     const BookReplyView data = reply.book_view();
     std::array<char, user_name_size_max> buffer;
-    const std::string_view user = user_name(conn, pending.user, fresh, &buffer);
     if (outcome == Outcome::already_booked) {
       if (worker.already_booked.size() < already_booked_kept_max) {
+        const std::string_view user = user_name(conn, pending.user, fresh, &buffer);
         worker.already_booked.push_back(
             {pending.event, {std::string(user), std::string(data.ref)}});
       }
@@ -120,7 +129,10 @@ void account(Worker& worker, const Pending& pending, const ReplyView& reply) {
     assert(data.ref.size() == booking_ref_size);
     std::copy_n(data.ref.data(), booking_ref_size, live.ref.begin());
     conn.live.push_back(live);
-    worker.recorder->record((*worker.events)[pending.event], data.ref, user, data.seats, outcome);
+    if (worker.recorder->enabled()) {
+      worker.recorder->record((*worker.events)[pending.event], data.ref,
+                              user_name(conn, pending.user, fresh, &buffer), data.seats, outcome);
+    }
   } else if (pending.op == Op::cancel && outcome != Outcome::ok) {
     conn.live.push_back({pending.ref, pending.event, pending.user});  // still live
   }
@@ -131,7 +143,7 @@ void on_reply(const Pending& pending, const ReplyView& reply) {
   Worker& worker = *conn.worker;
   assert(conn.in_flight > 0);
   --conn.in_flight;
-  const std::uint64_t now = now_ns();
+  const std::uint64_t now = ns_since_epoch(reply.received_at());
   worker.latency.record(now > pending.sent_ns ? now - pending.sent_ns : 0);
   worker.completed.fetch_add(1, std::memory_order_relaxed);
   if (reply.error() != ClientError::none) {
@@ -440,9 +452,17 @@ RunSummary run_throughput(const CommonOptions& common, const ThroughputOptions& 
   auto workers = make_workers(common, options, events, &recorder);
   std::uint64_t due_unsent = 0;
 
-  const double cpu_before_s = process_cpu_s();
+  // Around the load only: connections and events exist before, the verdict's
+  // listings come after.
+  ServerMemory& memory = summary.server_memory;
+  memory.unit = "booking";
+  memory.resident_bytes_before = server_resident_bytes(setup);
+  const CpuSeconds cpu_before = process_cpu();
   summary.elapsed_s = drive(workers, options);
-  summary.client_cpu_s = process_cpu_s() - cpu_before_s;
+  const CpuSeconds cpu_after = process_cpu();
+  summary.client_cpu_s = cpu_after.total() - cpu_before.total();
+  summary.client_user_cpu_s = cpu_after.user - cpu_before.user;
+  memory.resident_bytes_after = server_resident_bytes(setup);
   for (const auto& worker : workers) {
     summary.latency.merge(worker->latency);
     for (int i = 0; i < outcome_count; ++i) summary.outcomes[i] += worker->outcomes[i];
@@ -453,6 +473,7 @@ RunSummary run_throughput(const CommonOptions& common, const ThroughputOptions& 
     due_unsent += worker->due_unsent;
   }
   summary.attempts = summary.latency.count();
+  memory.units = summary.outcomes[static_cast<int>(Outcome::booked)];
   if (due_unsent > 0) {
     summary.notes.push_back(fmt::format(
         "{} requests were due but never sent (every connection had --pipeline {} in flight): "

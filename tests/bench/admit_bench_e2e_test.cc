@@ -107,6 +107,8 @@ TEST_F(AdmitBench, ThroughputWithAMixAndASmallCapacityStaysConsistent) {
   expect_passed(run);
   EXPECT_GT(run.json["attempts"].get<std::uint64_t>(), 0u) << run.output;
   EXPECT_LE(run.json["seats_booked"].get<std::uint64_t>(), 400u) << run.output;  // 2 events
+  EXPECT_GT(run.json["server"]["resident_bytes_before"].get<std::uint64_t>(), 0u) << run.output;
+  EXPECT_TRUE(run.json["server"]["bytes_per_booking"].is_number()) << run.output;
 }
 
 TEST_F(AdmitBench, OpenLoopThroughputRuns) {
@@ -118,9 +120,13 @@ TEST_F(AdmitBench, OpenLoopThroughputRuns) {
 
 TEST_F(AdmitBench, ConnectionsAreHeldWithoutDrops) {
   const BenchRun run = run_bench(
-      *server_, "connections --connections 50 --hold 1 --ramp 0 --interval 200");
+      *server_, "connections --connections 50 --hold 1 --ramp 0 --interval 200 "
+                "--memory-per-connection-max 1048576");
   expect_passed(run);
   EXPECT_EQ(run.json["invariants"]["no_drops"], true) << run.output;
+  EXPECT_EQ(run.json["invariants"]["memory_per_connection"], true) << run.output;
+  EXPECT_GT(run.json["server"]["resident_bytes_after"].get<std::uint64_t>(), 0u) << run.output;
+  EXPECT_TRUE(run.json["server"]["bytes_per_connection"].is_number()) << run.output;
   EXPECT_GE(outcome(run, "OK"), 50u) << run.output;
 }
 

@@ -202,15 +202,39 @@ TEST(Report, JsonHasEveryFieldAndTheVerdict) {
   summary.outcomes[static_cast<int>(Outcome::sold_out)] = 1;
   summary.seats_booked = 2;
   summary.elapsed_s = 0.5;
+  summary.client_cpu_s = 0.25;
+  summary.client_user_cpu_s = 0.125;
   summary.latency.record(1'500'000);
   summary.invariants = {{"no_oversell", true, ""}, {"views_agree", false, "x"}};
   const std::string json = summary_json(summary);
   for (const char* field : {"\"scenario\":\"flash-sale\"", "\"attempts\":3", "\"BOOKED\":2",
                             "\"SOLD_OUT\":1", "\"seats_booked\":2", "\"throughput_rps\":6.0",
+                            "\"client_cpu_s\":0.25", "\"client_user_cpu_s\":0.125",
                             "\"p999\":", "\"max\":1500.0", "\"no_oversell\":true",
                             "\"views_agree\":false", "\"verdict\":\"FAIL\""}) {
     EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
   }
+}
+
+TEST(Report, JsonHasTheServersMemoryPerUnitOnlyWhenKnown) {
+  RunSummary summary;
+  summary.scenario = "connections";
+  summary.server_memory = {1'000'000, 1'008'192, "connection", 4};
+  std::string json = summary_json(summary);
+  for (const char* field : {"\"server\":{\"resident_bytes_before\":1000000,"
+                            "\"resident_bytes_after\":1008192,"
+                            "\"bytes_per_connection\":2048.0}"}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
+  }
+  summary.server_memory.resident_bytes_before = 0;  // the server did not report it
+  json = summary_json(summary);
+  EXPECT_EQ(json.find("\"server\""), std::string::npos) << json;
+}
+
+TEST(Report, ServerMemoryGivenBackIsNegativeGrowth) {
+  const ServerMemory memory{2'000'000, 1'000'000, "booking", 1000};
+  EXPECT_TRUE(memory.known());
+  EXPECT_DOUBLE_EQ(memory.bytes_per_unit(), -1000.0);
 }
 
 TEST(Mix, ParsesPercentagesInAnyOrder) {

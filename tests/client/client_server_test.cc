@@ -143,6 +143,7 @@ TEST_F(ClientServer, LeaveWaitlistAndStats) {
   ASSERT_TRUE(stats.ok()) << stats.status().to_string();
   EXPECT_EQ(stats->shards.size(), 2u);
   EXPECT_FALSE(stats->durability.empty());
+  EXPECT_GT(stats->resident_bytes, 0u);
 }
 
 TEST_F(ClientServer, RefusalsCarryTheirData) {
@@ -254,8 +255,10 @@ TEST_F(ClientServer, AsyncPipelinesThousandsOfBooksAcrossManyFrames) {
   std::map<Outcome, int> outcomes;
   std::set<std::string> refs;
   int answered = 0;
+  int received_in_time = 0;
   std::vector<std::string> names;
   for (int i = 0; i < users; ++i) names.push_back("user-" + std::to_string(i));
+  const auto submitted_at = std::chrono::steady_clock::now();
   for (const std::string& user : names) {
     const Status s = client.submit_book({.event = event, .user = user},
                                         [&](const ReplyView& reply) {
@@ -263,6 +266,10 @@ TEST_F(ClientServer, AsyncPipelinesThousandsOfBooksAcrossManyFrames) {
                                           ++outcomes[reply.outcome()];
                                           const BookReplyView book = reply.book_view();
                                           if (!book.ref.empty()) refs.emplace(book.ref);
+                                          received_in_time +=
+                                              reply.received_at() >= submitted_at &&
+                                              reply.received_at() <=
+                                                  std::chrono::steady_clock::now();
                                         });
     ASSERT_TRUE(s.ok()) << s.to_string();
   }
@@ -272,10 +279,42 @@ TEST_F(ClientServer, AsyncPipelinesThousandsOfBooksAcrossManyFrames) {
     client.poll(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(answered, users);
+  EXPECT_EQ(received_in_time, users);
   EXPECT_EQ(outcomes[Outcome::booked], 1000);
   EXPECT_EQ(outcomes[Outcome::sold_out], users - 1000);
   EXPECT_EQ(refs.size(), 1000u);
   EXPECT_EQ(setup.get_event(event)->available, 0u);
+}
+
+// Consecutive requests for one event share its id in the frame; a request for
+// another event in between must still land on its own event.
+TEST_F(ClientServer, AsyncBooksOfInterleavedEventsLandOnTheirOwnEvent) {
+  Client setup(options());
+  const std::string first = create(setup, "interleaved-first", 100);
+  const std::string second = create(setup, "interleaved-second-with-a-longer-id", 100);
+  ClientOptions single = options();
+  single.shard_aware = false;  // one connection, so one frame holds them all
+  AsyncClient client(single);
+  ASSERT_TRUE(client.connect().ok());
+  const std::vector<std::string> order = {first, first, second, first, second, second, first};
+  std::vector<std::string> users;
+  for (std::size_t i = 0; i < order.size(); ++i) users.push_back("u" + std::to_string(i));
+  int booked = 0;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    ASSERT_TRUE(client
+                    .submit_book({.event = order[i], .user = users[i]},
+                                 [&booked](const ReplyView& reply) {
+                                   booked += reply.outcome() == Outcome::booked;
+                                 })
+                    .ok());
+  }
+  ASSERT_TRUE(client.flush().ok());
+  for (int turn = 0; turn < 100 && client.in_flight() > 0; ++turn) {
+    client.poll(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(booked, 7);
+  EXPECT_EQ(setup.get_event(first)->confirmed, 4u);
+  EXPECT_EQ(setup.get_event(second)->confirmed, 3u);
 }
 
 TEST_F(ClientServer, PollManyAnswersManyClientsAndTheirCallbacksMaySubmit) {

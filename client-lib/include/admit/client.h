@@ -305,9 +305,14 @@ struct BookReplyView {
 // One answer, valid only during the callback that receives it.
 class ReplyView {
  public:
-  ReplyView(const void* reply, ClientError error, std::string_view why)
-      : reply_(reply), error_(error), why_(why) {}
+  ReplyView(const void* reply, ClientError error, std::string_view why,
+            std::chrono::steady_clock::time_point received_at = {})
+      : reply_(reply), error_(error), why_(why), received_at_(received_at) {}
   ClientError error() const { return error_; }  // none when the server answered
+  // When the bytes carrying the answer were read (one clock read per read, not
+  // per reply: a load generator's latency needs no clock of its own), or when
+  // the failure was noticed.
+  std::chrono::steady_clock::time_point received_at() const { return received_at_; }
   Outcome outcome() const;                      // meaningful when error() == none
   std::string_view message() const;             // the server's or the failure's
   Status status() const;                        // an owning copy of the three above
@@ -327,6 +332,7 @@ class ReplyView {
   const void* reply_;  // a verified wire::Reply, or nullptr after a failure
   ClientError error_;
   std::string_view why_;
+  std::chrono::steady_clock::time_point received_at_;
 };
 
 // A move-only callable `void(const ReplyView&)` stored inline (no allocation);

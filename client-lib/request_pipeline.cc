@@ -1,0 +1,130 @@
+#include "request_pipeline.h"
+
+#include <cassert>
+
+#include "protocol/framing.h"
+
+namespace admit {
+namespace {
+
+constexpr std::size_t builder_initial_size = 16 * 1024;
+// Room kept for one more operation: the largest (UpdateEvent, Book with every
+// string at its limit) encode to well under this.
+constexpr std::size_t op_encoded_size_max = 4096;
+constexpr std::size_t frame_build_size_max = frame_size_max - op_encoded_size_max;
+
+}  // namespace
+
+FrameBuilder::FrameBuilder() : flatbuffers::FlatBufferBuilder(builder_initial_size) {
+  repeated_.reserve(event_id_size_max);
+}
+
+flatbuffers::Offset<flatbuffers::String> FrameBuilder::repeated_string(std::string_view text) {
+  if (repeated_offset_.IsNull() || text != repeated_) {
+    repeated_offset_ = CreateString(text.data(), text.size());
+    repeated_.assign(text);
+  }
+  return repeated_offset_;
+}
+
+void FrameBuilder::restart() {
+  flatbuffers::FlatBufferBuilder::Clear();
+  repeated_offset_ = 0;
+}
+
+RequestPipeline::RequestPipeline(const ClientOptions& options)
+    : in_flight_max_(options.in_flight_max) {
+  request_offsets_.reserve(frame_requests_max);
+}
+
+void RequestPipeline::prepare_room() {
+  if (builder_.GetSize() > frame_build_size_max) close_frame();
+}
+
+void RequestPipeline::close_frame() {
+  if (request_offsets_.empty()) return;
+  auto requests = builder_.CreateVector(request_offsets_);
+  finish_frame(builder_, wire::CreateFrame(builder_, requests));
+  const auto bytes = builder_.GetBufferSpan();
+  assert(bytes.size() <= frame_size_max + frame_header_size);
+  out_.insert(out_.end(), bytes.begin(), bytes.end());
+  builder_.restart();
+  request_offsets_.clear();
+}
+
+std::uint64_t RequestPipeline::take_slot(ReplyCallback&& callback) {
+  assert(!full());
+  std::uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& slot = slots_[index];
+  assert(!slot.busy);
+  slot.callback = std::move(callback);
+  slot.busy = true;
+  slot.epoch = epoch_;
+  ++slots_used_;
+  return std::uint64_t{slot.generation} << 32 | index;
+}
+
+void RequestPipeline::release_slot(std::uint32_t index) {
+  Slot& slot = slots_[index];
+  assert(slot.busy);
+  slot.busy = false;
+  if (++slot.generation == 0) slot.generation = 1;
+  free_slots_.push_back(index);
+  --slots_used_;
+}
+
+bool RequestPipeline::dispatch_frame(std::span<const std::uint8_t> bytes,
+                                     Clock::time_point received_at, std::size_t* ran,
+                                     std::string* why) {
+  const wire::Frame* frame = verify_frame(bytes, why);
+  if (frame == nullptr) return false;
+  if (frame->replies() == nullptr) {
+    *why = "frame without replies";
+    return false;
+  }
+  dispatching_ = true;
+  const std::uint32_t dispatch_epoch = epoch_;
+  for (const wire::Reply* reply : *frame->replies()) {
+    const std::uint64_t id = reply->id();
+    const auto index = static_cast<std::uint32_t>(id);
+    // A reply to an abandoned request (its slot reused since) is dropped.
+    if (index >= slots_.size() || !slots_[index].busy ||
+        slots_[index].generation != static_cast<std::uint32_t>(id >> 32)) {
+      continue;
+    }
+    // Moved out first: the callback may submit, which may reuse the slot.
+    ReplyCallback callback = std::move(slots_[index].callback);
+    release_slot(index);
+    callback(ReplyView(reply, ClientError::none, {}, received_at));
+    ++*ran;
+    if (epoch_ != dispatch_epoch) break;  // a callback's flush failed: all were failed
+  }
+  dispatching_ = false;
+  return true;
+}
+
+void RequestPipeline::fail_all(ClientError error, std::string_view message) {
+  builder_.restart();
+  request_offsets_.clear();
+  out_.clear();
+  const Clock::time_point now = Clock::now();
+  // By index and only this epoch's slots: a callback may reconnect and submit,
+  // which may grow slots_ and take fresh ones.
+  const std::uint32_t failing_epoch = epoch_++;
+  const std::size_t slot_count = slots_.size();
+  for (std::size_t i = 0; i < slot_count; ++i) {
+    if (!slots_[i].busy || slots_[i].epoch != failing_epoch) continue;
+    ReplyCallback callback = std::move(slots_[i].callback);
+    release_slot(static_cast<std::uint32_t>(i));
+    callback(ReplyView(nullptr, error, message, now));
+  }
+}
+
+}  // namespace admit

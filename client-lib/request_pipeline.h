@@ -1,0 +1,113 @@
+// The socket-free half of a connection: operations encoded into request
+// frames, and the table of requests in flight (request id -> callback) that
+// reply frames are dispatched through. Apart from the socket so that the
+// client's own cost per request can be measured alone
+// (bench/hotpath/client_bench.cc). Private to client-lib.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <flatbuffers/flatbuffers.h>
+
+#include "admit/client.h"
+#include "protocol/admit_generated.h"
+#include "protocol/protocol_limits.h"
+
+namespace admit {
+
+using Clock = std::chrono::steady_clock;
+
+// The builder of one request frame. Consecutive requests naming the same event
+// (a pipelined batch on one shard's connection) share one copy of its id:
+// less to encode, to send and for the server to verify.
+class FrameBuilder : public flatbuffers::FlatBufferBuilder {
+ public:
+  FrameBuilder();
+  // `text` as a string of this frame: the previous call's string when equal.
+  flatbuffers::Offset<flatbuffers::String> repeated_string(std::string_view text);
+  // Clears the builder for the next frame, forgetting the repeated string (its
+  // offset belonged to the old frame). Clear() alone would keep it: hidden.
+  void restart();
+  void Clear() = delete;
+
+ private:
+  std::string repeated_;  // reserved for event_id_size_max bytes: assigning an id never allocates
+  flatbuffers::Offset<flatbuffers::String> repeated_offset_;
+};
+
+// An encoded operation, ready to be wrapped in a Request.
+struct EncodedOp {
+  wire::Op type = wire::Op::NONE;
+  flatbuffers::Offset<void> offset;
+};
+
+class RequestPipeline {
+ public:
+  explicit RequestPipeline(const ClientOptions& options);
+
+  std::size_t in_flight() const { return slots_used_; }
+  bool full() const { return slots_used_ >= in_flight_max_; }
+
+  // Adds one request to the frame being built: `encode(builder)` writes the
+  // operation; `callback` runs once with its answer. Returns the request id.
+  // Requires !full().
+  template <typename Encode>
+  std::uint64_t add(Encode&& encode, ReplyCallback&& callback) {
+    prepare_room();
+    const EncodedOp op = encode(builder_);
+    const std::uint64_t id = take_slot(std::move(callback));
+    request_offsets_.push_back(wire::CreateRequest(builder_, id, op.type, op.offset));
+    if (request_offsets_.size() >= frame_requests_max) close_frame();
+    return id;
+  }
+  // Appends the frame being built (if any) to output().
+  void close_frame();
+  bool has_open_frame() const { return !request_offsets_.empty(); }
+  // Whole request frames, prefixes included, waiting to be written.
+  std::vector<std::uint8_t>& output() { return out_; }
+  const std::vector<std::uint8_t>& output() const { return out_; }
+
+  // Runs the callbacks of one received frame (prefix included, 8-byte
+  // aligned) read at `received_at`; false (and `why`) if it is not a valid reply
+  // frame. Stops early when a callback failed every request (fail_all).
+  bool dispatch_frame(std::span<const std::uint8_t> frame, Clock::time_point received_at,
+                      std::size_t* ran, std::string* why);
+  // True while dispatch_frame runs callbacks.
+  bool dispatching() const { return dispatching_; }
+
+  // Drops the frames not yet written; every request in flight gets `error`
+  // and `message`. Callbacks may add requests again: those are kept.
+  void fail_all(ClientError error, std::string_view message);
+
+ private:
+  struct Slot {
+    ReplyCallback callback;
+    // Bumped at every release, so stale replies are dropped; starts at 1 so that
+    // no request id is 0 (the id of the server's answer to an unreadable frame).
+    std::uint32_t generation = 1;
+    std::uint32_t epoch = 0;  // the fail_all epoch it was taken in
+    bool busy = false;
+  };
+
+  void prepare_room();
+  std::uint64_t take_slot(ReplyCallback&& callback);
+  void release_slot(std::uint32_t index);
+
+  const std::size_t in_flight_max_;
+  FrameBuilder builder_;
+  std::vector<flatbuffers::Offset<wire::Request>> request_offsets_;
+  std::vector<std::uint8_t> out_;
+
+  std::vector<Slot> slots_;  // grows up to in_flight_max, never shrinks
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t slots_used_ = 0;
+  std::uint32_t epoch_ = 0;  // bumped by every fail_all
+  bool dispatching_ = false;
+};
+
+}  // namespace admit
