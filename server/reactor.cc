@@ -238,6 +238,35 @@ void Reactor::on_accept(int listener_index, const io_uring_cqe& cqe) {
   if (!accept_armed_[listener_index] && !stopping_) arm_accept(listener_index);
 }
 
+// A multishot accept holds its listening socket until its last completion:
+// without this, the port stays taken after admitd exits, until the kernel
+// tears the ring down. Waits at most shutdown_accept_wait_ms for them.
+void Reactor::cancel_accepts() {
+  for (int i = 0; i < 2; ++i) {
+    if (!accept_armed_[i]) continue;
+    io_uring_sqe* sqe = next_sqe();
+    io_uring_prep_cancel64(
+        sqe, CompletionTag{CompletionKind::accept, static_cast<std::uint32_t>(i), 0}.encode(), 0);
+    io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::ignore, 0, 0}.encode());
+  }
+  const std::int64_t deadline_ms = wall_clock_ms() + shutdown_accept_wait_ms;
+  while ((accept_armed_[0] || accept_armed_[1]) && wall_clock_ms() < deadline_ms) {
+    __kernel_timespec wait{0, 10'000'000};
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &wait, nullptr);
+    unsigned head = 0;
+    unsigned seen = 0;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      const CompletionTag tag = CompletionTag::decode(cqe->user_data);
+      if (tag.kind != CompletionKind::accept) continue;  // the shard is stopping: nothing to do
+      if (cqe->res >= 0) ::close(cqe->res);  // accepted just before the cancel
+      if ((cqe->flags & IORING_CQE_F_MORE) == 0) accept_armed_[tag.index] = false;
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+}
+
 void Reactor::arm_housekeeping() {
   housekeeping_interval_.tv_sec = 0;
   housekeeping_interval_.tv_nsec = housekeeping_interval_ms * 1'000'000;
@@ -349,6 +378,7 @@ void Reactor::publish_connection_stats() {
 }
 
 void Reactor::shut_down() {
+  cancel_accepts();
   close_wal();
   for (auto& connection : connections_) {
     if (connection->in_use) ::close(connection->fd);

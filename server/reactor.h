@@ -59,7 +59,7 @@ struct Connection {
   std::vector<std::uint8_t> send_queued;
   std::vector<std::uint8_t> send_active;  // owned by the kernel while send_in_flight
   std::size_t send_offset = 0;
-  std::unique_ptr<flatbuffers::FlatBufferBuilder> builder;  // this turn's replies
+  std::unique_ptr<ReplyFrameBuilder> builder;  // this turn's replies
   std::vector<ReplyOffset> replies;
 
   std::size_t queued_bytes() const {
@@ -118,6 +118,7 @@ class Reactor : public storage::EventObserver {
   void handle_completion(const io_uring_cqe& cqe);
   void end_turn();
   void arm_accept(int listener_index);
+  void cancel_accepts();
   void on_accept(int listener_index, const io_uring_cqe& cqe);
   void arm_housekeeping();
   void on_housekeeping();
@@ -145,7 +146,7 @@ class Reactor : public storage::EventObserver {
   void forward(Connection& connection, std::uint64_t id, std::uint32_t owner,
                const ShardCommand& command);
   void deliver(Connection& connection, std::uint64_t id, ShardResult& result);
-  flatbuffers::FlatBufferBuilder& builder_of(Connection& connection);
+  ReplyFrameBuilder& builder_of(Connection& connection);
   void add_reply(Connection& connection, ReplyOffset reply);
   void finish_reply_frame(Connection& connection);
   void refuse_and_close(Connection& connection, Outcome outcome, std::string_view message);
@@ -210,6 +211,7 @@ class Reactor : public storage::EventObserver {
   std::vector<std::deque<RingMark>> ring_marks_;       // per origin, oldest first
   Publication turn_publication_;
   absl::flat_hash_map<std::uint64_t, std::uint32_t> turn_event_index_;  // xxh3(id) -> index
+  std::uint32_t turn_last_event_ = 0;  // index of the event changed last (a hint)
   std::deque<Publication> publications_;               // waiting for their batch
   std::vector<std::vector<EventSnapshot>> spare_event_vectors_;
 

@@ -189,7 +189,7 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
   ShardCommand command;
   const DecodedRequest decoded = decode_request(request, options_.shards, &command);
   const std::uint64_t id = request.id();
-  flatbuffers::FlatBufferBuilder& builder = builder_of(connection);
+  ReplyFrameBuilder& builder = builder_of(connection);
   switch (decoded.kind) {
     case RequestKind::refused:
       return add_reply(connection, encode_refusal(builder, id, decoded.outcome, decoded.message));
@@ -244,8 +244,8 @@ void Reactor::deliver(Connection& connection, std::uint64_t id, ShardResult& res
   attend(connection);
 }
 
-flatbuffers::FlatBufferBuilder& Reactor::builder_of(Connection& connection) {
-  if (!connection.builder) connection.builder = std::make_unique<flatbuffers::FlatBufferBuilder>();
+ReplyFrameBuilder& Reactor::builder_of(Connection& connection) {
+  if (!connection.builder) connection.builder = std::make_unique<ReplyFrameBuilder>();
   return *connection.builder;
 }
 
@@ -264,7 +264,7 @@ void Reactor::add_reply(Connection& connection, ReplyOffset reply) {
 // Closes the frame of replies being built and queues its bytes for sending.
 void Reactor::finish_reply_frame(Connection& connection) {
   if (connection.replies.empty()) return;
-  flatbuffers::FlatBufferBuilder& builder = *connection.builder;
+  ReplyFrameBuilder& builder = *connection.builder;
   const auto replies = builder.CreateVector(connection.replies);
   finish_frame(builder, wire::CreateFrame(builder, 0, replies));
   assert(builder.GetSize() <= frame_header_size + frame_size_max);

@@ -181,14 +181,22 @@ void Reactor::on_event_changed(const storage::EventView& event) {
   if (publish_at_once_) return shared_.directory.publish(shard_, EventSnapshot::of(event));
   // The last state of each event in this turn is enough: keep one snapshot each.
   std::vector<EventSnapshot>& events = turn_publication_.events;
+  // Changes come in runs on one event (a burst of bookings): the event changed
+  // last needs no hash and no lookup. A stale index is caught by the id check.
+  if (turn_last_event_ < events.size() && events[turn_last_event_].id.view() == event.id) {
+    events[turn_last_event_] = EventSnapshot::of(event);
+    return;
+  }
   const std::uint64_t key = XXH3_64bits(event.id.data(), event.id.size());
   const auto [found, inserted] =
       turn_event_index_.try_emplace(key, static_cast<std::uint32_t>(events.size()));
   if (!inserted && events[found->second].id.view() == event.id) {
+    turn_last_event_ = found->second;
     events[found->second] = EventSnapshot::of(event);
     return;
   }
   found->second = static_cast<std::uint32_t>(events.size());  // new, or a hash collision
+  turn_last_event_ = found->second;
   events.push_back(EventSnapshot::of(event));
 }
 

@@ -254,27 +254,118 @@ DecodedRequest decode_request(const wire::Request& request, std::uint32_t shards
 
 namespace {
 
-// Reasons repeat within a frame (a sold-out burst says the same thing up to
-// frame_requests_max times): written once per frame, the builder's pool is
-// cleared with it.
-flatbuffers::Offset<flatbuffers::String> shared_string_or_null(FlatBufferBuilder& builder,
-                                                               std::string_view text) {
-  if (text.empty()) return 0;
-  return builder.CreateSharedString(text.data(), text.size());
+// Tables written by hand: up to 8 scalar or offset fields, each present or
+// not. The layout depends only on which are present (a mask), computed at
+// compile time for every mask: the soffset, the 8-byte fields (the table
+// starts 4 bytes before an 8-byte boundary), the 4-byte ones, the 1-byte
+// ones; no padding inside.
+constexpr std::size_t hand_fields_max = 8;
+
+struct HandLayout {
+  std::array<flatbuffers::voffset_t, hand_fields_max> at{};  // 0: absent
+  flatbuffers::voffset_t size = 0;
+  bool has_eight = false;  // 8-byte fields from offset 4 on
+};
+
+template <std::size_t count>
+constexpr HandLayout hand_layout(const std::array<std::uint8_t, count>& sizes, std::size_t mask) {
+  HandLayout layout;
+  std::size_t next = sizeof(flatbuffers::soffset_t);
+  for (const std::uint8_t size : {8, 4, 1}) {
+    for (std::size_t i = 0; i < count; ++i) {
+      if ((mask >> i & 1) == 0 || sizes[i] != size) continue;
+      layout.at[i] = static_cast<flatbuffers::voffset_t>(next);
+      next += size;
+      layout.has_eight = layout.has_eight || size == 8;
+    }
+  }
+  layout.size = static_cast<flatbuffers::voffset_t>(next);
+  return layout;
 }
 
-ReplyOffset reply(FlatBufferBuilder& builder, std::uint64_t id, Outcome outcome,
-                  std::string_view message, wire::Result type, flatbuffers::Offset<void> result) {
-  const auto message_offset = shared_string_or_null(builder, message);
-  wire::ReplyBuilder reply_builder(builder);
-  reply_builder.add_id(id);
-  reply_builder.add_outcome(to_wire(outcome));
-  reply_builder.add_message(message_offset);
-  if (!result.IsNull()) {
-    reply_builder.add_result_type(type);
-    reply_builder.add_result(result);
+template <std::size_t count>
+constexpr std::array<HandLayout, std::size_t{1} << count> hand_layouts(
+    const std::array<std::uint8_t, count>& sizes) {
+  std::array<HandLayout, std::size_t{1} << count> layouts{};
+  for (std::size_t mask = 0; mask < layouts.size(); ++mask) {
+    layouts[mask] = hand_layout(sizes, mask);
   }
-  return reply_builder.Finish();
+  return layouts;
+}
+
+// Reply: id, outcome, message, result_type, result (schema order).
+constexpr std::array<std::uint8_t, 5> reply_field_sizes{8, 1, 4, 1, 4};
+constexpr auto reply_layouts = hand_layouts(reply_field_sizes);
+// BookReply: ref, seats, position, retry_after_ms, opens_in_ms, expires_at_ms.
+constexpr std::array<std::uint8_t, 6> book_reply_field_sizes{4, 4, 4, 8, 8, 8};
+constexpr auto book_reply_layouts = hand_layouts(book_reply_field_sizes);
+// The slot order above is the schema's (the generated vtable offsets).
+static_assert(wire::Reply::VT_ID == 4 && wire::Reply::VT_RESULT == 4 + 2 * 4);
+static_assert(wire::BookReply::VT_REF == 4 && wire::BookReply::VT_EXPIRES_AT_MS == 4 + 2 * 5);
+static_assert(book_reply_layouts.size() == ReplyFrameBuilder::book_reply_vtable_count);
+
+// One table being written: `values` in schema order; offsets hold their
+// target's offset from the buffer's end, made relative here.
+template <std::size_t count>
+flatbuffers::uoffset_t write_hand_table(FlatBufferBuilder& builder, const HandLayout& layout,
+                                        const std::array<std::uint64_t, count>& values,
+                                        const std::array<std::uint8_t, count>& sizes,
+                                        std::uint32_t offset_fields,
+                                        flatbuffers::uoffset_t* vtable) {
+  if (*vtable == 0) {  // once per frame and layout
+    for (std::size_t i = count; i-- > 0;) builder.PushElement(layout.at[i]);
+    builder.PushElement(layout.size);
+    builder.PushElement(static_cast<flatbuffers::voffset_t>(2 * (count + 2)));
+    *vtable = builder.GetSize();
+  }
+  if (layout.has_eight) {
+    builder.PreAlign(layout.size - sizeof(flatbuffers::soffset_t), sizeof(std::uint64_t));
+  } else {
+    builder.PreAlign(layout.size, sizeof(flatbuffers::uoffset_t));
+  }
+  const flatbuffers::uoffset_t table = builder.GetSize() + layout.size;
+  std::array<std::uint8_t, sizeof(flatbuffers::soffset_t) + 8 * hand_fields_max> bytes{};
+  flatbuffers::WriteScalar(bytes.data(), static_cast<flatbuffers::soffset_t>(*vtable) -
+                                             static_cast<flatbuffers::soffset_t>(table));
+  for (std::size_t i = 0; i < count; ++i) {
+    const flatbuffers::voffset_t at = layout.at[i];
+    if (at == 0) continue;
+    std::uint8_t* p = bytes.data() + at;
+    if (sizes[i] == 1) {
+      *p = static_cast<std::uint8_t>(values[i]);
+    } else if (sizes[i] == 8) {
+      flatbuffers::WriteScalar(p, values[i]);
+    } else if ((offset_fields >> i & 1) != 0) {
+      flatbuffers::WriteScalar(p, table - at - static_cast<flatbuffers::uoffset_t>(values[i]));
+    } else {
+      flatbuffers::WriteScalar(p, static_cast<std::uint32_t>(values[i]));
+    }
+  }
+  builder.PushBytes(bytes.data(), layout.size);
+  return table;
+}
+
+// Reasons repeat within a frame (a sold-out burst says the same thing up to
+// frame_requests_max times): written once while they repeat.
+flatbuffers::uoffset_t message_or_null(ReplyFrameBuilder& builder, std::string_view text) {
+  if (text.empty()) return 0;
+  if (builder.last_message_at != 0 && builder.last_message == text) return builder.last_message_at;
+  builder.last_message.assign(text);
+  builder.last_message_at = builder.CreateString(text.data(), text.size()).o;
+  return builder.last_message_at;
+}
+
+ReplyOffset reply(ReplyFrameBuilder& builder, std::uint64_t id, Outcome outcome,
+                  std::string_view message, wire::Result type, flatbuffers::Offset<void> result) {
+  const flatbuffers::uoffset_t message_at = message_or_null(builder, message);
+  const std::size_t layout = 0b00011 | (message_at != 0 ? 0b00100 : 0) |
+                             (result.IsNull() ? 0 : 0b11000);
+  const std::array<std::uint64_t, 5> values{id, static_cast<std::uint8_t>(to_wire(outcome)),
+                                            message_at, static_cast<std::uint8_t>(type),
+                                            result.o};
+  const std::size_t vtable = (message_at != 0 ? 1 : 0) | (result.IsNull() ? 0 : 2);
+  return write_hand_table(builder, reply_layouts[layout], values, reply_field_sizes, 0b10100,
+                          &builder.reply_vtables[vtable]);
 }
 
 flatbuffers::Offset<wire::EventInfo> event_info(FlatBufferBuilder& builder,
@@ -310,15 +401,25 @@ flatbuffers::Offset<wire::BookingList> booking_list(FlatBufferBuilder& builder,
 
 // Null when every field would be its default (SOLD_OUT, CLOSED, ...): the
 // reply then carries no result table, which readers take as all defaults.
-flatbuffers::Offset<wire::BookReply> book_reply(FlatBufferBuilder& builder,
-                                                const storage::BookResult& book) {
+flatbuffers::Offset<void> book_reply(ReplyFrameBuilder& builder, const storage::BookResult& book) {
   if (book.ref.empty() && book.seats == 0 && book.position == 0 && book.retry_after_ms == 0 &&
       book.opens_in_ms == 0 && book.expires_at_ms == 0) {
     return 0;
   }
-  const auto ref = book.ref.empty() ? 0 : builder.CreateString(book.ref.view());
-  return wire::CreateBookReply(builder, ref, book.seats, book.position, book.retry_after_ms,
-                               book.opens_in_ms, book.expires_at_ms);
+  const flatbuffers::uoffset_t ref =
+      book.ref.empty() ? 0 : builder.CreateString(book.ref.view()).o;
+  const std::array<std::uint64_t, 6> values{ref,
+                                            book.seats,
+                                            book.position,
+                                            static_cast<std::uint64_t>(book.retry_after_ms),
+                                            static_cast<std::uint64_t>(book.opens_in_ms),
+                                            static_cast<std::uint64_t>(book.expires_at_ms)};
+  std::size_t layout = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    layout |= std::size_t{values[i] != 0} << i;
+  }
+  return write_hand_table(builder, book_reply_layouts[layout], values, book_reply_field_sizes,
+                          0b000001, &builder.book_reply_vtables[layout]);
 }
 
 flatbuffers::Offset<wire::WaitlistInfo> waitlist_info(FlatBufferBuilder& builder,
@@ -329,12 +430,12 @@ flatbuffers::Offset<wire::WaitlistInfo> waitlist_info(FlatBufferBuilder& builder
 
 }  // namespace
 
-ReplyOffset encode_refusal(FlatBufferBuilder& builder, std::uint64_t id, Outcome outcome,
+ReplyOffset encode_refusal(ReplyFrameBuilder& builder, std::uint64_t id, Outcome outcome,
                            std::string_view message) {
   return reply(builder, id, outcome, message, wire::Result::NONE, 0);
 }
 
-ReplyOffset encode_result(FlatBufferBuilder& builder, std::uint64_t id, const ShardResult& result) {
+ReplyOffset encode_result(ReplyFrameBuilder& builder, std::uint64_t id, const ShardResult& result) {
   const std::string_view message = result.message.view();
   switch (result.kind) {
     case ResultKind::none:
@@ -344,7 +445,7 @@ ReplyOffset encode_result(FlatBufferBuilder& builder, std::uint64_t id, const Sh
                    event_info(builder, result.event).Union());
     case ResultKind::book:
       return reply(builder, id, result.outcome, message, wire::Result::BookReply,
-                   book_reply(builder, result.book).Union());
+                   book_reply(builder, result.book));
     case ResultKind::booking:
       return reply(builder, id, result.outcome, message, wire::Result::BookingInfo,
                    booking_info(builder, result.booking).Union());
@@ -360,7 +461,7 @@ ReplyOffset encode_result(FlatBufferBuilder& builder, std::uint64_t id, const Sh
   return encode_refusal(builder, id, Outcome::unavailable, "server: unknown result");
 }
 
-ReplyOffset encode_hello(FlatBufferBuilder& builder, std::uint64_t id, const wire::Hello& hello,
+ReplyOffset encode_hello(ReplyFrameBuilder& builder, std::uint64_t id, const wire::Hello& hello,
                          std::uint32_t shards, int shard) {
   const auto hello_reply = wire::CreateHelloReply(builder, protocol_version, shards, shard);
   const bool speaks_ours = hello.version() == protocol_version;
@@ -369,7 +470,7 @@ ReplyOffset encode_hello(FlatBufferBuilder& builder, std::uint64_t id, const wir
                hello_reply.Union());
 }
 
-ReplyOffset encode_get_event(FlatBufferBuilder& builder, std::uint64_t id,
+ReplyOffset encode_get_event(ReplyFrameBuilder& builder, std::uint64_t id,
                              const wire::GetEvent& get, const EventDirectory& directory) {
   const auto event = directory.find(view_of(get.id()));
   if (!event) return encode_refusal(builder, id, Outcome::not_found, "id: no such event");
@@ -377,7 +478,7 @@ ReplyOffset encode_get_event(FlatBufferBuilder& builder, std::uint64_t id,
                event_info(builder, *event).Union());
 }
 
-ReplyOffset encode_list_events(FlatBufferBuilder& builder, std::uint64_t id,
+ReplyOffset encode_list_events(ReplyFrameBuilder& builder, std::uint64_t id,
                                const wire::ListEvents& list, const EventDirectory& directory) {
   const std::uint32_t limit = list.limit() == 0 ? list_limit_default : list.limit();
   bool more = false;
@@ -392,7 +493,7 @@ ReplyOffset encode_list_events(FlatBufferBuilder& builder, std::uint64_t id,
                wire::CreateEventList(builder, vector, next_after).Union());
 }
 
-ReplyOffset encode_stats(FlatBufferBuilder& builder, std::uint64_t id, const StatsSource& source) {
+ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id, const StatsSource& source) {
   constexpr auto relaxed = std::memory_order_relaxed;
   std::vector<flatbuffers::Offset<wire::ShardStats>> shards;
   shards.reserve(source.shards.size());
@@ -412,8 +513,15 @@ ReplyOffset encode_stats(FlatBufferBuilder& builder, std::uint64_t id, const Sta
                    .Union());
 }
 
+void ReplyFrameBuilder::Clear() {
+  FlatBufferBuilder::Clear();
+  reply_vtables = {};
+  book_reply_vtables = {};
+  last_message_at = 0;
+}
+
 std::vector<std::uint8_t> single_reply_frame(Outcome outcome, std::string_view message) {
-  FlatBufferBuilder builder(256);
+  ReplyFrameBuilder builder(256);
   const ReplyOffset only = encode_refusal(builder, 0, outcome, message);
   const auto replies = builder.CreateVector(&only, 1);
   finish_frame(builder, wire::CreateFrame(builder, 0, replies));

@@ -6,8 +6,10 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "protocol/admit_generated.h"
@@ -39,15 +41,36 @@ DecodedRequest decode_request(const wire::Request& request, std::uint32_t shards
 
 using ReplyOffset = flatbuffers::Offset<wire::Reply>;
 
-ReplyOffset encode_refusal(flatbuffers::FlatBufferBuilder& builder, std::uint64_t id,
+// The builder of one frame of replies. Reply and BookReply tables (every
+// answer, and the bulk of a booking burst) are written by hand with a fixed
+// layout per set of present fields: their vtables are written once per frame
+// and remembered here, as is the last reason (a sold-out burst repeats it).
+// Clear() between frames forgets them with the bytes.
+class ReplyFrameBuilder : public flatbuffers::FlatBufferBuilder {
+ public:
+  static constexpr std::size_t reply_vtable_count = 4;        // message?, result?
+  static constexpr std::size_t book_reply_vtable_count = 64;  // each of 6 fields set or not
+
+  explicit ReplyFrameBuilder(std::size_t initial_size = 1024)
+      : flatbuffers::FlatBufferBuilder(initial_size) {}
+  void Clear();
+
+  // Offsets (from the buffer's end) of this frame's vtables by layout; 0: not written yet.
+  std::array<flatbuffers::uoffset_t, reply_vtable_count> reply_vtables{};
+  std::array<flatbuffers::uoffset_t, book_reply_vtable_count> book_reply_vtables{};
+  std::string last_message;                   // the reason written last...
+  flatbuffers::uoffset_t last_message_at = 0;  // ...and where; 0: none yet
+};
+
+ReplyOffset encode_refusal(ReplyFrameBuilder& builder, std::uint64_t id,
                            Outcome outcome, std::string_view message);
-ReplyOffset encode_result(flatbuffers::FlatBufferBuilder& builder, std::uint64_t id,
+ReplyOffset encode_result(ReplyFrameBuilder& builder, std::uint64_t id,
                           const ShardResult& result);
-ReplyOffset encode_hello(flatbuffers::FlatBufferBuilder& builder, std::uint64_t id,
+ReplyOffset encode_hello(ReplyFrameBuilder& builder, std::uint64_t id,
                          const wire::Hello& hello, std::uint32_t shards, int shard);
-ReplyOffset encode_get_event(flatbuffers::FlatBufferBuilder& builder, std::uint64_t id,
+ReplyOffset encode_get_event(ReplyFrameBuilder& builder, std::uint64_t id,
                              const wire::GetEvent& get, const EventDirectory& directory);
-ReplyOffset encode_list_events(flatbuffers::FlatBufferBuilder& builder, std::uint64_t id,
+ReplyOffset encode_list_events(ReplyFrameBuilder& builder, std::uint64_t id,
                                const wire::ListEvents& list, const EventDirectory& directory);
 
 struct StatsSource {
@@ -56,7 +79,7 @@ struct StatsSource {
   std::int64_t uptime_ms = 0;
   std::uint64_t resident_bytes = 0;
 };
-ReplyOffset encode_stats(flatbuffers::FlatBufferBuilder& builder, std::uint64_t id,
+ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id,
                          const StatsSource& source);
 
 // A whole frame holding one reply: the answer to an unreadable frame or the

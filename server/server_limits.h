@@ -93,4 +93,8 @@ inline constexpr std::size_t wal_sealed_bytes_max = std::size_t{64} << 20;
 // Housekeeping tick: slow-reader checks, request-id retention, lost wakes.
 inline constexpr std::int64_t housekeeping_interval_ms = 100;
 
+// On a clean stop, how long a shard waits for its cancelled accepts to end
+// (they hold the listening sockets, so the port is free only after).
+inline constexpr std::int64_t shutdown_accept_wait_ms = 1000;
+
 }  // namespace admit::server

@@ -1,6 +1,11 @@
 // admitd's command line: bad values exit 2 with a message naming the flag,
-// --help teaches, and an address in use is named on stderr.
+// --help teaches, an address in use is named on stderr, and a clean stop
+// leaves its ports free at once.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -87,6 +92,33 @@ TEST(AdmitdFlags, AddressInUseIsNamedAndExitsNonZero) {
   EXPECT_NE(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("in use"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find(running.host() + ":"), std::string::npos) << run.output;
+}
+
+// Whether a listening socket can take 127.0.0.1:`port` now (SO_REUSEADDR,
+// as admitd itself binds).
+bool can_listen_on(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
+                  ::listen(fd, 1) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// The multishot accepts hold the listening sockets until cancelled: a SIGTERM
+// must end them, or a restart finds its ports taken.
+TEST(AdmitdFlags, CleanStopFreesItsPortsAtOnce) {
+  AdmitdProcess server;
+  EXPECT_EQ(server.stop(), 0) << server.output();
+  EXPECT_TRUE(can_listen_on(server.port()));
+  EXPECT_TRUE(can_listen_on(server.shard_port(0)));
+  EXPECT_TRUE(can_listen_on(server.shard_port(1)));
 }
 
 }  // namespace
