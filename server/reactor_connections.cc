@@ -181,6 +181,15 @@ void Reactor::handle_frame(Connection& connection, std::span<const std::uint8_t>
     return refuse_and_close(connection, Outcome::invalid, replies_message);
   }
   if (frame->requests() == nullptr) return;
+  // A new buyer's user-table line is a cache miss: start loading all of the
+  // frame's before booking any, so the misses overlap instead of queueing.
+  storage::BookCommand hint;
+  for (const wire::Request* request : *frame->requests()) {
+    const wire::Book* book = request->op_as_Book();
+    if (book == nullptr || book->user() == nullptr) continue;
+    hint.user = {book->user()->data(), book->user()->size()};
+    machine_.prefetch_book(hint);
+  }
   for (const wire::Request* request : *frame->requests()) handle_request(connection, *request);
 }
 
