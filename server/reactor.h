@@ -5,6 +5,7 @@
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
 #include <flatbuffers/flatbuffers.h>
 #include <liburing.h>
 
@@ -30,6 +31,17 @@ struct HeldMark {
   std::size_t end = 0;
 };
 
+// The replies of one connection's turn being built. Lent from the reactor's
+// spares at the connection's first reply of a turn and given back when the
+// frame is finished, so an idle connection holds none.
+struct ReplyDraft {
+  ReplyFrameBuilder builder;
+  std::vector<ReplyOffset> replies;
+};
+
+// An idle connection holds nothing but this struct: its byte buffers are
+// given back to the reactor's spares when emptied (Reactor::release_idle_buffers)
+// and its reply draft when its frame is finished.
 struct Connection {
   int fd = -1;
   std::uint32_t index = 0;       // slot in the reactor's connection table
@@ -55,16 +67,17 @@ struct Connection {
   // (every answer of a turn waits, reads and refusals included: they may
   // reflect state that is not durable yet). Oldest first.
   std::vector<std::uint8_t> held;
-  std::deque<HeldMark> held_marks;
+  // Oldest first. A connection answered once per batch has one mark, kept
+  // inline (no allocation); more, under pipelined load, spill to the heap.
+  absl::InlinedVector<HeldMark, 1> held_marks;
   std::vector<std::uint8_t> send_queued;
   std::vector<std::uint8_t> send_active;  // owned by the kernel while send_in_flight
   std::size_t send_offset = 0;
-  std::unique_ptr<ReplyFrameBuilder> builder;  // this turn's replies
-  std::vector<ReplyOffset> replies;
+  std::unique_ptr<ReplyDraft> draft;  // this turn's replies; null without any
 
   std::size_t queued_bytes() const {
     return held.size() + send_queued.size() + (send_active.size() - send_offset) +
-           (builder ? builder->GetSize() : 0);
+           (draft ? draft->builder.GetSize() : 0);
   }
 };
 
@@ -149,6 +162,9 @@ class Reactor : public storage::EventObserver {
   ReplyFrameBuilder& builder_of(Connection& connection);
   void add_reply(Connection& connection, ReplyOffset reply);
   void finish_reply_frame(Connection& connection);
+  void take_spare_buffer(std::vector<std::uint8_t>& buffer);
+  void give_back_buffer(std::vector<std::uint8_t>& buffer);
+  void release_idle_buffers(Connection& connection);
   void refuse_and_close(Connection& connection, Outcome outcome, std::string_view message);
   void submit_send(Connection& connection);
   void on_send(Connection& connection, const io_uring_cqe& cqe);
@@ -184,6 +200,11 @@ class Reactor : public storage::EventObserver {
   std::vector<std::uint32_t> attention_;  // connections whose limits or reading changed
   std::vector<std::uint32_t> closing_;    // closed, waiting for their operations to end
   std::uint32_t open_connections_ = 0;
+  // Emptied connection buffers and finished reply drafts, kept for the next
+  // connection that needs one (bounds in reactor_connections.cc).
+  std::vector<std::vector<std::uint8_t>> spare_buffers_;
+  std::size_t spare_buffer_bytes_ = 0;  // their capacities, summed
+  std::vector<std::unique_ptr<ReplyDraft>> spare_drafts_;
 
   std::vector<std::uint32_t> outstanding_;  // per owner: forwarded requests not yet answered
   std::uint64_t wake_mask_ = 0;             // shards to wake at the end of this turn

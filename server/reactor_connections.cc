@@ -15,9 +15,16 @@ namespace admit::server {
 namespace {
 
 // Buffers grown past these by one big frame or reply are given back when empty.
-constexpr std::size_t pending_keep_bytes = 4 * recv_buffer_size;
 constexpr std::size_t send_keep_bytes = 256 * 1024;
 constexpr std::size_t builder_keep_bytes = 64 * 1024;
+
+// Spares a shard keeps for reuse (Reactor::spare_buffers_, spare_drafts_).
+// Only the connections answered in one turn hold a draft at once, and only
+// those with bytes not yet sent hold buffers, so a few hundred cover a busy
+// turn; past these bounds memory goes back to malloc.
+constexpr std::size_t spare_drafts_max = 256;
+constexpr std::size_t spare_buffer_keep_bytes = 4 * recv_buffer_size;  // a bigger one is freed
+constexpr std::size_t spare_buffer_bytes_max = 4u << 20;
 
 constexpr std::string_view ring_full_message =
     "ring: the owner shard's queue is full (--ring-size); retry";
@@ -127,6 +134,7 @@ void Reactor::consume(Connection& connection, std::span<const std::uint8_t> byte
     return;
   }
   const bool had_pending = !connection.pending.empty();
+  take_spare_buffer(connection.pending);
   connection.pending.insert(connection.pending.end(), bytes.begin(), bytes.end());
   if (had_pending) drain_pending(connection);
 }
@@ -135,9 +143,7 @@ void Reactor::drain_pending(Connection& connection) {
   const std::size_t used = process_frames(connection, connection.pending);
   connection.pending.erase(connection.pending.begin(),
                            connection.pending.begin() + static_cast<std::ptrdiff_t>(used));
-  if (connection.pending.empty() && connection.pending.capacity() > pending_keep_bytes) {
-    connection.pending = {};
-  }
+  if (connection.pending.empty()) give_back_buffer(connection.pending);
 }
 
 // Handles whole frames at the start of `bytes`; returns the bytes used. Stops
@@ -198,29 +204,31 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
   ShardCommand command;
   const DecodedRequest decoded = decode_request(request, options_.shards, &command);
   const std::uint64_t id = request.id();
-  ReplyFrameBuilder& builder = builder_of(connection);
   switch (decoded.kind) {
     case RequestKind::refused:
-      return add_reply(connection, encode_refusal(builder, id, decoded.outcome, decoded.message));
+      return add_reply(connection, encode_refusal(builder_of(connection), id, decoded.outcome,
+                                                  decoded.message));
     case RequestKind::hello:
-      return add_reply(connection, encode_hello(builder, id, *request.op_as_Hello(),
-                                                options_.shards, connection.listener_shard));
-    case RequestKind::get_event:
       return add_reply(connection,
-                       encode_get_event(builder, id, *request.op_as_GetEvent(), shared_.directory));
+                       encode_hello(builder_of(connection), id, *request.op_as_Hello(),
+                                    options_.shards, connection.listener_shard));
+    case RequestKind::get_event:
+      return add_reply(connection, encode_get_event(builder_of(connection), id,
+                                                    *request.op_as_GetEvent(), shared_.directory));
     case RequestKind::list_events:
-      return add_reply(connection, encode_list_events(builder, id, *request.op_as_ListEvents(),
-                                                      shared_.directory));
+      return add_reply(connection,
+                       encode_list_events(builder_of(connection), id, *request.op_as_ListEvents(),
+                                          shared_.directory));
     case RequestKind::stats: {
       const StatsSource source{{shared_.stats.get(), options_.shards},
                                durability_name(options_.durability),
                                now_ms_ - shared_.started_at_ms, resident_bytes()};
-      return add_reply(connection, encode_stats(builder, id, source));
+      return add_reply(connection, encode_stats(builder_of(connection), id, source));
     }
     case RequestKind::owned:
       if (decoded.owner != shard_) return forward(connection, id, decoded.owner, command);
       apply_owned(command, &scratch_result_);
-      add_reply(connection, encode_result(builder, id, scratch_result_));
+      add_reply(connection, encode_result(builder_of(connection), id, scratch_result_));
       delete scratch_result_.take_page();
       return;
   }
@@ -253,38 +261,87 @@ void Reactor::deliver(Connection& connection, std::uint64_t id, ShardResult& res
   attend(connection);
 }
 
+// The builder of the connection's draft, lending it one if it has none.
 ReplyFrameBuilder& Reactor::builder_of(Connection& connection) {
-  if (!connection.builder) connection.builder = std::make_unique<ReplyFrameBuilder>();
-  return *connection.builder;
+  if (!connection.draft) {
+    if (spare_drafts_.empty()) {
+      connection.draft = std::make_unique<ReplyDraft>();
+    } else {
+      connection.draft = std::move(spare_drafts_.back());
+      spare_drafts_.pop_back();
+    }
+  }
+  return connection.draft->builder;
 }
 
 void Reactor::add_reply(Connection& connection, ReplyOffset reply) {
-  connection.replies.push_back(reply);
+  ReplyDraft& draft = *connection.draft;  // the reply was built in it
+  draft.replies.push_back(reply);
   if (!connection.dirty) {
     connection.dirty = true;
     dirty_.push_back(connection.index);
   }
-  if (connection.replies.size() >= frame_requests_max ||
-      connection.builder->GetSize() >= reply_frame_bytes_soft_max) {
+  if (draft.replies.size() >= frame_requests_max ||
+      draft.builder.GetSize() >= reply_frame_bytes_soft_max) {
     finish_reply_frame(connection);
   }
 }
 
-// Closes the frame of replies being built and queues its bytes for sending.
+// Closes the frame of replies being built, queues its bytes for sending and
+// gives the draft back.
 void Reactor::finish_reply_frame(Connection& connection) {
-  if (connection.replies.empty()) return;
-  ReplyFrameBuilder& builder = *connection.builder;
-  const auto replies = builder.CreateVector(connection.replies);
+  if (!connection.draft) return;
+  ReplyDraft& draft = *connection.draft;
+  assert(!draft.replies.empty());  // lent only for a reply
+  ReplyFrameBuilder& builder = draft.builder;
+  const auto replies = builder.CreateVector(draft.replies);
   finish_frame(builder, wire::CreateFrame(builder, 0, replies));
   assert(builder.GetSize() <= frame_header_size + frame_size_max);
   const auto bytes = builder.GetBufferSpan();
+  take_spare_buffer(connection.held);
   connection.held.insert(connection.held.end(), bytes.begin(), bytes.end());
-  connection.replies.clear();
-  if (builder.GetSize() > builder_keep_bytes) {
-    connection.builder.reset();
-  } else {
-    builder.Clear();
+  if (builder.GetSize() > builder_keep_bytes || spare_drafts_.size() >= spare_drafts_max) {
+    connection.draft.reset();
+    return;
   }
+  builder.Clear();
+  draft.replies.clear();
+  spare_drafts_.push_back(std::move(connection.draft));
+}
+
+// Lends an emptied buffer, if one is spare, to `buffer` about to be filled.
+void Reactor::take_spare_buffer(std::vector<std::uint8_t>& buffer) {
+  if (buffer.capacity() != 0 || spare_buffers_.empty()) return;
+  buffer.swap(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  spare_buffer_bytes_ -= buffer.capacity();
+}
+
+// Takes the memory of an emptied buffer: kept as a spare within the bounds,
+// freed past them.
+void Reactor::give_back_buffer(std::vector<std::uint8_t>& buffer) {
+  assert(buffer.empty());
+  const std::size_t capacity = buffer.capacity();
+  if (capacity == 0) return;
+  if (capacity > spare_buffer_keep_bytes ||
+      spare_buffer_bytes_ + capacity > spare_buffer_bytes_max) {
+    buffer = {};
+    return;
+  }
+  spare_buffers_.emplace_back().swap(buffer);
+  spare_buffer_bytes_ += capacity;
+}
+
+// A connection with nothing waiting and nothing being sent gives its buffers
+// back: idle connections (the many) hold no memory but their struct.
+void Reactor::release_idle_buffers(Connection& connection) {
+  if (connection.send_in_flight || connection.queued_bytes() != 0) return;
+  connection.send_active.clear();
+  connection.send_offset = 0;
+  give_back_buffer(connection.send_active);
+  give_back_buffer(connection.send_queued);
+  give_back_buffer(connection.held);
+  connection.held_marks.shrink_to_fit();  // frees one grown past its inline mark
 }
 
 // One reply with id 0, then the connection closes once it is sent; nothing
@@ -292,6 +349,7 @@ void Reactor::finish_reply_frame(Connection& connection) {
 void Reactor::refuse_and_close(Connection& connection, Outcome outcome, std::string_view message) {
   finish_reply_frame(connection);
   const std::vector<std::uint8_t> frame = single_reply_frame(outcome, message);
+  take_spare_buffer(connection.held);
   connection.held.insert(connection.held.end(), frame.begin(), frame.end());
   connection.close_after_flush = true;
   stop_reading(connection);
@@ -385,6 +443,7 @@ void Reactor::attend_queued() {
       close_connection(connection);
       continue;
     }
+    release_idle_buffers(connection);
     if (!connection.paused && !connection.recv_armed && !connection.read_closed &&
         !connection.close_after_flush) {
       arm_recv(connection);
@@ -423,9 +482,9 @@ void Reactor::free_closed() {
     io_uring_prep_close(sqe, connection.fd);
     io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::ignore, 0, 0}.encode());
     const std::uint32_t next_generation = connection.generation + 1;
-    connection = Connection{};
-    connection.index = index;
-    connection.generation = next_generation;
+    connections_[index] = std::make_unique<Connection>();  // a fresh one, its memory freed
+    connections_[index]->index = index;
+    connections_[index]->generation = next_generation;
     free_slots_.push_back(index);
   }
   closing_.resize(kept);

@@ -268,12 +268,14 @@ void Reactor::release_durable() {
 }
 
 void Reactor::release_connection(Connection& connection, std::uint64_t durable) {
-  std::size_t released = 0;
-  for (; !connection.held_marks.empty() && connection.held_marks.front().batch <= durable;
-       connection.held_marks.pop_front()) {
-    released = connection.held_marks.front().end;
+  std::size_t released = 0, marks = 0;
+  for (; marks < connection.held_marks.size() && connection.held_marks[marks].batch <= durable;
+       ++marks) {
+    released = connection.held_marks[marks].end;
   }
-  if (released == 0) return;
+  if (marks == 0) return;
+  connection.held_marks.erase(connection.held_marks.begin(),
+                              connection.held_marks.begin() + static_cast<std::ptrdiff_t>(marks));
   if (released == connection.held.size() && connection.send_queued.empty()) {
     connection.send_queued.swap(connection.held);  // the common case: no copy
     connection.held.clear();

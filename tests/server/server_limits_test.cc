@@ -1,16 +1,26 @@
 // admitd's limits: connections past --max-connections are told OVERLOADED
 // and closed; a client that never reads is paused and then dropped, and the
-// others keep being served.
+// others keep being served; an idle connection holds little memory.
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 
+#include "server/server_limits.h"
 #include "tests/server/server_test_support.h"
 
 namespace admit::test {
 namespace {
+
+// A process's resident memory: /proc/PID/statm's second field (pages).
+std::uint64_t resident_bytes_of(pid_t pid) {
+  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+  std::uint64_t size_pages = 0, resident_pages = 0;
+  statm >> size_pages >> resident_pages;
+  return resident_pages * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
 
 TEST(AdmitdLimits, ConnectionPastMaxConnectionsGetsOverloadedThenClose) {
   AdmitdProcess server(admitd_options(2, {"--max-connections", "4"}));
@@ -162,6 +172,40 @@ TEST(AdmitdLimits, FullRingAnswersOverloaded) {
   const wire::EventInfo* info = get_event(client, 2, event);
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->confirmed(), static_cast<std::uint32_t>(booked));
+  expect_clean_stop(server);
+}
+
+// Answered and idle, a connection keeps only its struct (about 200 bytes):
+// reply drafts and byte buffers go back to the shard's spares (issue target:
+// at most 4 KiB per idle connection).
+TEST(AdmitdLimits, IdleConnectionsHoldNoBuffers) {
+  AdmitdProcess server(admitd_options(2));
+  // Each shard's provided receive buffers are used in ring order, one per
+  // receive: touched once here, so that their pages (a fixed cost of a few
+  // MiB) are not counted against the connections below.
+  for (std::uint32_t shard = 0; shard < 2; ++shard) {
+    WireClient warm(server.shard_port(shard));
+    for (std::uint64_t id = 1; id <= server::recv_buffer_count + 16; ++id) {
+      RequestFrame frame;
+      frame.get_event(id, "missing");
+      ASSERT_NE(warm.call(frame, id), nullptr);
+    }
+  }
+  const std::uint64_t before = resident_bytes_of(server.pid());
+  constexpr std::uint64_t connections = 800;  // within a default limit of 1024 descriptors
+  constexpr std::uint64_t bytes_per_connection_max = 1024;
+  std::vector<std::unique_ptr<WireClient>> idle;
+  for (std::uint64_t i = 0; i < connections; ++i) {
+    idle.push_back(std::make_unique<WireClient>(server.port()));
+    RequestFrame frame;
+    frame.get_event(1, "missing");
+    ASSERT_NE(idle.back()->call(frame, 1), nullptr) << "connection " << i;
+  }
+  const std::uint64_t after = resident_bytes_of(server.pid());
+  ASSERT_GT(before, 0u);
+  EXPECT_LE((after - std::min(after, before)) / connections, bytes_per_connection_max)
+      << before << " bytes resident before, " << after << " after";
+  idle.clear();
   expect_clean_stop(server);
 }
 
