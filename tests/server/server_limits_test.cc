@@ -175,6 +175,14 @@ TEST(AdmitdLimits, FullRingAnswersOverloaded) {
   expect_clean_stop(server);
 }
 
+#if defined(__SANITIZE_THREAD__)
+// ThreadSanitizer's shadow memory grows with every byte admitd touches, so
+// RSS does not measure admitd's own memory there; every other build checks it.
+constexpr bool rss_measures_admitd = false;
+#else
+constexpr bool rss_measures_admitd = true;
+#endif
+
 // Answered and idle, a connection keeps only its struct (about 200 bytes):
 // reply drafts and byte buffers go back to the shard's spares (issue target:
 // at most 4 KiB per idle connection).
@@ -203,8 +211,10 @@ TEST(AdmitdLimits, IdleConnectionsHoldNoBuffers) {
   }
   const std::uint64_t after = resident_bytes_of(server.pid());
   ASSERT_GT(before, 0u);
-  EXPECT_LE((after - std::min(after, before)) / connections, bytes_per_connection_max)
-      << before << " bytes resident before, " << after << " after";
+  if (rss_measures_admitd) {
+    EXPECT_LE((after - std::min(after, before)) / connections, bytes_per_connection_max)
+        << before << " bytes resident before, " << after << " after";
+  }
   idle.clear();
   expect_clean_stop(server);
 }
