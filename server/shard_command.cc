@@ -32,7 +32,7 @@ namespace {
 
 void take_event(const storage::EventResult& from, ShardResult* result) {
   result->outcome = from.outcome;
-  result->message.assign_cut(from.message);
+  result->reason = from.reason;
   if (from.outcome == Outcome::ok) {
     result->kind = ResultKind::event;
     result->event = EventSnapshot::of(from.event);
@@ -41,7 +41,7 @@ void take_event(const storage::EventResult& from, ShardResult* result) {
 
 void take_booking(const storage::BookingResult& from, ShardResult* result) {
   result->outcome = from.outcome;
-  result->message.assign_cut(from.message);
+  result->reason = from.reason;
   if (outcome_is_success(from.outcome)) {
     result->kind = ResultKind::booking;
     result->booking = BookingRecord::of(from.booking);
@@ -50,15 +50,14 @@ void take_booking(const storage::BookingResult& from, ShardResult* result) {
 
 void take_waitlist(const storage::WaitlistResult& from, ShardResult* result) {
   result->outcome = from.outcome;
-  result->message.assign_cut(from.message);
+  result->reason = from.reason;
   result->kind = ResultKind::waitlist;
   result->waitlist = from;
-  result->waitlist.message = {};
 }
 
 void take_page(const storage::BookingPage& from, ShardResult* result) {
   result->outcome = from.outcome;
-  result->message.assign_cut(from.message);
+  result->reason = from.reason;
   if (from.outcome != Outcome::ok) return;
   auto* page = new BookingPageRecord;
   page->bookings.reserve(from.bookings.size());
@@ -73,6 +72,7 @@ void take_page(const storage::BookingPage& from, ShardResult* result) {
 // ShardResult{} would zero and copy its ~800 bytes per request).
 void clear_result(ShardResult* result) {
   result->outcome = Outcome::invalid;
+  result->reason = Reason::none;
   result->message.size = 0;
   result->kind = ResultKind::none;
   result->page = nullptr;
@@ -184,10 +184,9 @@ void take_result(const storage::wal::CommandResult& from, ShardResult* result) {
   const auto* book = std::get_if<storage::BookResult>(&from);
   assert(book != nullptr && "Expire has no reply");
   result->outcome = book->outcome;
-  result->message.assign_cut(book->message);
+  result->reason = book->reason;
   result->kind = ResultKind::book;
   result->book = *book;
-  result->book.message = {};
 }
 
 void refuse(Outcome outcome, std::string_view message, ShardResult* result) {

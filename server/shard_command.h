@@ -98,12 +98,13 @@ enum class ResultKind : std::uint8_t { none, event, book, booking, waitlist, boo
 
 struct ShardResult {
   Outcome outcome = Outcome::invalid;
-  FixedString<message_size_max> message;
+  Reason reason = Reason::none;           // the machine's answers: rendered at the edge
+  FixedString<message_size_max> message;  // the server's own refusals (reason none)
   ResultKind kind = ResultKind::none;
   EventSnapshot event;
-  storage::BookResult book;  // its message is dropped: `message` holds it
+  storage::BookResult book;
   BookingRecord booking;
-  storage::WaitlistResult waitlist;   // likewise
+  storage::WaitlistResult waitlist;
   BookingPageRecord* page = nullptr;  // owned by whoever holds the result; see take_page()
 
   // Ownership of a ListBookings page passes to the caller.

@@ -9,22 +9,19 @@ namespace admit::storage {
 using detail::Booking;
 using detail::CommandKind;
 using detail::Event;
-using detail::Reason;
 using detail::RememberedAnswer;
 using detail::Serial;
 using detail::UserSlot;
 
 namespace {
 
-BookResult refusal(Outcome outcome, std::string_view why) {
+// A Book answer with nothing else set yet: a refusal, or a success the
+// caller fills in.
+BookResult answer(Outcome outcome, Reason reason) {
   BookResult result;
   result.outcome = outcome;
-  result.message = why;
+  result.reason = reason;
   return result;
-}
-
-BookResult refusal(Outcome outcome, Reason reason) {
-  return refusal(outcome, detail::reason_text(reason));
 }
 
 // Book answers that are decisions, remembered under their request id.
@@ -123,40 +120,40 @@ BookResult StateMachine::Impl::decide_book(Event& event, const BookCommand& comm
   const auto user = users.find(user_key);
   const UserSlot* const slot = user ? event.users.find(*user) : nullptr;
   if (slot != nullptr && slot->live() != 0) {
-    BookResult result = refusal(Outcome::already_booked, Reason::none);
+    BookResult result = answer(Outcome::already_booked, Reason::none);
     result.ref = ref_of(slot->live());
     result.seats = bookings[slot->live() - 1].seats;
     return result;
   }
   if (slot != nullptr) {
-    BookResult result = refusal(Outcome::waitlisted, Reason::none);
+    BookResult result = answer(Outcome::waitlisted, Reason::none);
     result.position = position(event, slot->wait_ticket());
     const auto entry = event.waitlist.begin() + (result.position - 1);
     result.seats = entry->seats;
     return result;
   }
   const EventConfig& config = event.config;
-  if (config.state == EventState::paused) return refusal(Outcome::not_open, Reason::event_paused);
-  if (config.state == EventState::closed) return refusal(Outcome::closed, Reason::event_closed);
+  if (config.state == EventState::paused) return answer(Outcome::not_open, Reason::event_paused);
+  if (config.state == EventState::closed) return answer(Outcome::closed, Reason::event_closed);
   if (config.closes_at_ms != 0 && now_ms >= config.closes_at_ms) {
-    return refusal(Outcome::closed, Reason::sale_closed);
+    return answer(Outcome::closed, Reason::sale_closed);
   }
   if (now_ms < config.opens_at_ms) {
-    BookResult result = refusal(Outcome::not_open, Reason::event_not_open);
+    BookResult result = answer(Outcome::not_open, Reason::event_not_open);
     result.opens_in_ms = config.opens_at_ms - now_ms;
     return result;
   }
   const std::uint32_t limit = per_user_max(event);
-  if (command.seats > limit) return refusal(Outcome::over_user_limit, Reason::over_user_limit);
+  if (command.seats > limit) return answer(Outcome::over_user_limit, Reason::over_user_limit);
   if (command.hold && config.hold_ttl_ms == 0) {
-    return refusal(Outcome::invalid, "hold: the event has no holds (hold_ttl_ms is 0)");
+    return answer(Outcome::invalid, Reason::event_has_no_holds);
   }
   if (event.waitlist.empty() && command.seats <= available(event)) {
     const detail::UserId id = user ? *user : users.intern(user_key);
     const Serial serial = admit(event, id, command.seats, limit, command.hold, now_ms);
     [[maybe_unused]] const bool added = event.users.add(UserSlot::live(id, serial));
     assert(added);
-    BookResult result = refusal(command.hold ? Outcome::held : Outcome::booked, Reason::none);
+    BookResult result = answer(command.hold ? Outcome::held : Outcome::booked, Reason::none);
     result.ref = ref_of(serial);
     result.seats = command.seats;
     result.expires_at_ms = bookings[serial - 1].expires_at_ms;
@@ -170,24 +167,26 @@ BookResult StateMachine::book(const BookCommand& command, std::int64_t now_ms) {
   // one is checked, before the other fields as check_book() orders them.
   Event* event = impl_->find_event(command.event);
   if (event == nullptr) {
-    if (auto why = check_event_id(command.event); !why.empty()) {
-      return refusal(Outcome::invalid, why);
+    if (const Reason why = check_event_id(command.event); why != Reason::none) {
+      return answer(Outcome::invalid, why);
     }
   }
-  if (auto why = check_book_fields(command); !why.empty()) return refusal(Outcome::invalid, why);
+  if (const Reason why = check_book_fields(command); why != Reason::none) {
+    return answer(Outcome::invalid, why);
+  }
   if (!command.request_id.empty()) {
-    if (const RememberedAnswer* answer = impl_->request_ids.find(command.request_id)) {
-      if (!impl_->same_parameters(*answer, CommandKind::book, command.event, command.user,
+    if (const RememberedAnswer* earlier = impl_->request_ids.find(command.request_id)) {
+      if (!impl_->same_parameters(*earlier, CommandKind::book, command.event, command.user,
                                   command.seats, 0)) {
-        return refusal(Outcome::invalid, "request_id: reused with different parameters");
+        return answer(Outcome::invalid, Reason::request_id_reused);
       }
-      return impl_->replay_book(*answer);
+      return impl_->replay_book(*earlier);
     }
   }
-  if (event == nullptr) return refusal(Outcome::not_found, "event: no such event");
+  if (event == nullptr) return answer(Outcome::not_found, Reason::no_such_event);
   const detail::UserKey user = detail::UserTable::key(command.user);
   if (const std::int64_t wait_ms = impl_->take_token(*event, user, now_ms)) {
-    BookResult result = refusal(Outcome::rate_limited, "rate limited: retry later");
+    BookResult result = answer(Outcome::rate_limited, Reason::rate_limited);
     result.retry_after_ms = wait_ms;
     return result;
   }
@@ -198,20 +197,20 @@ BookResult StateMachine::book(const BookCommand& command, std::int64_t now_ms) {
                               result.outcome == Outcome::held ||
                               event->waitlist.size() != waitlisted_before;
   if (!command.request_id.empty() && book_answer_is_final(result.outcome)) {
-    RememberedAnswer answer;
-    answer.remembered_at_ms = now_ms;
-    answer.kind = CommandKind::book;
-    answer.event = event->index;
-    answer.user = impl_->users.intern(user);
-    answer.request_seats = command.seats;
-    answer.outcome = result.outcome;
-    answer.reason = detail::reason_of(result.message);
-    answer.ref = result.ref.empty() ? 0 : result.ref.serial();
-    answer.seats = result.seats;
-    answer.position = result.position;
-    answer.time_ms =
+    RememberedAnswer remembered;
+    remembered.remembered_at_ms = now_ms;
+    remembered.kind = CommandKind::book;
+    remembered.event = event->index;
+    remembered.user = impl_->users.intern(user);
+    remembered.request_seats = command.seats;
+    remembered.outcome = result.outcome;
+    remembered.reason = result.reason;
+    remembered.ref = result.ref.empty() ? 0 : result.ref.serial();
+    remembered.seats = result.seats;
+    remembered.position = result.position;
+    remembered.time_ms =
         result.outcome == Outcome::not_open ? result.opens_in_ms : result.expires_at_ms;
-    impl_->remember(command.request_id, answer);
+    impl_->remember(command.request_id, remembered);
   }
   if (counters_moved) impl_->notify(*event);
   return result;

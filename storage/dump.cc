@@ -104,7 +104,7 @@ std::string StateMachine::dump() const {
         .text("id", id)
         .field("kind", std::uint64_t{static_cast<std::uint8_t>(a.kind)})
         .field("outcome", outcome_name(a.outcome))
-        .field("reason", detail::reason_text(a.reason))
+        .field("reason", reason_text(a.reason))
         .field("remembered_at_ms", a.remembered_at_ms)
         .field("time_ms", a.time_ms)
         .field("ref", a.ref)

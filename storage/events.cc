@@ -22,31 +22,33 @@ bool same_config(const EventConfig& a, const EventConfig& b) {
 }  // namespace
 
 EventResult StateMachine::create_event(const CreateEventCommand& command, std::int64_t) {
-  if (auto why = check_new_event_id(command.id); !why.empty()) {
+  if (const Reason why = check_new_event_id(command.id); why != Reason::none) {
     return {Outcome::invalid, why, {}};
   }
-  if (auto why = check_event_config(command.config); !why.empty()) {
+  if (const Reason why = check_event_config(command.config); why != Reason::none) {
     return {Outcome::invalid, why, {}};
   }
   if (impl_->find_event(command.id) != nullptr) {
-    return {Outcome::invalid, "id: event exists", {}};
+    return {Outcome::invalid, Reason::event_exists, {}};
   }
   impl_->add_event(command.id, command.config, 1);
   ++impl_->change_count;
   const Event& event = *impl_->events.back();
   impl_->notify(event);
-  return {Outcome::ok, "", impl_->view(event)};
+  return {Outcome::ok, Reason::none, impl_->view(event)};
 }
 
 EventResult StateMachine::update_event(const UpdateEventCommand& command, std::int64_t now_ms) {
-  if (auto why = check_event_id(command.id); !why.empty()) return {Outcome::invalid, why, {}};
+  if (const Reason why = check_event_id(command.id); why != Reason::none) {
+    return {Outcome::invalid, why, {}};
+  }
   Event* event = impl_->find_event(command.id);
-  if (event == nullptr) return {Outcome::not_found, "event: no such event", {}};
-  if (auto why = check_event_patch(command.patch, event->config); !why.empty()) {
+  if (event == nullptr) return {Outcome::not_found, Reason::no_such_event, {}};
+  if (const Reason why = check_event_patch(command.patch, event->config); why != Reason::none) {
     return {Outcome::invalid, why, {}};
   }
   const EventConfig next = patched(event->config, command.patch);
-  if (same_config(next, event->config)) return {Outcome::ok, "", impl_->view(*event)};
+  if (same_config(next, event->config)) return {Outcome::ok, Reason::none, impl_->view(*event)};
 
   const std::uint32_t capacity_before = event->config.capacity;
   event->config = next;
@@ -63,7 +65,7 @@ EventResult StateMachine::update_event(const UpdateEventCommand& command, std::i
   }
   Impl::assert_seats(*event);
   impl_->notify(*event);
-  return {Outcome::ok, "", impl_->view(*event)};
+  return {Outcome::ok, Reason::none, impl_->view(*event)};
 }
 
 }  // namespace admit::storage

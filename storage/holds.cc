@@ -8,7 +8,6 @@ namespace admit::storage {
 
 using detail::Booking;
 using detail::CommandKind;
-using detail::Reason;
 using detail::RememberedAnswer;
 using detail::Serial;
 
@@ -27,17 +26,19 @@ template <typename Decide>
 BookingResult StateMachine::Impl::run_ref_command(CommandKind kind, const RefCommand& command,
                                                   std::int64_t now_ms, Decide decide) {
   Impl& impl = *this;
-  if (auto why = check_ref_command(command); !why.empty()) return {Outcome::invalid, why, {}};
+  if (const Reason why = check_ref_command(command); why != Reason::none) {
+    return {Outcome::invalid, why, {}};
+  }
   const auto serial = impl.find_serial(command.ref);
   if (!command.request_id.empty()) {
     if (const RememberedAnswer* answer = impl.request_ids.find(command.request_id)) {
       if (!serial || !impl.same_parameters(*answer, kind, {}, {}, 0, *serial)) {
-        return {Outcome::invalid, "request_id: reused with different parameters", {}};
+        return {Outcome::invalid, Reason::request_id_reused, {}};
       }
       return impl.replay_booking(*answer);
     }
   }
-  if (!serial) return {Outcome::not_found, "ref: no such booking", {}};
+  if (!serial) return {Outcome::not_found, Reason::no_such_booking, {}};
   const std::uint64_t changes_before = impl.change_count;
   const RefDecision decision = decide(*serial);
   impl.drop_stale_expiries();
@@ -56,7 +57,7 @@ BookingResult StateMachine::Impl::run_ref_command(CommandKind kind, const RefCom
     impl.remember(command.request_id, answer);
   }
   if (booking_changed) impl.notify(event);
-  return {decision.outcome, detail::reason_text(decision.reason), impl.view(*serial)};
+  return {decision.outcome, decision.reason, impl.view(*serial)};
 }
 
 BookingResult StateMachine::confirm(const RefCommand& command, std::int64_t now_ms) {

@@ -69,7 +69,7 @@ bool StateMachine::Impl::same_parameters(const RememberedAnswer& answer, Command
 BookResult StateMachine::Impl::replay_book(const RememberedAnswer& answer) const {
   BookResult result;
   result.outcome = answer.outcome;
-  result.message = detail::reason_text(answer.reason);
+  result.reason = answer.reason;
   if (answer.ref != 0) result.ref = ref_of(answer.ref);
   result.seats = answer.seats;
   result.position = answer.position;
@@ -82,7 +82,7 @@ BookResult StateMachine::Impl::replay_book(const RememberedAnswer& answer) const
 BookingResult StateMachine::Impl::replay_booking(const RememberedAnswer& answer) const {
   BookingResult result;
   result.outcome = answer.outcome;
-  result.message = detail::reason_text(answer.reason);
+  result.reason = answer.reason;
   result.booking = view(answer.ref);
   result.booking.state = answer.booking_state;
   return result;
@@ -91,7 +91,7 @@ BookingResult StateMachine::Impl::replay_booking(const RememberedAnswer& answer)
 WaitlistResult StateMachine::Impl::replay_leave(const RememberedAnswer& answer) const {
   WaitlistResult result;
   result.outcome = answer.outcome;
-  result.message = detail::reason_text(answer.reason);
+  result.reason = answer.reason;
   result.position = answer.position;
   result.seats = answer.seats;
   result.length = answer.length;

@@ -26,25 +26,6 @@ using UserId = std::uint32_t;
 using EventIndex = std::uint32_t;  // creation order
 using Serial = std::uint64_t;      // booking serial, 1-based: bookings[serial - 1]
 
-// Why a command was refused, for answers that may be remembered (and so
-// snapshotted): stored as a code, shown as static text.
-enum class Reason : std::uint8_t {
-  none = 0,
-  event_paused,
-  event_not_open,
-  event_closed,
-  sale_closed,
-  sold_out,
-  waitlist_full,
-  over_user_limit,
-  hold_expired,
-  booking_cancelled,
-};
-inline constexpr std::uint8_t reason_last = static_cast<std::uint8_t>(Reason::booking_cancelled);
-std::string_view reason_text(Reason reason);
-// The reason whose text is `message` (none for other messages).
-Reason reason_of(std::string_view message);
-
 // Hash for string keys: XXH3 is several times faster than the std::hash that
 // absl::Hash<string_view> falls back to in Debian's build, on short ids.
 struct StringHash {

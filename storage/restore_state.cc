@@ -14,8 +14,6 @@ using detail::command_kind_last;
 using detail::CommandKind;
 using detail::Event;
 using detail::RateBucket;
-using detail::Reason;
-using detail::reason_last;
 using detail::RememberedAnswer;
 using detail::Serial;
 using detail::SnapshotReader;
@@ -57,8 +55,8 @@ std::string_view StateMachine::Impl::read_event(SnapshotReader& in) {
   const std::string_view id = in.str(event_id_size_max);
   const EventConfig config = read_config(in);
   const std::uint64_t version = in.u64();
-  if (in.failed() || !check_new_event_id(id).empty() || !check_event_config(config).empty() ||
-      impl.find_event(id) != nullptr) {
+  if (in.failed() || check_new_event_id(id) != Reason::none ||
+      check_event_config(config) != Reason::none || impl.find_event(id) != nullptr) {
     return "snapshot: bad event";
   }
   impl.add_event(id, config, version);
@@ -143,7 +141,7 @@ std::string_view StateMachine::Impl::read_answer(SnapshotReader& in) {
       a.event >= std::max<std::size_t>(impl.events.size(), 1) ||
       a.user >= std::max<std::size_t>(impl.users.size(), 1) || kind > command_kind_last ||
       static_cast<int>(a.outcome) >= outcome_count ||
-      static_cast<std::uint8_t>(a.reason) > reason_last ||
+      static_cast<std::uint8_t>(a.reason) > remembered_reason_last ||
       a.booking_state > BookingState::expired || impl.request_ids.find(id) != nullptr) {
     return "snapshot: bad request id";
   }
@@ -162,7 +160,7 @@ std::string_view StateMachine::Impl::read_state(SnapshotReader& in) {
   impl.change_count = in.u64();
   for (std::uint64_t n = in.count(user_bytes_min); n > 0; --n) {
     const std::string_view user = in.str(user_size_max);
-    if (in.failed() || !check_user(user).empty() || impl.users.find(user)) {
+    if (in.failed() || check_user(user) != Reason::none || impl.users.find(user)) {
       return "snapshot: bad user";
     }
     impl.users.intern(user);

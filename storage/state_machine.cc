@@ -20,40 +20,6 @@ constexpr std::size_t reserve_per_event_max = 1 << 12;  // 96 KiB of user slots
 
 namespace detail {
 
-std::string_view reason_text(Reason reason) {
-  switch (reason) {
-    case Reason::none:
-      return "";
-    case Reason::event_paused:
-      return "event is paused";
-    case Reason::event_not_open:
-      return "event: sale not open yet";
-    case Reason::event_closed:
-      return "event is closed";
-    case Reason::sale_closed:
-      return "event: sale has closed";
-    case Reason::sold_out:
-      return "sold out";
-    case Reason::waitlist_full:
-      return "sold out: waitlist full";
-    case Reason::over_user_limit:
-      return "seats: more than per_user_max";
-    case Reason::hold_expired:
-      return "ref: hold expired";
-    case Reason::booking_cancelled:
-      return "ref: booking cancelled";
-  }
-  return "";
-}
-
-Reason reason_of(std::string_view message) {
-  for (std::uint8_t code = 1; code <= reason_last; ++code) {
-    const auto reason = static_cast<Reason>(code);
-    if (reason_text(reason) == message) return reason;
-  }
-  return Reason::none;
-}
-
 static_assert(sizeof(std::size_t) == 8, "UserTable::segment_of takes the top bits of 64");
 
 std::optional<UserId> UserTable::find(const UserKey& key) const {
@@ -224,10 +190,12 @@ void StateMachine::Impl::add_event(std::string_view id, const EventConfig& confi
 }
 
 EventResult StateMachine::get_event(std::string_view id) const {
-  if (auto why = check_event_id(id); !why.empty()) return {Outcome::invalid, why, {}};
+  if (const Reason why = check_event_id(id); why != Reason::none) {
+    return {Outcome::invalid, why, {}};
+  }
   const Event* event = impl_->find_event(id);
-  if (event == nullptr) return {Outcome::not_found, "event: no such event", {}};
-  return {Outcome::ok, "", impl_->view(*event)};
+  if (event == nullptr) return {Outcome::not_found, Reason::no_such_event, {}};
+  return {Outcome::ok, Reason::none, impl_->view(*event)};
 }
 
 EventPage StateMachine::list_events(std::string_view after, std::uint32_t limit) const {
@@ -246,24 +214,28 @@ EventPage StateMachine::list_events(std::string_view after, std::uint32_t limit)
 }
 
 BookingResult StateMachine::get_booking(std::string_view ref) const {
-  if (!BookingRef::parse(ref)) return {Outcome::invalid, "ref: not a booking ref", {}};
+  if (!BookingRef::parse(ref)) return {Outcome::invalid, Reason::ref_invalid, {}};
   const auto serial = impl_->find_serial(ref);
-  if (!serial) return {Outcome::not_found, "ref: no such booking", {}};
-  return {Outcome::ok, "", impl_->view(*serial)};
+  if (!serial) return {Outcome::not_found, Reason::no_such_booking, {}};
+  return {Outcome::ok, Reason::none, impl_->view(*serial)};
 }
 
 BookingPage StateMachine::list_bookings(std::string_view event_id, std::string_view after,
                                         std::uint32_t limit) const {
   BookingPage page;
-  auto refuse = [&page](Outcome outcome, std::string_view why) {
+  auto refuse = [&page](Outcome outcome, Reason why) {
     page.outcome = outcome;
-    page.message = why;
+    page.reason = why;
     return page;
   };
-  if (auto why = check_event_id(event_id); !why.empty()) return refuse(Outcome::invalid, why);
-  if (auto why = check_list_limit(limit); !why.empty()) return refuse(Outcome::invalid, why);
+  if (const Reason why = check_event_id(event_id); why != Reason::none) {
+    return refuse(Outcome::invalid, why);
+  }
+  if (const Reason why = check_list_limit(limit); why != Reason::none) {
+    return refuse(Outcome::invalid, why);
+  }
   const Event* event = impl_->find_event(event_id);
-  if (event == nullptr) return refuse(Outcome::not_found, "event: no such event");
+  if (event == nullptr) return refuse(Outcome::not_found, Reason::no_such_event);
   if (limit == 0) limit = list_limit_default;
   const detail::ChunkedTable<Serial, 10>& serials = event->bookings;
   std::size_t begin = 0;
@@ -276,7 +248,7 @@ BookingPage StateMachine::list_bookings(std::string_view event_id, std::string_v
       if (serials[mid] < *serial) low = mid + 1; else high = mid;
     }
     if (low == serials.size() || serials[low] != *serial) {
-      return refuse(Outcome::invalid, "after: unknown cursor");
+      return refuse(Outcome::invalid, Reason::unknown_cursor);
     }
     begin = low + 1;
   }

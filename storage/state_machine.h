@@ -4,8 +4,9 @@
 // the same calls with the same arguments, it yields the same answers and
 // state, which is what tests, fuzzing and WAL replay rely on.
 //
-// Views and messages returned point into the state machine (or to static
-// text) and stay valid until the next mutating call.
+// Views returned point into the state machine and stay valid until the next
+// mutating call. Answers carry a Reason code, never text: the edge renders
+// it (protocol/reason.h).
 #pragma once
 
 #include <cstdint>
@@ -17,8 +18,9 @@
 #include <vector>
 
 #include "protocol/booking_ref.h"
-#include "protocol/protocol_limits.h"
 #include "protocol/enums.h"
+#include "protocol/protocol_limits.h"
+#include "protocol/reason.h"
 
 namespace admit::storage {
 
@@ -95,12 +97,12 @@ struct LeaveWaitlistCommand {
 };
 
 // ---- results ----
-// `message` is empty on success; on refusals and errors it is static text that
-// names the field or the reason ("seats: must be 1..per_user_max").
+// `reason` is none on success; on refusals and errors it says why
+// (Reason::seats_invalid, Reason::sold_out, ...).
 
 struct BookResult {
   Outcome outcome = Outcome::invalid;
-  std::string_view message;
+  Reason reason = Reason::none;
   BookingRef ref;               // BOOKED, HELD, ALREADY_BOOKED
   std::uint32_t seats = 0;      // BOOKED, HELD, ALREADY_BOOKED, WAITLISTED
   std::uint32_t position = 0;   // WAITLISTED, 1-based
@@ -111,14 +113,14 @@ struct BookResult {
 
 struct EventResult {
   Outcome outcome = Outcome::invalid;
-  std::string_view message;
+  Reason reason = Reason::none;
   EventView event;  // on OK
 };
 
 // Confirm (BOOKED), Cancel (OK), GetBooking (OK).
 struct BookingResult {
   Outcome outcome = Outcome::invalid;
-  std::string_view message;
+  Reason reason = Reason::none;
   BookingView booking;
 };
 
@@ -127,7 +129,7 @@ struct BookingResult {
 // NOT_FOUND when the user is in neither; OK after leaving.
 struct WaitlistResult {
   Outcome outcome = Outcome::invalid;
-  std::string_view message;
+  Reason reason = Reason::none;
   std::uint32_t position = 0;
   std::uint32_t seats = 0;
   std::uint32_t length = 0;
@@ -137,7 +139,7 @@ struct WaitlistResult {
 // Bookings of one event in creation order (all states), `limit` at most.
 struct BookingPage {
   Outcome outcome = Outcome::invalid;
-  std::string_view message;
+  Reason reason = Reason::none;
   std::vector<BookingView> bookings;
   std::optional<BookingRef> next_after;  // set when more follow
 };

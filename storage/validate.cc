@@ -8,12 +8,6 @@
 namespace admit::storage {
 namespace {
 
-// The messages spell the limits out; keep them in step.
-static_assert(event_id_size_max == 128 && user_size_max == 64 && request_id_size_max == 64);
-static_assert(seats_max == 1'000'000'000 && capacity_max == 1'000'000'000);
-static_assert(waitlist_length_max == 1'000'000 && hold_ttl_ms_max == 86'400'000);
-static_assert(rate_per_s_max == 1'000'000 && list_limit_max == 1000);
-
 // A burst larger than this many tokens buys nothing a client could use.
 constexpr std::uint32_t rate_burst_max = rate_per_s_max;
 
@@ -69,46 +63,46 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
-std::string_view check_event_id(std::string_view event) {
-  return sized_utf8(event, event_id_size_max) ? "" : "event: must be 1..128 bytes of UTF-8";
+Reason check_event_id(std::string_view event) {
+  return sized_utf8(event, event_id_size_max) ? Reason::none : Reason::event_id_invalid;
 }
 
-std::string_view check_new_event_id(std::string_view id) {
-  return sized_utf8(id, event_id_size_max) ? "" : "id: must be 1..128 bytes of UTF-8";
+Reason check_new_event_id(std::string_view id) {
+  return sized_utf8(id, event_id_size_max) ? Reason::none : Reason::new_event_id_invalid;
 }
 
-std::string_view check_user(std::string_view user) {
-  return sized_utf8(user, user_size_max) ? "" : "user: must be 1..64 bytes of UTF-8";
+Reason check_user(std::string_view user) {
+  return sized_utf8(user, user_size_max) ? Reason::none : Reason::user_invalid;
 }
 
-std::string_view check_request_id(std::string_view request_id) {
-  if (request_id.size() > request_id_size_max) return "request_id: longer than 64 bytes";
-  if (!is_valid_utf8(request_id)) return "request_id: must be UTF-8";
-  return "";
+Reason check_request_id(std::string_view request_id) {
+  if (request_id.size() > request_id_size_max) return Reason::request_id_too_long;
+  if (!is_valid_utf8(request_id)) return Reason::request_id_not_utf8;
+  return Reason::none;
 }
 
-std::string_view check_seats(std::uint32_t seats) {
-  return seats >= 1 && seats <= seats_max ? "" : "seats: must be 1..1000000000";
+Reason check_seats(std::uint32_t seats) {
+  return seats >= 1 && seats <= seats_max ? Reason::none : Reason::seats_invalid;
 }
 
-std::string_view check_list_limit(std::uint32_t limit) {
-  return limit <= list_limit_max ? "" : "limit: must be at most 1000";
+Reason check_list_limit(std::uint32_t limit) {
+  return limit <= list_limit_max ? Reason::none : Reason::limit_invalid;
 }
 
-std::string_view check_event_config(const EventConfig& config) {
-  if (config.capacity > capacity_max) return "capacity: must be 0..1000000000";
-  if (config.per_user_max > capacity_max) return "per_user_max: must be 0..1000000000";
-  if (config.hold_ttl_ms > hold_ttl_ms_max) return "hold_ttl_ms: must be 0..86400000";
-  if (config.waitlist_max > waitlist_length_max) return "waitlist_max: must be 0..1000000";
-  if (config.opens_at_ms < 0) return "opens_at_ms: must not be negative";
-  if (config.closes_at_ms < 0) return "closes_at_ms: must not be negative";
+Reason check_event_config(const EventConfig& config) {
+  if (config.capacity > capacity_max) return Reason::capacity_invalid;
+  if (config.per_user_max > capacity_max) return Reason::per_user_max_invalid;
+  if (config.hold_ttl_ms > hold_ttl_ms_max) return Reason::hold_ttl_ms_invalid;
+  if (config.waitlist_max > waitlist_length_max) return Reason::waitlist_max_invalid;
+  if (config.opens_at_ms < 0) return Reason::opens_at_ms_negative;
+  if (config.closes_at_ms < 0) return Reason::closes_at_ms_negative;
   if (config.closes_at_ms != 0 && config.closes_at_ms <= config.opens_at_ms) {
-    return "closes_at_ms: must be after opens_at_ms";
+    return Reason::closes_before_opens;
   }
-  if (config.rate_per_s > rate_per_s_max) return "rate_per_s: must be 0..1000000";
-  if (config.rate_burst > rate_burst_max) return "rate_burst: must be 0..1000000";
-  if (config.state > EventState::closed) return "state: must be open, paused or closed";
-  return "";
+  if (config.rate_per_s > rate_per_s_max) return Reason::rate_per_s_invalid;
+  if (config.rate_burst > rate_burst_max) return Reason::rate_burst_invalid;
+  if (config.state > EventState::closed) return Reason::state_invalid;
+  return Reason::none;
 }
 
 EventConfig patched(const EventConfig& config, const EventPatch& patch) {
@@ -126,30 +120,30 @@ EventConfig patched(const EventConfig& config, const EventPatch& patch) {
   return out;
 }
 
-std::string_view check_event_patch(const EventPatch& patch, const EventConfig& current) {
+Reason check_event_patch(const EventPatch& patch, const EventConfig& current) {
   return check_event_config(patched(current, patch));
 }
 
-std::string_view check_book(const BookCommand& command) {
-  if (auto why = check_event_id(command.event); !why.empty()) return why;
+Reason check_book(const BookCommand& command) {
+  if (const Reason why = check_event_id(command.event); why != Reason::none) return why;
   return check_book_fields(command);
 }
 
-std::string_view check_book_fields(const BookCommand& command) {
-  if (auto why = check_user(command.user); !why.empty()) return why;
-  if (auto why = check_seats(command.seats); !why.empty()) return why;
-  if (command.waitlist > WaitlistChoice::never) return "waitlist: must be default, join or never";
+Reason check_book_fields(const BookCommand& command) {
+  if (const Reason why = check_user(command.user); why != Reason::none) return why;
+  if (const Reason why = check_seats(command.seats); why != Reason::none) return why;
+  if (command.waitlist > WaitlistChoice::never) return Reason::waitlist_choice_invalid;
   return check_request_id(command.request_id);
 }
 
-std::string_view check_ref_command(const RefCommand& command) {
-  if (!BookingRef::parse(command.ref)) return "ref: not a booking ref";
+Reason check_ref_command(const RefCommand& command) {
+  if (!BookingRef::parse(command.ref)) return Reason::ref_invalid;
   return check_request_id(command.request_id);
 }
 
-std::string_view check_leave_waitlist(const LeaveWaitlistCommand& command) {
-  if (auto why = check_event_id(command.event); !why.empty()) return why;
-  if (auto why = check_user(command.user); !why.empty()) return why;
+Reason check_leave_waitlist(const LeaveWaitlistCommand& command) {
+  if (const Reason why = check_event_id(command.event); why != Reason::none) return why;
+  if (const Reason why = check_user(command.user); why != Reason::none) return why;
   return check_request_id(command.request_id);
 }
 

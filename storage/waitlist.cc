@@ -8,7 +8,6 @@ namespace admit::storage {
 
 using detail::CommandKind;
 using detail::Event;
-using detail::Reason;
 using detail::RememberedAnswer;
 using detail::Serial;
 using detail::UserSlot;
@@ -24,10 +23,10 @@ auto find_ticket(const Event& event, std::uint64_t ticket) {
   return it;
 }
 
-WaitlistResult waitlist_refusal(Outcome outcome, std::string_view why) {
+WaitlistResult waitlist_refusal(Outcome outcome, Reason why) {
   WaitlistResult result;
   result.outcome = outcome;
-  result.message = why;
+  result.reason = why;
   return result;
 }
 
@@ -49,17 +48,17 @@ BookResult StateMachine::Impl::join_waitlist(Event& event, const BookCommand& co
   if (choice == WaitlistChoice::never ||
       (choice == WaitlistChoice::by_default && !event.config.waitlist)) {
     result.outcome = Outcome::sold_out;
-    result.message = detail::reason_text(Reason::sold_out);
+    result.reason = Reason::sold_out;
     return result;
   }
   if (!event.config.waitlist) {
     result.outcome = Outcome::invalid;
-    result.message = "waitlist: the event has no waitlist";
+    result.reason = Reason::event_has_no_waitlist;
     return result;
   }
   if (event.waitlist.size() >= waitlist_max(event)) {
     result.outcome = Outcome::sold_out;
-    result.message = detail::reason_text(Reason::waitlist_full);
+    result.reason = Reason::waitlist_full;
     return result;
   }
   const detail::UserId user = users.intern(user_key);
@@ -99,17 +98,20 @@ void StateMachine::Impl::promote(Event& event, std::int64_t now_ms) {
 WaitlistResult StateMachine::waitlist_position(std::string_view event_id,
                                                std::string_view user) const {
   WaitlistResult result;
-  if (auto why = check_event_id(event_id); !why.empty())
+  if (const Reason why = check_event_id(event_id); why != Reason::none) {
     return waitlist_refusal(Outcome::invalid, why);
-  if (auto why = check_user(user); !why.empty()) return waitlist_refusal(Outcome::invalid, why);
+  }
+  if (const Reason why = check_user(user); why != Reason::none) {
+    return waitlist_refusal(Outcome::invalid, why);
+  }
   const Event* event = impl_->find_event(event_id);
-  if (event == nullptr) return waitlist_refusal(Outcome::not_found, "event: no such event");
+  if (event == nullptr) return waitlist_refusal(Outcome::not_found, Reason::no_such_event);
   result.length = static_cast<std::uint32_t>(event->waitlist.size());
   const auto user_id = impl_->users.find(user);
   const auto slot = user_id ? event->users.find(*user_id) : nullptr;
   if (slot == nullptr) {
     result.outcome = Outcome::not_found;
-    result.message = "user: not waiting on this event";
+    result.reason = Reason::user_not_waiting;
     return result;
   }
   if (slot->live() != 0) {
@@ -126,24 +128,25 @@ WaitlistResult StateMachine::waitlist_position(std::string_view event_id,
 
 WaitlistResult StateMachine::leave_waitlist(const LeaveWaitlistCommand& command,
                                             std::int64_t now_ms) {
-  if (auto why = check_leave_waitlist(command); !why.empty())
+  if (const Reason why = check_leave_waitlist(command); why != Reason::none) {
     return waitlist_refusal(Outcome::invalid, why);
+  }
   Impl& impl = *impl_;
   if (!command.request_id.empty()) {
     if (const RememberedAnswer* answer = impl.request_ids.find(command.request_id)) {
       if (!impl.same_parameters(*answer, CommandKind::leave_waitlist, command.event, command.user,
                                 0, 0)) {
-        return waitlist_refusal(Outcome::invalid, "request_id: reused with different parameters");
+        return waitlist_refusal(Outcome::invalid, Reason::request_id_reused);
       }
       return impl.replay_leave(*answer);
     }
   }
   Event* event = impl.find_event(command.event);
-  if (event == nullptr) return waitlist_refusal(Outcome::not_found, "event: no such event");
+  if (event == nullptr) return waitlist_refusal(Outcome::not_found, Reason::no_such_event);
   const auto user = impl.users.find(command.user);
   const auto slot = user ? event->users.find(*user) : nullptr;
   if (slot == nullptr || slot->wait_ticket() == 0) {
-    return waitlist_refusal(Outcome::not_found, "user: not waiting on this event");
+    return waitlist_refusal(Outcome::not_found, Reason::user_not_waiting);
   }
   WaitlistResult result;
   result.outcome = Outcome::ok;

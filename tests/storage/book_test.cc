@@ -10,7 +10,7 @@ TEST_F(Book, BooksWhenSeatsAreFree) {
   create_with_capacity("gig", 10);
   const BookResult result = book("gig", "ann", 3);
   EXPECT_EQ(result.outcome, Outcome::booked);
-  EXPECT_TRUE(result.message.empty());
+  EXPECT_EQ(result.reason, Reason::none);
   EXPECT_EQ(result.ref, BookingRef::make(1, 0));
   EXPECT_EQ(result.seats, 3u);
   EXPECT_EQ(result.expires_at_ms, 0);
@@ -60,7 +60,7 @@ TEST_F(Book, HoldOnAnEventWithoutHoldsIsInvalid) {
   create_with_capacity("gig", 10);
   const BookResult result = hold("gig", "ann");
   EXPECT_EQ(result.outcome, Outcome::invalid);
-  EXPECT_TRUE(result.message.starts_with("hold:"));
+  EXPECT_TRUE(reason_text(result.reason).starts_with("hold:"));
   EXPECT_EQ(event("gig").available, 10u);
 }
 
@@ -69,7 +69,7 @@ TEST_F(Book, SoldOutWhenSeatsDoNotFitAndNoWaitlist) {
   EXPECT_EQ(book("gig", "ann", 2).outcome, Outcome::booked);
   const BookResult result = book("gig", "bob", 2);
   EXPECT_EQ(result.outcome, Outcome::sold_out);
-  EXPECT_FALSE(result.message.empty());
+  EXPECT_NE(result.reason, Reason::none);
   EXPECT_EQ(book("gig", "bob", 1).outcome, Outcome::booked);  // all-or-nothing, 1 fits
   EXPECT_EQ(book("gig", "cat", 1).outcome, Outcome::sold_out);
 }
@@ -128,7 +128,7 @@ TEST_F(Book, OverUserLimit) {
   create("gig", {.capacity = 10, .per_user_max = 2});
   const BookResult result = book("gig", "ann", 3);
   EXPECT_EQ(result.outcome, Outcome::over_user_limit);
-  EXPECT_FALSE(result.message.empty());
+  EXPECT_NE(result.reason, Reason::none);
   EXPECT_EQ(book("gig", "ann", 2).outcome, Outcome::booked);
 }
 
@@ -163,7 +163,7 @@ TEST_F(Book, PausedIsNotOpenWithoutATime) {
   const BookResult result = book("gig", "ann");
   EXPECT_EQ(result.outcome, Outcome::not_open);
   EXPECT_EQ(result.opens_in_ms, 0);
-  EXPECT_EQ(result.message, "event is paused");
+  EXPECT_EQ(reason_text(result.reason), "event is paused");
 }
 
 TEST_F(Book, ClosedStateIsClosed) {
@@ -198,7 +198,7 @@ TEST_F(Book, ValidationNamesTheField) {
   const auto message_of = [&](BookCommand command) {
     const BookResult result = book(command);
     EXPECT_EQ(result.outcome, Outcome::invalid);
-    return std::string(result.message);
+    return std::string(reason_text(result.reason));
   };
   EXPECT_EQ(message_of({.event = "gig", .user = "ann", .seats = 0}),
             "seats: must be 1..1000000000");

@@ -21,7 +21,7 @@ TEST_F(Events, CreatingAnExistingIdIsInvalid) {
   create_with_capacity("gig", 5);
   const EventResult again = create_with_capacity("gig", 7);
   EXPECT_EQ(again.outcome, Outcome::invalid);
-  EXPECT_EQ(again.message, "id: event exists");
+  EXPECT_EQ(reason_text(again.reason), "id: event exists");
   EXPECT_EQ(event("gig").config.capacity, 5u);
 }
 
@@ -29,7 +29,7 @@ TEST_F(Events, CreateValidatesEveryField) {
   const auto message_of = [&](std::string_view id, EventConfig config) {
     const EventResult result = create(id, config);
     EXPECT_EQ(result.outcome, Outcome::invalid);
-    return std::string(result.message);
+    return std::string(reason_text(result.reason));
   };
   EXPECT_EQ(message_of("", {}), "id: must be 1..128 bytes of UTF-8");
   EXPECT_EQ(message_of(std::string(129, 'x'), {}), "id: must be 1..128 bytes of UTF-8");
@@ -69,9 +69,10 @@ TEST_F(Events, UpdateChecksTheResultingWindow) {
   create("gig", {.capacity = 5, .opens_at_ms = 1000});
   const EventResult result = update("gig", {.closes_at_ms = 500});
   EXPECT_EQ(result.outcome, Outcome::invalid);
-  EXPECT_EQ(result.message, "closes_at_ms: must be after opens_at_ms");
+  EXPECT_EQ(reason_text(result.reason), "closes_at_ms: must be after opens_at_ms");
   EXPECT_EQ(event("gig").version, 1u);
-  EXPECT_EQ(update("gig", {.capacity = 2'000'000'000}).message, "capacity: must be 0..1000000000");
+  EXPECT_EQ(reason_text(update("gig", {.capacity = 2'000'000'000}).reason),
+            "capacity: must be 0..1000000000");
 }
 
 TEST_F(Events, LoweringCapacityBelowSoldRevokesNothing) {

@@ -39,7 +39,7 @@ TEST_F(Holds, ConfirmAtExpiryExpiresTheHoldThere) {
   advance(1000);
   const BookingResult result = confirm(held.ref);
   EXPECT_EQ(result.outcome, Outcome::invalid);
-  EXPECT_EQ(result.message, "ref: hold expired");
+  EXPECT_EQ(reason_text(result.reason), "ref: hold expired");
   EXPECT_EQ(result.booking.state, BookingState::expired);
   EXPECT_EQ(state_of(held.ref), BookingState::expired);
   EXPECT_EQ(position("gig", "bob").outcome, Outcome::already_booked);  // promoted
@@ -51,19 +51,19 @@ TEST_F(Holds, ConfirmOfCancelledOrExpiredIsInvalid) {
   const BookResult a = hold("gig", "ann");
   cancel(a.ref);
   EXPECT_EQ(confirm(a.ref).outcome, Outcome::invalid);
-  EXPECT_EQ(confirm(a.ref).message, "ref: booking cancelled");
+  EXPECT_EQ(reason_text(confirm(a.ref).reason), "ref: booking cancelled");
   const BookResult b = hold("gig", "bob");
   advance(1000);
   EXPECT_EQ(sm_.expire(now_ms_), 1u);
-  EXPECT_EQ(confirm(b.ref).message, "ref: hold expired");
+  EXPECT_EQ(reason_text(confirm(b.ref).reason), "ref: hold expired");
 }
 
 TEST_F(Holds, UnknownAndMalformedRefs) {
   EXPECT_EQ(confirm(BookingRef::make(1, 0)).outcome, Outcome::not_found);
   EXPECT_EQ(cancel(BookingRef::make(7, 0)).outcome, Outcome::not_found);
   EXPECT_EQ(sm_.confirm({"BK-1", {}}, now_ms_).outcome, Outcome::invalid);
-  EXPECT_EQ(sm_.confirm({"BK-1", {}}, now_ms_).message, "ref: not a booking ref");
-  EXPECT_EQ(sm_.cancel({"hello world", {}}, now_ms_).message, "ref: not a booking ref");
+  EXPECT_EQ(reason_text(sm_.confirm({"BK-1", {}}, now_ms_).reason), "ref: not a booking ref");
+  EXPECT_EQ(reason_text(sm_.cancel({"hello world", {}}, now_ms_).reason), "ref: not a booking ref");
   EXPECT_EQ(sm_.get_booking("nope").outcome, Outcome::invalid);
   const BookResult a = hold("gig", "ann");
   EXPECT_EQ(sm_.get_booking(BookingRef::make(a.ref.serial(), 3).view()).outcome,
@@ -99,13 +99,13 @@ TEST_F(Holds, CancelOfExpiredHoldIsInvalid) {
   advance(1000);
   sm_.expire(now_ms_);
   EXPECT_EQ(cancel(held.ref).outcome, Outcome::invalid);
-  EXPECT_EQ(cancel(held.ref).message, "ref: hold expired");
+  EXPECT_EQ(reason_text(cancel(held.ref).reason), "ref: hold expired");
 }
 
 TEST_F(Holds, CancelPastExpiryBeforeTheTimerExpiresTheHold) {
   const BookResult held = hold("gig", "ann");
   advance(1000);
-  EXPECT_EQ(cancel(held.ref).message, "ref: hold expired");
+  EXPECT_EQ(reason_text(cancel(held.ref).reason), "ref: hold expired");
   EXPECT_EQ(state_of(held.ref), BookingState::expired);
   EXPECT_EQ(event("gig").held, 0u);
   EXPECT_EQ(sm_.expire(now_ms_), 0u);
@@ -161,9 +161,10 @@ TEST_F(Holds, ListBookingsRefusesBadArguments) {
   const BookResult a = hold("gig", "ann");
   create_with_capacity("other", 5);
   const BookResult b = book("other", "ann");
-  EXPECT_EQ(sm_.list_bookings("gig", "", 1001).message, "limit: must be at most 1000");
-  EXPECT_EQ(sm_.list_bookings("gig", "junk", 10).message, "after: unknown cursor");
-  EXPECT_EQ(sm_.list_bookings("gig", b.ref.view(), 10).message, "after: unknown cursor");
+  EXPECT_EQ(reason_text(sm_.list_bookings("gig", "", 1001).reason), "limit: must be at most 1000");
+  EXPECT_EQ(reason_text(sm_.list_bookings("gig", "junk", 10).reason), "after: unknown cursor");
+  EXPECT_EQ(reason_text(sm_.list_bookings("gig", b.ref.view(), 10).reason),
+            "after: unknown cursor");
   EXPECT_EQ(sm_.list_bookings("gig", BookingRef::make(99, 0).view(), 10).outcome, Outcome::invalid);
   EXPECT_EQ(sm_.list_bookings("nope", "", 10).outcome, Outcome::not_found);
   EXPECT_EQ(sm_.list_bookings("gig", a.ref.view(), 10).bookings.size(), 0u);

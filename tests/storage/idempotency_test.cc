@@ -58,7 +58,7 @@ TEST_F(Idempotency, RefusalsThatAreDecisionsAreRemembered) {
   EXPECT_EQ(book_as("r-paused", "cat").outcome, Outcome::not_open);
   update("gig", {.state = EventState::open});
   EXPECT_EQ(book_as("r-paused", "cat").outcome, Outcome::not_open);
-  EXPECT_EQ(book_as("r-paused", "cat").message, "event is paused");
+  EXPECT_EQ(reason_text(book_as("r-paused", "cat").reason), "event is paused");
 }
 
 TEST_F(Idempotency, ValidationNotFoundAndRateLimitsAreNotRemembered) {
@@ -76,7 +76,7 @@ TEST_F(Idempotency, SameIdWithOtherParametersIsInvalid) {
   const BookResult first = book_as("r1", "ann", 2);
   const auto conflict = [](auto result) {
     EXPECT_EQ(result.outcome, Outcome::invalid);
-    EXPECT_EQ(result.message, "request_id: reused with different parameters");
+    EXPECT_EQ(reason_text(result.reason), "request_id: reused with different parameters");
   };
   conflict(book_as("r1", "ann", 3));
   conflict(book_as("r1", "bob", 2));
@@ -101,10 +101,11 @@ TEST_F(Idempotency, ConfirmAndCancelReplayTheBookingAsItWas) {
   EXPECT_EQ(replay.booking.seats, 2u);
   EXPECT_EQ(cancel(held.ref, "x1").outcome, Outcome::ok);
   // An answer refused because of state is final too.
-  EXPECT_EQ(confirm(held.ref, "c2").message, "ref: booking cancelled");
-  EXPECT_EQ(confirm(held.ref, "c2").message, "ref: booking cancelled");
+  EXPECT_EQ(reason_text(confirm(held.ref, "c2").reason), "ref: booking cancelled");
+  EXPECT_EQ(reason_text(confirm(held.ref, "c2").reason), "ref: booking cancelled");
   const BookResult other = hold("gig", "bob");
-  EXPECT_EQ(confirm(other.ref, "c1").message, "request_id: reused with different parameters");
+  EXPECT_EQ(reason_text(confirm(other.ref, "c1").reason),
+            "request_id: reused with different parameters");
 }
 
 TEST_F(Idempotency, UnknownRefIsNotRemembered) {

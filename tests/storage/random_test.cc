@@ -176,7 +176,7 @@ class Epoch {
     EXPECT_EQ(got.retry_after_ms, want.retry_after_ms) << what;
     EXPECT_EQ(got.opens_in_ms, want.opens_in_ms) << what;
     EXPECT_EQ(got.expires_at_ms, want.expires_at_ms) << what;
-    EXPECT_EQ(got.message.empty(), outcome_is_success(got.outcome)) << what;
+    EXPECT_EQ(got.reason == Reason::none, outcome_is_success(got.outcome)) << what;
     compare_event(event);
   }
 

@@ -51,8 +51,9 @@ TEST_F(Waitlist, NeverAndDefaultWithoutWaitlistAreSoldOut) {
   EXPECT_EQ(book("plain", "bob").outcome, Outcome::sold_out);
   EXPECT_EQ(book({.event = "plain", .user = "bob", .waitlist = WaitlistChoice::join}).outcome,
             Outcome::invalid);
-  EXPECT_TRUE(book({.event = "plain", .user = "bob", .waitlist = WaitlistChoice::join})
-                  .message.starts_with("waitlist:"));
+  EXPECT_TRUE(
+      reason_text(book({.event = "plain", .user = "bob", .waitlist = WaitlistChoice::join}).reason)
+          .starts_with("waitlist:"));
   EXPECT_EQ(book_with("bob", 1, WaitlistChoice::join).outcome, Outcome::waitlisted);
 }
 
