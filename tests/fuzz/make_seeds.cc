@@ -1,0 +1,240 @@
+// Writes the seed corpus of every fuzz target (tests/fuzz/corpus/<target>/):
+// well-formed inputs that reach deep, which the fuzzer then mutates.
+//   build-fuzz/tests/fuzz/make_seeds tests/fuzz/corpus
+// The files are committed; rerun after a format change. Regression inputs
+// (crash-*) in the same folders are kept by hand.
+#include <flatbuffers/flatbuffers.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/booking_ref.h"
+#include "protocol/framing.h"
+#include "storage/state_machine.h"
+#include "storage/wal/command.h"
+
+namespace {
+
+using namespace admit;
+using Bytes = std::vector<std::uint8_t>;
+namespace fs = std::filesystem;
+
+constexpr std::int64_t t0_ms = 1'700'000'000'000;
+
+void write(const fs::path& dir, const std::string& name, const Bytes& bytes) {
+  fs::create_directories(dir);
+  std::ofstream out(dir / name, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+
+Bytes text_bytes(std::uint8_t first, std::string_view text) {
+  Bytes bytes{first};
+  bytes.insert(bytes.end(), text.begin(), text.end());
+  return bytes;
+}
+
+// ---- frames: one byte for the shard count, then frames as a client sends them ----
+
+using flatbuffers::FlatBufferBuilder;
+using RequestOffset = flatbuffers::Offset<wire::Request>;
+using MakeOp = flatbuffers::Offset<void> (*)(FlatBufferBuilder&, int);
+
+Bytes frame_of(const std::vector<std::pair<wire::Op, MakeOp>>& ops) {
+  FlatBufferBuilder b;
+  std::vector<RequestOffset> requests;
+  int index = 0;
+  for (const auto& [type, make] : ops) {
+    const auto op = make(b, index);
+    requests.push_back(wire::CreateRequest(b, static_cast<std::uint64_t>(++index), type, op));
+  }
+  finish_frame(b, wire::CreateFrame(b, b.CreateVector(requests)));
+  const auto span = b.GetBufferSpan();
+  return {span.begin(), span.end()};
+}
+
+std::string first_ref() { return std::string(BookingRef::make(1, 0).view()); }
+
+const std::vector<std::pair<wire::Op, MakeOp>> every_op = {
+    {wire::Op::Hello,
+     [](FlatBufferBuilder& b, int) { return wire::CreateHelloDirect(b, 1, "token").Union(); }},
+    {wire::Op::CreateEvent,
+     [](FlatBufferBuilder& b, int) {
+       return wire::CreateCreateEventDirect(b, "tour", 3, 2, 60000, true, 10).Union();
+     }},
+    {wire::Op::UpdateEvent,
+     [](FlatBufferBuilder& b, int) {
+       return wire::CreateUpdateEventDirect(b, "tour", 4, {}, {}, {}, {}, {}, {}, {}, {},
+                                            wire::EventState::Open)
+           .Union();
+     }},
+    {wire::Op::Book,
+     [](FlatBufferBuilder& b, int) {
+       return wire::CreateBookDirect(b, "tour", "ana", 2, false, wire::WaitlistChoice::Default,
+                                     "req-1")
+           .Union();
+     }},
+    {wire::Op::Book,
+     [](FlatBufferBuilder& b, int) {
+       return wire::CreateBookDirect(b, "tour", "ben", 2, true, wire::WaitlistChoice::Join).Union();
+     }},
+    {wire::Op::Confirm,
+     [](FlatBufferBuilder& b, int) {
+       return wire::CreateConfirmDirect(b, first_ref().c_str(), "req-2").Union();
+     }},
+    {wire::Op::GetBooking,
+     [](FlatBufferBuilder& b, int) {
+       return wire::CreateGetBookingDirect(b, first_ref().c_str()).Union();
+     }},
+    {wire::Op::ListBookings,
+     [](FlatBufferBuilder& b, int) {
+       return wire::CreateListBookingsDirect(b, "tour", nullptr, 10).Union();
+     }},
+    {wire::Op::WaitlistPosition,
+     [](FlatBufferBuilder& b, int) {
+       return wire::CreateWaitlistPositionDirect(b, "tour", "ben").Union();
+     }},
+    {wire::Op::LeaveWaitlist,
+     [](FlatBufferBuilder& b, int) {
+       return wire::CreateLeaveWaitlistDirect(b, "tour", "ben", "req-3").Union();
+     }},
+    {wire::Op::Cancel,
+     [](FlatBufferBuilder& b, int) {
+       return wire::CreateCancelDirect(b, first_ref().c_str(), "req-4").Union();
+     }},
+    {wire::Op::GetEvent,
+     [](FlatBufferBuilder& b, int) { return wire::CreateGetEventDirect(b, "tour").Union(); }},
+    {wire::Op::ListEvents,
+     [](FlatBufferBuilder& b, int) { return wire::CreateListEventsDirect(b, "", 5).Union(); }},
+    {wire::Op::Stats, [](FlatBufferBuilder& b, int) { return wire::CreateStats(b).Union(); }},
+};
+
+void write_frames(const fs::path& dir) {
+  // Each op alone after the event exists, one frame per request.
+  Bytes stream{0};
+  for (const auto& op : every_op) {
+    const Bytes frame = frame_of({op});
+    stream.insert(stream.end(), frame.begin(), frame.end());
+  }
+  write(dir, "every-op-one-frame-each", stream);
+  // All in one batch, on 3 shards.
+  Bytes batch{2};
+  const Bytes frame = frame_of(every_op);
+  batch.insert(batch.end(), frame.begin(), frame.end());
+  write(dir, "every-op-one-batch", batch);
+  // A burst of bookings in one frame.
+  std::vector<std::pair<wire::Op, MakeOp>> burst{every_op[1]};
+  for (int i = 0; i < 40; ++i) {
+    burst.emplace_back(wire::Op::Book, [](FlatBufferBuilder& b, int index) {
+      const std::string user = "user-" + std::to_string(index);
+      return wire::CreateBookDirect(b, "tour", user.c_str(), 1).Union();
+    });
+  }
+  Bytes burst_bytes{0};
+  const Bytes burst_frame = frame_of(burst);
+  burst_bytes.insert(burst_bytes.end(), burst_frame.begin(), burst_frame.end());
+  write(dir, "booking-burst", burst_bytes);
+}
+
+// ---- WAL records: each a u16 length then the record ----
+
+void write_wal(const fs::path& dir) {
+  namespace wal = storage::wal;
+  const std::vector<wal::Command> commands = {
+      wal::CreateEvent{"tour", {.capacity = 3, .hold_ttl_ms = 500, .waitlist = true}},
+      wal::UpdateEvent{"tour", {.capacity = 4, .waitlist = true, .state = EventState::open}},
+      wal::Book{"tour", "ana", 2, false, WaitlistChoice::by_default, "req-1"},
+      wal::Book{"tour", "ben", 2, true, WaitlistChoice::join, ""},
+      wal::Confirm{first_ref(), "req-2"},
+      wal::Cancel{first_ref(), ""},
+      wal::LeaveWaitlist{"tour", "ben", "req-3"},
+      wal::Expire{},
+  };
+  Bytes all;
+  std::int64_t now_ms = t0_ms;
+  for (const wal::Command& command : commands) {
+    Bytes record;
+    wal::encode(command, now_ms += 100, record);
+    Bytes one{static_cast<std::uint8_t>(record.size()),
+              static_cast<std::uint8_t>(record.size() >> 8)};
+    one.insert(one.end(), record.begin(), record.end());
+    write(dir, std::string("record-") + wal::command_name(command), one);
+    all.insert(all.end(), one.begin(), one.end());
+  }
+  write(dir, "history", all);
+}
+
+// ---- snapshots: a flag byte (0: checksum included) then the bytes ----
+
+void write_snapshots(const fs::path& dir) {
+  storage::StateMachine machine(storage::Options{});
+  Bytes empty{0};
+  const Bytes empty_snapshot = machine.snapshot();
+  empty.insert(empty.end(), empty_snapshot.begin(), empty_snapshot.end());
+  write(dir, "empty", empty);
+  machine.create_event(
+      {"tour", {.capacity = 3, .hold_ttl_ms = 500, .waitlist = true, .rate_per_s = 5}}, t0_ms);
+  machine.create_event({"gig", {.capacity = 1}}, t0_ms);
+  machine.book({.event = "tour", .user = "ana", .seats = 2, .request_id = "req-1"}, t0_ms);
+  machine.book({.event = "tour", .user = "ben", .seats = 1, .hold = true}, t0_ms + 1);
+  machine.book({.event = "tour", .user = "cy", .seats = 2}, t0_ms + 2);
+  machine.book({.event = "gig", .user = "ana", .seats = 1}, t0_ms + 3);
+  machine.cancel({.ref = BookingRef::make(4, 0).view()}, t0_ms + 4);
+  Bytes busy{0};
+  const Bytes busy_snapshot = machine.snapshot();
+  busy.insert(busy.end(), busy_snapshot.begin(), busy_snapshot.end());
+  write(dir, "events-bookings-waitlist-holds", busy);
+}
+
+// ---- texts: a byte choosing the parser, then the text ----
+
+void write_texts(const fs::path& dir) {
+  write(dir, "ref", text_bytes(0, first_ref()));
+  write(dir, "ref-lower", text_bytes(0, "bk-7m2q9xk4"));
+  write(dir, "outcome", text_bytes(1, "SOLD_OUT"));
+  write(dir, "state", text_bytes(1, "paused"));
+  write(dir, "byte-size", text_bytes(2, "64MiB"));
+  using namespace std::string_view_literals;
+  write(dir, "flags",
+        text_bytes(3,
+                   "--shards\0"
+                   "4\0--listen\0"
+                   "127.0.0.1:7400\0--map-size\0"
+                   "64MiB\0"
+                   "--map-size-max\0"
+                   "1GiB\0--durability\0batched\0--ring-size\0"
+                   "1024"sv));
+}
+
+// ---- state machine: any bytes are a run; a few random ones to start ----
+
+void write_state_machine(const fs::path& dir) {
+  std::mt19937_64 rng(20261202);
+  for (const std::size_t size : {64, 256, 1024}) {
+    Bytes bytes(size);
+    for (std::uint8_t& byte : bytes) byte = static_cast<std::uint8_t>(rng());
+    write(dir, "random-" + std::to_string(size), bytes);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_seeds CORPUS_DIR (e.g. tests/fuzz/corpus)\n");
+    return 2;
+  }
+  const fs::path root = argv[1];
+  write_frames(root / "frame");
+  write_wal(root / "wal_record");
+  write_snapshots(root / "snapshot");
+  write_texts(root / "text");
+  write_state_machine(root / "state_machine");
+  return 0;
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs one fuzz target on its seed corpus for a bounded time.
+#   run_target.sh BINARY NAME SECONDS [WORK_DIR]
+# Seeds: tests/fuzz/corpus/NAME (never written to). New inputs go to
+# WORK_DIR/corpus/NAME and crashing ones to WORK_DIR/crashes/ (WORK_DIR: a
+# temporary folder, removed after, when not given). Exits non-zero on a crash.
+set -euo pipefail
+binary=$1 name=$2 seconds=$3 work=${4:-}
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -z "$work" ]; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work/corpus/$name" "$work/crashes"
+flags=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+  -artifact_prefix="$work/crashes/$name-")
+[ -f "$here/dict/$name.dict" ] && flags+=(-dict="$here/dict/$name.dict")
+exec "$binary" "${flags[@]}" "$work/corpus/$name" "$here/corpus/$name"
