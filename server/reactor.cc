@@ -8,6 +8,8 @@
 
 #include <cassert>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -15,15 +17,6 @@
 
 namespace admit::server {
 namespace {
-
-storage::Options machine_options(const ServerOptions& options, std::uint32_t shard) {
-  storage::Options machine;
-  machine.shard = shard;
-  machine.default_rate_per_s = options.rate_per_s;
-  machine.default_rate_burst = options.rate_burst;
-  machine.users_reserved = options.users_reserved;
-  return machine;
-}
 
 // The flag sets to try, best first; the kernel answers EINVAL to those it lacks.
 constexpr unsigned uring_flag_sets[] = {
@@ -42,13 +35,7 @@ Reactor::Reactor(SharedState& shared, std::uint32_t shard, int base_listener, in
       shard_(shard),
       listeners_{base_listener, shard_listener},
       stop_fd_(stop_fd),
-      machine_(machine_options(shared.options, shard)),
-      outstanding_(shared.options.shards, 0),
-      ring_uncommitted_(shared.options.shards, 0),
-      ring_turn_(shared.options.shards, 0),
-      ring_marks_(shared.options.shards) {
-  machine_.set_observer(this);
-}
+      core_(shared, shard) {}
 
 Reactor::~Reactor() {
   if (ring_ready_) io_uring_queue_exit(&ring_);
@@ -116,12 +103,22 @@ void Reactor::return_buffer(std::uint16_t buffer_id) {
 
 io_uring_sqe* Reactor::next_sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe != nullptr) return sqe;
+  // The queue is full: hand it to the kernel and go on.
+  const int submitted = io_uring_submit(&ring_);
+  sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) {
-    io_uring_submit(&ring_);  // the queue is full: hand it to the kernel and go on
-    sqe = io_uring_get_sqe(&ring_);
+    fail_stop("no submission queue entry free after io_uring_submit",
+              submitted < 0 ? -submitted : 0);
   }
-  assert(sqe != nullptr);
   return sqe;
+}
+
+void Reactor::fail_stop(const char* what, int error) const {
+  std::fprintf(stderr, "admitd: shard %u: %s%s%s; stopping admitd\n", shard_, what,
+               error != 0 ? ": " : "", error != 0 ? std::strerror(error) : "");
+  std::fflush(stderr);
+  std::_Exit(1);  // other shards' threads still run: no destructors, no half service
 }
 
 void Reactor::run() {
@@ -134,9 +131,7 @@ void Reactor::run() {
   while (!stopping_) {
     const int rc = io_uring_submit_and_wait(&ring_, 1);
     if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
-      std::fprintf(stderr, "admitd: shard %u: io_uring_enter failed: %s; stopping the shard\n",
-                   shard_, std::strerror(-rc));
-      break;
+      fail_stop("io_uring_enter failed", -rc);
     }
     now_ms_ = wall_clock_ms();
     unsigned head = 0;
@@ -162,7 +157,7 @@ void Reactor::handle_completion(const io_uring_cqe& cqe) {
       assert(tag.index < connections_.size());
       Connection& connection = *connections_[tag.index];
       // A connection slot is reused only after all its operations ended.
-      assert(connection.in_use && connection.generation == tag.generation);
+      assert(connection.state != ConnectionState::free && connection.generation == tag.generation);
       if (tag.kind == CompletionKind::recv) return on_recv(connection, cqe);
       return on_send(connection, cqe);
     }
@@ -171,10 +166,10 @@ void Reactor::handle_completion(const io_uring_cqe& cqe) {
     case CompletionKind::expiry:
       if (tag.generation == expiry_generation_ && cqe.res == -ETIME) {
         expiry_armed_ms_.reset();
-        expiry_blocked_ = !run_expire();
+        expiry_blocked_ = !core_.expire(now_ms_);
       }
       return;
-    case CompletionKind::wal_durable:  // answers are released at the end of the turn
+    case CompletionKind::wal_durable:  // durable answers are released at the end of the turn
       if (!stopping_) arm_wal_completion();
       return;
     case CompletionKind::stop:
@@ -187,19 +182,30 @@ void Reactor::handle_completion(const io_uring_cqe& cqe) {
   }
 }
 
+// The phases of a turn, after its completions were handled (which applied
+// the requests of this shard's connections). The order matters:
+//  1. peers: requests other shards forwarded are applied and owners' answers
+//     delivered before the seal, so those changes join this turn's batch;
+//  2. attend: connections a delivery unpaused read again, likewise before
+//     the seal;
+//  3. checkpoint, then seal (ShardCore::end_turn): the snapshot covers exactly
+//     the records appended, and nothing is applied between the two; the
+//     turn's ring answers and publication wait for the sealed batch;
+//  4. flush: each connection's replies of the turn are marked with the batch
+//     they wait for, known only once sealed;
+//  5. release: whatever is durable now goes out (this turn's own answers at
+//     once without a log) — after the flush, or they would wait a turn more;
+//  6. close what is done, re-arm the expiry timer, publish the server's own
+//     counters and wake the shards this one sent news to.
 void Reactor::end_turn() {
-  for (std::uint32_t other = 0; other < options_.shards; ++other) {
-    if (other == shard_) continue;
-    drain_requests(other);
-    drain_responses(other);
-  }
+  core_.serve_peers(now_ms_, [this](std::uint64_t handle, std::uint64_t id, ShardResult& result) {
+    deliver(handle, id, result);
+  });
   attend_queued();
-  maybe_checkpoint();
-  seal_turn();
+  core_.end_turn(now_ms_);
   flush_dirty();
-  hold_turn_answers();
-  queue_publication();
-  release_durable();
+  core_.release(*this);
+  attend_queued();  // connections with nothing left to send may close now
   free_closed();
   arm_expiry_timer();
   publish_connection_stats();
@@ -260,7 +266,7 @@ void Reactor::cancel_accepts() {
       ++seen;
       const CompletionTag tag = CompletionTag::decode(cqe->user_data);
       if (tag.kind != CompletionKind::accept) continue;  // the shard is stopping: nothing to do
-      if (cqe->res >= 0) ::close(cqe->res);  // accepted just before the cancel
+      if (cqe->res >= 0) ::close(cqe->res);              // accepted just before the cancel
       if ((cqe->flags & IORING_CQE_F_MORE) == 0) accept_armed_[tag.index] = false;
     }
     io_uring_cq_advance(&ring_, seen);
@@ -285,14 +291,14 @@ void Reactor::on_housekeeping() {
   // timer, or here while the WAL refused their Expire.
   constexpr std::uint64_t ticks_per_retention_sweep = 1000 / housekeeping_interval_ms;
   const bool sweep = ++housekeeping_ticks_ % ticks_per_retention_sweep == 0;
-  if (sweep || expiry_blocked_) expiry_blocked_ = !run_expire();
+  if (sweep || expiry_blocked_) expiry_blocked_ = !core_.expire(now_ms_);
 }
 
 // Keeps one timer armed for the earliest hold expiry. A later deadline does
 // not need a new timer: the earlier one fires, expire() runs, and this re-arms.
 void Reactor::arm_expiry_timer() {
   if (expiry_blocked_) return;  // a past deadline would fire at once, every turn
-  const std::optional<std::int64_t> next = machine_.next_expiry_ms();
+  const std::optional<std::int64_t> next = core_.machine().next_expiry_ms();
   if (!next || (expiry_armed_ms_ && *expiry_armed_ms_ <= *next)) return;
   if (expiry_armed_ms_) {
     io_uring_sqe* remove = next_sqe();
@@ -316,45 +322,10 @@ void Reactor::arm_stop_read() {
   io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::stop, 0, 0}.encode());
 }
 
-// Owner side: apply what `origin` forwarded and answer on the way back, once
-// the turn's batch is durable (release_durable). The origin never has more
-// requests outstanding than a ring holds, so the answer always finds a slot.
-void Reactor::drain_requests(std::uint32_t origin) {
-  SpscRing<RequestSlot>& in = shared_.requests(origin, shard_);
-  SpscRing<ResponseSlot>& out = shared_.responses(shard_, origin);
-  for (std::uint32_t taken = 0; taken < in.capacity(); ++taken) {
-    const RequestSlot* request = in.front();
-    if (request == nullptr) break;
-    ResponseSlot* response = out.try_push_ahead(ring_uncommitted_[origin]);
-    assert(response != nullptr);
-    response->connection = request->connection;
-    response->request_id = request->request_id;
-    apply_owned(request->command, &response->result);
-    ++ring_uncommitted_[origin];
-    ++ring_turn_[origin];
-    in.commit_pop();
-  }
-}
-
-// Origin side: answers from `owner` go to their connections, if still open.
-void Reactor::drain_responses(std::uint32_t owner) {
-  SpscRing<ResponseSlot>& in = shared_.responses(owner, shard_);
-  for (std::uint32_t taken = 0; taken < in.capacity(); ++taken) {
-    ResponseSlot* response = in.front();
-    if (response == nullptr) break;
-    if (Connection* connection = lookup(response->connection)) {
-      deliver(*connection, response->request_id, response->result);
-    }
-    delete response->result.take_page();
-    in.commit_pop();
-    assert(outstanding_[owner] > 0);
-    --outstanding_[owner];
-  }
-}
-
 void Reactor::send_wakes() {
-  for (std::uint32_t target = 0; wake_mask_ != 0; ++target, wake_mask_ >>= 1) {
-    if ((wake_mask_ & 1) == 0) continue;
+  for (std::uint64_t wakes = core_.peers().take_wakes(), target = 0; wakes != 0;
+       ++target, wakes >>= 1) {
+    if ((wakes & 1) == 0) continue;
     assert(target != shard_);
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_msg_ring(sqe, shared_.ring_fds[target], 0,
@@ -367,21 +338,21 @@ void Reactor::send_wakes() {
 }
 
 // The counters of the shard's state go with the turn's publication
-// (queue_publication), once durable; these describe the server itself.
+// (ShardCore), once durable; these describe the server itself.
 void Reactor::publish_connection_stats() {
   constexpr auto relaxed = std::memory_order_relaxed;
   ShardStatsCounters& stats = shared_.stats[shard_];
   stats.connections.store(open_connections_, relaxed);
   stats.requests.store(requests_, relaxed);
-  stats.forwarded.store(forwarded_, relaxed);
-  stats.overloaded.store(overloaded_, relaxed);
+  stats.forwarded.store(core_.peers().forwarded(), relaxed);
+  stats.overloaded.store(overloaded_ + core_.overloaded(), relaxed);
 }
 
 void Reactor::shut_down() {
   cancel_accepts();
   close_wal();
   for (auto& connection : connections_) {
-    if (connection->in_use) ::close(connection->fd);
+    if (connection->state != ConnectionState::free) ::close(connection->fd);
   }
   open_connections_ = 0;
   publish_connection_stats();

@@ -4,13 +4,10 @@
 // io_uring msg_ring wake) and the stop eventfd.
 #pragma once
 
-#include <absl/container/flat_hash_map.h>
-#include <absl/container/inlined_vector.h>
 #include <flatbuffers/flatbuffers.h>
 #include <liburing.h>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -19,17 +16,11 @@
 
 #include "server/request_codec.h"
 #include "server/server.h"
+#include "server/shard_core.h"
 #include "storage/state_machine.h"
 #include "storage/wal/wal.h"
 
 namespace admit::server {
-
-// Reply bytes of one connection up to `end` (in Connection::held) wait for WAL
-// batch `batch` to be durable.
-struct HeldMark {
-  std::uint64_t batch = 0;
-  std::size_t end = 0;
-};
 
 // The replies of one connection's turn being built. Lent from the reactor's
 // spares at the connection's first reply of a turn and given back when the
@@ -39,6 +30,18 @@ struct ReplyDraft {
   std::vector<ReplyOffset> replies;
 };
 
+// A connection's lifecycle. Connection::enter() checks every transition, in
+// every build:
+//   free -> open                         accepted
+//   open -> read_closed                  the peer sent EOF: answers still go out
+//   open, read_closed -> refused         a last refusal goes out, nothing more is read
+//   open, read_closed, refused -> closing   cancelled; freed once no operation is in flight
+//   closing -> free                      the slot is given a fresh Connection
+enum class ConnectionState : std::uint8_t { free, open, read_closed, refused, closing };
+
+// The connection's multishot receive.
+enum class Receive : std::uint8_t { idle, armed, cancelling };
+
 // An idle connection holds nothing but this struct: its byte buffers are
 // given back to the reactor's spares when emptied (Reactor::release_idle_buffers)
 // and its reply draft when its frame is finished.
@@ -47,45 +50,55 @@ struct Connection {
   std::uint32_t index = 0;       // slot in the reactor's connection table
   std::uint32_t generation = 0;  // bumped when the slot is reused; stale handles miss
   int listener_shard = -1;       // HelloReply.shard: -1 on the base port
-  bool in_use = false;
-  bool counted = false;     // counts against --max-connections
-  bool recv_armed = false;  // a multishot receive is outstanding
-  bool recv_cancel_sent = false;
-  bool send_in_flight = false;
-  bool paused = false;       // stopped reading: --max-inflight or --max-send-queue-bytes
-  bool read_closed = false;  // the peer sent EOF
-  bool close_after_flush = false;
-  bool closing = false;  // cancelled; freed once `ops` reaches 0
-  bool attention_queued = false;
-  bool dirty = false;          // has replies to flush at the end of this turn
+  ConnectionState state = ConnectionState::free;
+  Receive receive = Receive::idle;
+  bool counted = false;           // counts against --max-connections
+  bool send_in_flight = false;    // send_active is the kernel's
+  bool paused = false;            // stopped reading: --max-inflight or --max-send-queue-bytes
+  bool attention_queued = false;  // in Reactor::attention_
+  bool dirty = false;             // in Reactor::dirty_: replies to flush at the end of this turn
+  // Some reply not yet flushed is this shard's machine's answer: it waits for
+  // the turn's batch (ShardCore::flush_client).
+  bool reflects_turn = false;
   std::uint32_t ops = 0;       // io_uring operations in flight on `fd`
   std::uint32_t inflight = 0;  // requests forwarded and not yet answered
   std::int64_t last_send_progress_ms = 0;
 
   std::vector<std::uint8_t> pending;  // bytes of an unfinished frame (or unread while paused)
-  // Whole reply frames waiting for the WAL batch of the turn that made them
-  // (every answer of a turn waits, reads and refusals included: they may
-  // reflect state that is not durable yet). Oldest first.
-  std::vector<std::uint8_t> held;
-  // Oldest first. A connection answered once per batch has one mark, kept
-  // inline (no allocation); more, under pipelined load, spill to the heap.
-  absl::InlinedVector<HeldMark, 1> held_marks;
+  // Whole reply frames waiting for the WAL batch they reflect to be durable
+  // (the shard's DurabilityLedger holds the marks). Oldest first.
+  std::vector<std::uint8_t> awaiting_durable;
   std::vector<std::uint8_t> send_queued;
   std::vector<std::uint8_t> send_active;  // owned by the kernel while send_in_flight
   std::size_t send_offset = 0;
   std::unique_ptr<ReplyDraft> draft;  // this turn's replies; null without any
 
+  // Not free and not closing: its answers still go out.
+  bool live() const {
+    return state == ConnectionState::open || state == ConnectionState::read_closed ||
+           state == ConnectionState::refused;
+  }
+  // Requests already received are still served (after EOF too).
+  bool takes_requests() const {
+    return state == ConnectionState::open || state == ConnectionState::read_closed;
+  }
+  // Closes once nothing is owed to it.
+  bool winding_down() const {
+    return state == ConnectionState::read_closed || state == ConnectionState::refused;
+  }
+  void enter(ConnectionState next);
+
   std::size_t queued_bytes() const {
-    return held.size() + send_queued.size() + (send_active.size() - send_offset) +
+    return awaiting_durable.size() + send_queued.size() + (send_active.size() - send_offset) +
            (draft ? draft->builder.GetSize() : 0);
   }
 };
 
-class Reactor : public storage::EventObserver {
+class Reactor {
  public:
   Reactor(SharedState& shared, std::uint32_t shard, int base_listener, int shard_listener,
           int stop_fd);
-  ~Reactor() override;
+  ~Reactor();
 
   // On the reactor thread, before run(): the io_uring and the receive
   // buffers. False with a reason.
@@ -93,41 +106,23 @@ class Reactor : public storage::EventObserver {
   // Serves until told to stop through the stop eventfd.
   void run();
 
-  void on_event_changed(const storage::EventView& event) override;
+  // For ShardCore::release(): the first `bytes` of the connection's
+  // awaiting_durable bytes are durable now and go out. False when the
+  // connection is gone.
+  bool release_client(std::uint32_t index, std::uint32_t generation, std::size_t bytes);
 
  private:
-  // Counters and event snapshots of one turn, published in the directory once
-  // the turn's batch is durable (readers never see what a crash could undo).
-  struct Publication {
-    std::uint64_t batch = 0;
-    std::vector<EventSnapshot> events;  // the last snapshot of each event changed
-    bool has_counters = false;
-    storage::ShardCounters counters;
-  };
-  // Answers to another shard, filled in its response ring and made visible
-  // (commit_push) once batch `batch` is durable.
-  struct RingMark {
-    std::uint64_t batch = 0;
-    std::uint32_t count = 0;
-  };
-
-  // reactor_wal.cc: the write-ahead log, answers held until durable
+  // reactor_wal.cc: opening, recovering and closing the write-ahead log
   bool open_wal(std::string* why);
   bool recover_wal(std::string* why);
-  void apply_owned(const ShardCommand& command, ShardResult* result);
-  bool run_expire();
   void arm_wal_completion();
-  void maybe_checkpoint();
-  void seal_turn();
-  void hold_turn_answers();
-  void queue_publication();
-  void release_durable();
-  void release_connection(Connection& connection, std::uint64_t durable);
-  void publish(Publication& publication);
   void close_wal();
 
   // reactor.cc: the loop, accepts, timers, cross-shard traffic
   io_uring_sqe* next_sqe();
+  // An io_uring that fails leaves a shard that cannot serve, while the other
+  // shards would go on forwarding to it: the whole process stops instead.
+  [[noreturn]] void fail_stop(const char* what, int error) const;
   void handle_completion(const io_uring_cqe& cqe);
   void end_turn();
   void arm_accept(int listener_index);
@@ -137,8 +132,6 @@ class Reactor : public storage::EventObserver {
   void on_housekeeping();
   void arm_expiry_timer();
   void arm_stop_read();
-  void drain_requests(std::uint32_t origin);
-  void drain_responses(std::uint32_t owner);
   void send_wakes();
   void publish_connection_stats();
   void shut_down();
@@ -158,7 +151,7 @@ class Reactor : public storage::EventObserver {
   void handle_request(Connection& connection, const wire::Request& request);
   void forward(Connection& connection, std::uint64_t id, std::uint32_t owner,
                const ShardCommand& command);
-  void deliver(Connection& connection, std::uint64_t id, ShardResult& result);
+  void deliver(std::uint64_t handle, std::uint64_t id, ShardResult& result);
   ReplyFrameBuilder& builder_of(Connection& connection);
   void add_reply(Connection& connection, ReplyOffset reply);
   void finish_reply_frame(Connection& connection);
@@ -190,7 +183,9 @@ class Reactor : public storage::EventObserver {
   // (frame_header_size + frame_size_max bytes, aligned).
   std::unique_ptr<std::uint64_t[]> aligned_frame_;
 
-  storage::StateMachine machine_;
+  // Durability: null when off (core_ is given it once opened).
+  std::unique_ptr<storage::wal::ShardWal> wal_;
+  ShardCore<storage::wal::ShardWal> core_;
   std::int64_t now_ms_ = 0;
   bool stopping_ = false;
 
@@ -206,8 +201,6 @@ class Reactor : public storage::EventObserver {
   std::size_t spare_buffer_bytes_ = 0;  // their capacities, summed
   std::vector<std::unique_ptr<ReplyDraft>> spare_drafts_;
 
-  std::vector<std::uint32_t> outstanding_;  // per owner: forwarded requests not yet answered
-  std::uint64_t wake_mask_ = 0;             // shards to wake at the end of this turn
   bool accept_armed_[2] = {false, false};
 
   __kernel_timespec housekeeping_interval_{};
@@ -217,28 +210,11 @@ class Reactor : public storage::EventObserver {
   std::uint32_t expiry_generation_ = 0;
   std::uint64_t stop_value_ = 0;
 
-  // Durability: null when off. Every answer of a turn waits for turn_batch_.
-  std::unique_ptr<storage::wal::ShardWal> wal_;
-  storage::wal::Command wal_command_;  // reused: its strings keep their capacity
   std::uint64_t wal_completion_value_ = 0;
-  std::uint64_t turn_batch_ = 0;
-  bool turn_appended_ = false;
-  bool expiry_blocked_ = false;   // the WAL refused an Expire: retried on the housekeeping tick
-  bool publish_at_once_ = true;   // during recovery: nothing to wait for
-  std::uint32_t events_owned_ = 0;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> holding_;  // (index, generation)
-  std::vector<std::uint32_t> ring_uncommitted_;        // per origin: answers filled, not visible
-  std::vector<std::uint32_t> ring_turn_;               // per origin: of them, this turn's
-  std::vector<std::deque<RingMark>> ring_marks_;       // per origin, oldest first
-  Publication turn_publication_;
-  absl::flat_hash_map<std::uint64_t, std::uint32_t> turn_event_index_;  // xxh3(id) -> index
-  std::uint32_t turn_last_event_ = 0;  // index of the event changed last (a hint)
-  std::deque<Publication> publications_;               // waiting for their batch
-  std::vector<std::vector<EventSnapshot>> spare_event_vectors_;
+  bool expiry_blocked_ = false;  // the WAL refused an Expire: retried on the housekeeping tick
 
-  std::uint64_t last_change_count_ = ~std::uint64_t{0};
-  std::uint64_t requests_ = 0, forwarded_ = 0, overloaded_ = 0;
-  ShardResult scratch_result_;  // for requests applied on this shard
+  std::uint64_t requests_ = 0, overloaded_ = 0;  // the core counts its own refusals
+  ShardResult scratch_result_;                   // for requests applied on this shard
 };
 
 }  // namespace admit::server

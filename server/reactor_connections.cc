@@ -5,6 +5,7 @@
 #include <cassert>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "protocol/framing.h"
@@ -45,7 +46,35 @@ CompletionTag tag_of(CompletionKind kind, const Connection& connection) {
   return {kind, connection.index, connection.generation};
 }
 
+bool allowed(ConnectionState from, ConnectionState to) {
+  using enum ConnectionState;
+  switch (to) {
+    case open:
+      return from == free;
+    case read_closed:
+      return from == open;
+    case refused:
+      return from == open || from == read_closed;
+    case closing:
+      return from == open || from == read_closed || from == refused;
+    case free:
+      return from == closing;
+  }
+  return false;
+}
+
 }  // namespace
+
+// A wrong transition is a bug that would serve a freed slot or leak one: it
+// stops the process in every build.
+void Connection::enter(ConnectionState next) {
+  if (!allowed(state, next)) {
+    std::fprintf(stderr, "admitd: connection %u: bad lifecycle transition %d -> %d\n", index,
+                 static_cast<int>(state), static_cast<int>(next));
+    std::abort();
+  }
+  state = next;
+}
 
 Connection* Reactor::open_connection(int fd, int listener_shard) {
   std::uint32_t index = 0;
@@ -58,11 +87,10 @@ Connection* Reactor::open_connection(int fd, int listener_shard) {
     connections_.push_back(std::make_unique<Connection>());
   }
   Connection& connection = *connections_[index];
-  assert(!connection.in_use);
   connection.index = index;
   connection.fd = fd;
   connection.listener_shard = listener_shard;
-  connection.in_use = true;
+  connection.enter(ConnectionState::open);
   connection.last_send_progress_ms = now_ms_;
   return &connection;
 }
@@ -75,37 +103,35 @@ Connection* Reactor::lookup(std::uint64_t handle) {
   const auto index = static_cast<std::uint32_t>(handle >> 32);
   if (index >= connections_.size()) return nullptr;
   Connection& connection = *connections_[index];
-  if (!connection.in_use || connection.closing ||
-      connection.generation != static_cast<std::uint32_t>(handle)) {
+  if (!connection.live() || connection.generation != static_cast<std::uint32_t>(handle)) {
     return nullptr;
   }
   return &connection;
 }
 
 void Reactor::arm_recv(Connection& connection) {
-  assert(!connection.recv_armed && !connection.closing);
+  assert(connection.receive == Receive::idle && connection.state == ConnectionState::open);
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_recv_multishot(sqe, connection.fd, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = receive_buffer_group;
   io_uring_sqe_set_data64(sqe, tag_of(CompletionKind::recv, connection).encode());
-  connection.recv_armed = true;
+  connection.receive = Receive::armed;
   ++connection.ops;
 }
 
 void Reactor::stop_reading(Connection& connection) {
-  if (!connection.recv_armed || connection.recv_cancel_sent) return;
+  if (connection.receive != Receive::armed) return;
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_cancel64(sqe, tag_of(CompletionKind::recv, connection).encode(), 0);
   io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::ignore, 0, 0}.encode());
-  connection.recv_cancel_sent = true;
+  connection.receive = Receive::cancelling;
 }
 
 void Reactor::on_recv(Connection& connection, const io_uring_cqe& cqe) {
   const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
   if (!more) {
-    connection.recv_armed = false;
-    connection.recv_cancel_sent = false;
+    connection.receive = Receive::idle;
     --connection.ops;
   }
   if (cqe.res > 0) {
@@ -115,7 +141,7 @@ void Reactor::on_recv(Connection& connection, const io_uring_cqe& cqe) {
     consume(connection, {bytes, static_cast<std::size_t>(cqe.res)});
     return_buffer(buffer_id);
   } else if (cqe.res == 0) {
-    connection.read_closed = true;
+    if (connection.state == ConnectionState::open) connection.enter(ConnectionState::read_closed);
   } else if (cqe.res != -ENOBUFS && cqe.res != -ECANCELED) {
     close_connection(connection);  // reset by the peer, or worse
     return;
@@ -124,10 +150,10 @@ void Reactor::on_recv(Connection& connection, const io_uring_cqe& cqe) {
 }
 
 void Reactor::consume(Connection& connection, std::span<const std::uint8_t> bytes) {
-  if (connection.closing || connection.close_after_flush) return;  // nothing more is read
+  if (!connection.takes_requests()) return;  // nothing more is read
   if (connection.pending.empty()) {
     bytes = bytes.subspan(process_frames(connection, bytes));
-    if (bytes.empty() || connection.closing || connection.close_after_flush) return;
+    if (bytes.empty() || !connection.takes_requests()) return;
   }
   if (connection.pending.size() + bytes.size() > pending_bytes_max) {
     close_connection(connection);
@@ -150,7 +176,7 @@ void Reactor::drain_pending(Connection& connection) {
 // at an incomplete frame, at a limit (the connection pauses) or on a close.
 std::size_t Reactor::process_frames(Connection& connection, std::span<const std::uint8_t> bytes) {
   std::size_t used = 0;
-  while (!connection.closing && !connection.close_after_flush) {
+  while (connection.takes_requests()) {
     if (should_pause(connection)) {
       connection.paused = true;
       stop_reading(connection);
@@ -194,7 +220,7 @@ void Reactor::handle_frame(Connection& connection, std::span<const std::uint8_t>
     const wire::Book* book = request->op_as_Book();
     if (book == nullptr || book->user() == nullptr) continue;
     hint.user = {book->user()->data(), book->user()->size()};
-    machine_.prefetch_book(hint);
+    core_.machine().prefetch_book(hint);
   }
   for (const wire::Request* request : *frame->requests()) handle_request(connection, *request);
 }
@@ -206,12 +232,11 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
   const std::uint64_t id = request.id();
   switch (decoded.kind) {
     case RequestKind::refused:
-      return add_reply(connection, encode_refusal(builder_of(connection), id, decoded.outcome,
-                                                  decoded.message));
+      return add_reply(
+          connection, encode_refusal(builder_of(connection), id, decoded.outcome, decoded.message));
     case RequestKind::hello:
-      return add_reply(connection,
-                       encode_hello(builder_of(connection), id, *request.op_as_Hello(),
-                                    options_.shards, connection.listener_shard));
+      return add_reply(connection, encode_hello(builder_of(connection), id, *request.op_as_Hello(),
+                                                options_.shards, connection.listener_shard));
     case RequestKind::get_event:
       return add_reply(connection, encode_get_event(builder_of(connection), id,
                                                     *request.op_as_GetEvent(), shared_.directory));
@@ -222,12 +247,14 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
     case RequestKind::stats: {
       const StatsSource source{{shared_.stats.get(), options_.shards},
                                durability_name(options_.durability),
-                               now_ms_ - shared_.started_at_ms, resident_bytes()};
+                               now_ms_ - shared_.started_at_ms,
+                               resident_bytes()};
       return add_reply(connection, encode_stats(builder_of(connection), id, source));
     }
     case RequestKind::owned:
       if (decoded.owner != shard_) return forward(connection, id, decoded.owner, command);
-      apply_owned(command, &scratch_result_);
+      core_.apply(command, now_ms_, &scratch_result_);
+      connection.reflects_turn = true;
       add_reply(connection, encode_result(builder_of(connection), id, scratch_result_));
       delete scratch_result_.take_page();
       return;
@@ -236,25 +263,18 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
 
 void Reactor::forward(Connection& connection, std::uint64_t id, std::uint32_t owner,
                       const ShardCommand& command) {
-  SpscRing<RequestSlot>& ring = shared_.requests(shard_, owner);
-  if (outstanding_[owner] >= ring.capacity()) {
-    ++overloaded_;
+  if (!core_.forward(owner, handle_of(connection), id, command)) {
     return add_reply(connection, encode_refusal(builder_of(connection), id, Outcome::overloaded,
                                                 ring_full_message));
   }
-  RequestSlot* slot = ring.try_push();
-  assert(slot != nullptr);  // at most capacity() outstanding, so never more in the ring
-  slot->connection = handle_of(connection);
-  slot->request_id = id;
-  slot->command = command;
-  ring.commit_push();
-  ++outstanding_[owner];
   ++connection.inflight;
-  ++forwarded_;
-  wake_mask_ |= std::uint64_t{1} << owner;
 }
 
-void Reactor::deliver(Connection& connection, std::uint64_t id, ShardResult& result) {
+// An owner's answer, durable there already: it waits for nothing here.
+void Reactor::deliver(std::uint64_t handle, std::uint64_t id, ShardResult& result) {
+  Connection* found = lookup(handle);
+  if (found == nullptr) return;  // closed meanwhile
+  Connection& connection = *found;
   assert(connection.inflight > 0);
   --connection.inflight;
   add_reply(connection, encode_result(builder_of(connection), id, result));
@@ -298,8 +318,8 @@ void Reactor::finish_reply_frame(Connection& connection) {
   finish_frame(builder, wire::CreateFrame(builder, 0, replies));
   assert(builder.GetSize() <= frame_header_size + frame_size_max);
   const auto bytes = builder.GetBufferSpan();
-  take_spare_buffer(connection.held);
-  connection.held.insert(connection.held.end(), bytes.begin(), bytes.end());
+  take_spare_buffer(connection.awaiting_durable);
+  connection.awaiting_durable.insert(connection.awaiting_durable.end(), bytes.begin(), bytes.end());
   if (builder.GetSize() > builder_keep_bytes || spare_drafts_.size() >= spare_drafts_max) {
     connection.draft.reset();
     return;
@@ -340,8 +360,8 @@ void Reactor::release_idle_buffers(Connection& connection) {
   connection.send_offset = 0;
   give_back_buffer(connection.send_active);
   give_back_buffer(connection.send_queued);
-  give_back_buffer(connection.held);
-  connection.held_marks.shrink_to_fit();  // frees one grown past its inline mark
+  give_back_buffer(connection.awaiting_durable);
+  core_.ledger().trim_client(connection.index);  // frees marks grown past the inline one
 }
 
 // One reply with id 0, then the connection closes once it is sent; nothing
@@ -349,9 +369,9 @@ void Reactor::release_idle_buffers(Connection& connection) {
 void Reactor::refuse_and_close(Connection& connection, Outcome outcome, std::string_view message) {
   finish_reply_frame(connection);
   const std::vector<std::uint8_t> frame = single_reply_frame(outcome, message);
-  take_spare_buffer(connection.held);
-  connection.held.insert(connection.held.end(), frame.begin(), frame.end());
-  connection.close_after_flush = true;
+  take_spare_buffer(connection.awaiting_durable);
+  connection.awaiting_durable.insert(connection.awaiting_durable.end(), frame.begin(), frame.end());
+  connection.enter(ConnectionState::refused);
   stop_reading(connection);
   if (!connection.dirty) {
     connection.dirty = true;
@@ -359,26 +379,24 @@ void Reactor::refuse_and_close(Connection& connection, Outcome outcome, std::str
   }
 }
 
+// This turn's frames wait for what they reflect (ShardCore::flush_client);
+// ShardCore::release() sends them.
 void Reactor::flush_dirty() {
   for (const std::uint32_t index : dirty_) {
     Connection& connection = *connections_[index];
     connection.dirty = false;
-    if (!connection.in_use || connection.closing) continue;
+    if (!connection.live()) continue;
     finish_reply_frame(connection);
-    // This turn's frames wait for its batch; release_durable() sends them.
-    const std::size_t marked =
-        connection.held_marks.empty() ? 0 : connection.held_marks.back().end;
-    if (connection.held.size() > marked) {
-      if (connection.held_marks.empty()) holding_.emplace_back(index, connection.generation);
-      connection.held_marks.push_back({turn_batch_, connection.held.size()});
-    }
+    core_.flush_client(index, connection.generation, connection.awaiting_durable.size(),
+                       connection.reflects_turn);
+    connection.reflects_turn = false;
   }
   dirty_.clear();
   attend_queued();  // connections with nothing left to send may close now
 }
 
 void Reactor::submit_send(Connection& connection) {
-  if (connection.send_in_flight || connection.closing) return;
+  if (connection.send_in_flight || !connection.live()) return;
   if (connection.send_offset == connection.send_active.size()) {
     if (connection.send_queued.empty()) return;
     connection.send_active.clear();
@@ -397,7 +415,7 @@ void Reactor::submit_send(Connection& connection) {
 void Reactor::on_send(Connection& connection, const io_uring_cqe& cqe) {
   connection.send_in_flight = false;
   --connection.ops;
-  if (connection.closing) return;
+  if (!connection.live()) return;
   if (cqe.res < 0) {
     close_connection(connection);
     return;
@@ -431,21 +449,21 @@ void Reactor::attend_queued() {
   for (std::size_t i = 0; i < attention_.size(); ++i) {  // may grow while we go
     Connection& connection = *connections_[attention_[i]];
     connection.attention_queued = false;
-    if (!connection.in_use || connection.closing) continue;
+    if (!connection.live()) continue;
     if (connection.paused && !should_pause(connection)) {
       connection.paused = false;
       drain_pending(connection);
-      if (connection.closing) continue;
+      if (!connection.live()) continue;
     }
     const bool owes_nothing = connection.inflight == 0 && !connection.send_in_flight &&
                               !connection.dirty && connection.queued_bytes() == 0;
-    if ((connection.read_closed || connection.close_after_flush) && owes_nothing) {
+    if (connection.winding_down() && owes_nothing) {
       close_connection(connection);
       continue;
     }
     release_idle_buffers(connection);
-    if (!connection.paused && !connection.recv_armed && !connection.read_closed &&
-        !connection.close_after_flush) {
+    if (!connection.paused && connection.receive == Receive::idle &&
+        connection.state == ConnectionState::open) {
       arm_recv(connection);
     }
   }
@@ -453,8 +471,8 @@ void Reactor::attend_queued() {
 }
 
 void Reactor::close_connection(Connection& connection) {
-  if (connection.closing) return;
-  connection.closing = true;
+  if (connection.state == ConnectionState::closing) return;
+  connection.enter(ConnectionState::closing);
   if (connection.counted) {
     connection.counted = false;
     shared_.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -481,7 +499,9 @@ void Reactor::free_closed() {
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_close(sqe, connection.fd);
     io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::ignore, 0, 0}.encode());
+    core_.ledger().forget_client(index);
     const std::uint32_t next_generation = connection.generation + 1;
+    connection.enter(ConnectionState::free);
     connections_[index] = std::make_unique<Connection>();  // a fresh one, its memory freed
     connections_[index]->index = index;
     connections_[index]->generation = next_generation;
@@ -496,9 +516,9 @@ void Reactor::free_closed() {
 void Reactor::drop_slow_readers() {
   for (auto& slot : connections_) {
     Connection& connection = *slot;
-    if (!connection.in_use || connection.closing || !connection.send_in_flight) continue;
+    if (!connection.live() || !connection.send_in_flight) continue;
     if (now_ms_ - connection.last_send_progress_ms <= slow_reader_timeout_ms) continue;
-    if (connection.close_after_flush ||
+    if (connection.state == ConnectionState::refused ||
         connection.queued_bytes() >= options_.max_send_queue_bytes) {
       close_connection(connection);
     }
