@@ -144,9 +144,10 @@ void write_frames(const fs::path& dir) {
 
 // ---- WAL records: each a u16 length then the record ----
 
-void write_wal(const fs::path& dir) {
-  namespace wal = storage::wal;
-  const std::vector<wal::Command> commands = {
+namespace wal = storage::wal;
+
+std::vector<wal::Command> history() {
+  return {
       wal::CreateEvent{"tour", {.capacity = 3, .hold_ttl_ms = 500, .waitlist = true}},
       wal::UpdateEvent{"tour", {.capacity = 4, .waitlist = true, .state = EventState::open}},
       wal::Book{"tour", "ana", 2, false, WaitlistChoice::by_default, "req-1"},
@@ -156,6 +157,10 @@ void write_wal(const fs::path& dir) {
       wal::LeaveWaitlist{"tour", "ben", "req-3"},
       wal::Expire{},
   };
+}
+
+void write_wal(const fs::path& dir) {
+  const std::vector<wal::Command> commands = history();
   Bytes all;
   std::int64_t now_ms = t0_ms;
   for (const wal::Command& command : commands) {
@@ -168,6 +173,40 @@ void write_wal(const fs::path& dir) {
     all.insert(all.end(), one.begin(), one.end());
   }
   write(dir, "history", all);
+}
+
+// ---- recovery: flags, checkpoint (8 LSN bytes, u16 size, state), then the log ----
+
+void append_u16(Bytes& out, std::size_t value) {
+  out.push_back(static_cast<std::uint8_t>(value));
+  out.push_back(static_cast<std::uint8_t>(value >> 8));
+}
+
+void append_log(Bytes& out, const std::vector<wal::Command>& commands, std::int64_t now_ms) {
+  for (const wal::Command& command : commands) {
+    Bytes record;
+    wal::encode(command, now_ms += 100, record);
+    append_u16(out, record.size());
+    out.insert(out.end(), record.begin(), record.end());
+  }
+}
+
+void write_recovery(const fs::path& dir) {
+  const std::vector<wal::Command> commands = history();
+  Bytes log_only{0};
+  append_log(log_only, commands, t0_ms);
+  write(dir, "log-only", log_only);
+
+  // A checkpoint at LSN 3 holding the first three commands, then the rest.
+  storage::StateMachine machine(storage::Options{});
+  std::int64_t now_ms = t0_ms;
+  for (std::size_t i = 0; i < 3; ++i) wal::apply(machine, commands[i], now_ms += 100);
+  const Bytes state = machine.snapshot();
+  Bytes with_checkpoint{1, 0, 0, 0, 0, 0, 0, 0, 3};
+  append_u16(with_checkpoint, state.size());
+  with_checkpoint.insert(with_checkpoint.end(), state.begin(), state.end());
+  append_log(with_checkpoint, {commands.begin() + 3, commands.end()}, now_ms);
+  write(dir, "checkpoint-and-log", with_checkpoint);
 }
 
 // ---- snapshots: a flag byte (0: checksum included) then the bytes ----
@@ -200,16 +239,25 @@ void write_texts(const fs::path& dir) {
   write(dir, "outcome", text_bytes(1, "SOLD_OUT"));
   write(dir, "state", text_bytes(1, "paused"));
   write(dir, "byte-size", text_bytes(2, "64MiB"));
+}
+
+// ---- admitd's command line: arguments separated by NUL bytes ----
+
+void write_flags(const fs::path& dir) {
   using namespace std::string_view_literals;
+  const auto bytes = [](std::string_view text) { return Bytes(text.begin(), text.end()); };
   write(dir, "flags",
-        text_bytes(3,
-                   "--shards\0"
-                   "4\0--listen\0"
-                   "127.0.0.1:7400\0--map-size\0"
-                   "64MiB\0"
-                   "--map-size-max\0"
-                   "1GiB\0--durability\0batched\0--ring-size\0"
-                   "1024"sv));
+        bytes("--shards\0"
+              "4\0--listen\0"
+              "127.0.0.1:7400\0--map-size\0"
+              "64MiB\0"
+              "--map-size-max\0"
+              "1GiB\0--durability\0batched\0--ring-size\0"
+              "1024"sv));
+  write(dir, "equals",
+        bytes("--listen=127.0.0.1:9000\0--rate=10\0--burst=20\0"
+              "--users-reserved=1000\0--checkpoint-seconds=30"sv));
+  write(dir, "help", bytes("--help"sv));
 }
 
 // ---- state machine: any bytes are a run; a few random ones to start ----
@@ -233,8 +281,10 @@ int main(int argc, char** argv) {
   const fs::path root = argv[1];
   write_frames(root / "frame");
   write_wal(root / "wal_record");
+  write_recovery(root / "wal_recovery");
   write_snapshots(root / "snapshot");
   write_texts(root / "text");
+  write_flags(root / "flags");
   write_state_machine(root / "state_machine");
   return 0;
 }
