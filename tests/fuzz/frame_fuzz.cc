@@ -1,8 +1,8 @@
 // The binary port's input path, as a shard runs it on the bytes of one
 // connection: the length prefix (scan_frame), the verifier (verify_frame),
 // then each request of a frame through decode_request() and, for requests a
-// shard owns, the WAL command apply() of the owner's state machine, the
-// replies encoded into one frame per request frame.
+// shard owns, the owner's ShardCore::apply() (durability off; a turn ends
+// after each frame), the replies encoded into one frame per request frame.
 //
 // Checks: no crash or UB (ASan+UBSan); every refusal names a reason; every
 // mutation's WAL record decodes back to the same bytes; every reply frame
@@ -18,9 +18,11 @@
 
 #include "fuzz_check.h"
 #include "protocol/framing.h"
-#include "server/event_directory.h"
 #include "server/request_codec.h"
+#include "server/server.h"
+#include "server/server_limits.h"
 #include "server/shard_command.h"
+#include "server/shard_core.h"
 #include "storage/state_machine.h"
 #include "storage/wal/command.h"
 
@@ -29,43 +31,36 @@ namespace {
 
 constexpr std::uint32_t shards_fuzzed_max = 4;
 constexpr std::int64_t t0_ms = 1'700'000'000'000;
+using Core = ShardCore<storage::wal::ShardWal>;
 
-// Publishes a shard's changed events, as the reactor does once they are durable.
-class Publisher : public storage::EventObserver {
- public:
-  Publisher(EventDirectory& directory, std::uint32_t shard)
-      : directory_(directory), shard_(shard) {}
-  void on_event_changed(const storage::EventView& event) override {
-    if (!directory_.full(shard_)) directory_.publish(shard_, EventSnapshot::of(event));
+// The shared state of a server of `shards` shards (its event directory is
+// 2 * events_per_shard_max slots per shard: too big to make per input, so
+// one per shard count serves every input). It only answers GetEvent,
+// ListEvents and Stats: an earlier input's events may show there, nothing
+// else carries over.
+SharedState& shared_state(std::uint32_t shards) {
+  static std::unique_ptr<SharedState> states[shards_fuzzed_max];
+  std::unique_ptr<SharedState>& state = states[shards - 1];
+  if (!state) {
+    ServerOptions options;
+    options.shards = shards;
+    options.ring_slots = ring_slots_min;
+    state = std::make_unique<SharedState>(options);
   }
-
- private:
-  EventDirectory& directory_;
-  std::uint32_t shard_;
-};
-
-struct Shard {
-  explicit Shard(EventDirectory& directory, std::uint32_t index)
-      : machine(storage::Options{.shard = index}), publisher(directory, index) {
-    machine.set_observer(&publisher);
-  }
-  storage::StateMachine machine;
-  Publisher publisher;
-};
-
-// The directory is 2 * events_per_shard_max slots per shard: too big to make
-// per input, so one serves every input. It only answers GetEvent and
-// ListEvents: an earlier input's events may show there, nothing else.
-EventDirectory& shared_directory() {
-  static EventDirectory directory(shards_fuzzed_max);
-  return directory;
+  return *state;
 }
 
-class Server {
+// Where released answers would go: this harness encodes them at once.
+struct NoClients {
+  bool release_client(std::uint32_t, std::uint32_t, std::size_t) { return true; }
+};
+
+class FuzzedServer {
  public:
-  explicit Server(std::uint32_t shards) : shards_(shards), directory_(shared_directory()) {
+  explicit FuzzedServer(std::uint32_t shards) : shards_(shards), shared_(shared_state(shards)) {
     for (std::uint32_t i = 0; i < shards; ++i) {
-      shard_list_.push_back(std::make_unique<Shard>(directory_, i));
+      cores_.push_back(std::make_unique<Core>(shared_, i));
+      cores_.back()->replayed();
     }
   }
 
@@ -88,7 +83,7 @@ class Server {
       const wire::Book* book = request->op_as_Book();
       if (book == nullptr || book->user() == nullptr) continue;
       hint.user = {book->user()->data(), book->user()->size()};
-      shard_list_[0]->machine.prefetch_book(hint);
+      cores_[0]->machine().prefetch_book(hint);
     }
     ReplyFrameBuilder builder;
     std::vector<ReplyOffset> replies;
@@ -96,12 +91,12 @@ class Server {
       replies.push_back(handle_request(builder, *request));
     }
     check_reply_frame(builder, replies);
-    now_ms_ += 7;
+    end_turn();
     return true;
   }
 
   void check_invariants() const {
-    for (const auto& shard : shard_list_) shard->machine.check_invariants();
+    for (const auto& core : cores_) core->machine().check_invariants();
   }
 
  private:
@@ -117,37 +112,44 @@ class Server {
       case RequestKind::hello:
         return encode_hello(builder, id, *request.op_as_Hello(), shards_, 0);
       case RequestKind::get_event:
-        return encode_get_event(builder, id, *request.op_as_GetEvent(), directory_);
+        return encode_get_event(builder, id, *request.op_as_GetEvent(), shared_.directory);
       case RequestKind::list_events:
-        return encode_list_events(builder, id, *request.op_as_ListEvents(), directory_);
+        return encode_list_events(builder, id, *request.op_as_ListEvents(), shared_.directory);
       case RequestKind::stats: {
-        const StatsSource source{{stats_, shards_}, "off", now_ms_ - t0_ms, 0};
+        const StatsSource source{{shared_.stats.get(), shards_}, "off", now_ms_ - t0_ms, 0};
         return encode_stats(builder, id, source);
       }
       case RequestKind::owned:
         break;
     }
     fuzz_require(decoded.owner < shards_, "an owned request names an existing shard");
+    // The owner applies it (the reactor forwards it there first).
+    Core& owner = *cores_[decoded.owner];
+    const std::uint64_t before = owner.machine().change_count();
     ShardResult result;
-    apply_owned(shard_list_[decoded.owner]->machine, command, &result);
+    owner.apply(command, now_ms_, &result);
+    if (is_mutation(command.op) && owner.machine().change_count() != before) {
+      check_record_round_trip(command);
+    }
     const ReplyOffset reply = encode_result(builder, id, result);
     delete result.take_page();
     return reply;
   }
 
-  // As the reactor's apply_owned with durability off, plus the WAL record
-  // round trip of each change.
-  void apply_owned(storage::StateMachine& machine, const ShardCommand& command,
-                   ShardResult* result) {
-    if (!is_mutation(command.op)) return execute_read(machine, command, result);
-    to_wal_command(command, &wal_command_);
-    const std::uint64_t before = machine.change_count();
-    take_result(storage::wal::apply(machine, wal_command_, now_ms_), result);
-    if (machine.change_count() == before) return;
-    check_record_round_trip();
+  // Durability off: every turn's batch is durable at once; publications go
+  // to the directory.
+  void end_turn() {
+    NoClients clients;
+    for (const auto& core : cores_) {
+      core->end_turn(now_ms_);
+      core->release(clients);
+    }
+    now_ms_ += 7;
   }
 
-  void check_record_round_trip() {
+  // What the log would append for a change decodes back to the same bytes.
+  void check_record_round_trip(const ShardCommand& command) {
+    to_wal_command(command, &wal_command_);
     std::vector<std::uint8_t> record;
     storage::wal::encode(wal_command_, now_ms_, record);
     storage::wal::DecodedRecord decoded;
@@ -176,9 +178,8 @@ class Server {
   }
 
   std::uint32_t shards_;
-  EventDirectory& directory_;
-  std::vector<std::unique_ptr<Shard>> shard_list_;
-  ShardStatsCounters stats_[shards_fuzzed_max];
+  SharedState& shared_;
+  std::vector<std::unique_ptr<Core>> cores_;
   storage::wal::Command wal_command_;
   std::int64_t now_ms_ = t0_ms;
 };
@@ -191,7 +192,7 @@ class Server {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace admit;
   if (size < 1) return 0;
-  server::Server server(1 + data[0] % server::shards_fuzzed_max);
+  server::FuzzedServer server(1 + data[0] % server::shards_fuzzed_max);
   const std::span<const std::uint8_t> bytes(data + 1, size - 1);
   std::size_t used = 0;
   while (true) {
