@@ -10,12 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "admit/client.h"
+#include "protocol/time_text.h"
 
 namespace admit::shell {
 
 std::int64_t now_ms();
-// "2026-11-26T10:00:00.123Z" (UTC, milliseconds).
-std::string format_time(std::int64_t epoch_ms);
+using admit::format_time;  // protocol/time_text.h
 // Accepts ISO 8601 ("2026-11-26T10:00:00Z", "2026-11-26T10:00:00.5+02:00",
 // "2026-11-26 10:00:00" as UTC), "+SECONDS" (from now) and "none" (0: not set).
 // nullopt when the text is none of these.
