@@ -1,0 +1,100 @@
+// Auth, for both protocols: JWT HS256 tokens (verify and mint) giving a
+// Principal, and the one table of which role and which `sub` may do which
+// operation (DESIGN.md "Auth"). HMAC-SHA256 is OpenSSL's; signatures are
+// compared in constant time (CRYPTO_memcmp).
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol/protocol_limits.h"
+#include "server/shard_command.h"
+
+namespace admit::server::http {
+
+enum class Role : std::uint8_t { read, app, admin };  // each may do what the ones before may
+std::string_view role_name(Role role);
+std::optional<Role> role_from_name(std::string_view name);
+
+// Who a request acts as. Without auth (loopback, no --auth-secret): admin, no sub.
+struct Principal {
+  Role role = Role::admin;
+  FixedString<user_size_max> sub;  // size 0: acts for any user
+
+  bool has_sub() const { return sub.size != 0; }
+};
+
+struct TokenClaims {
+  Role role = Role::read;
+  std::string sub;                    // empty: none
+  std::optional<std::int64_t> exp_s;  // seconds since the epoch
+};
+
+// The secret: a file's bytes without a trailing newline; nullopt and `why`
+// when the file cannot be read or holds no key.
+std::optional<std::string> read_secret_file(const std::string& path, std::string* why);
+
+// "header.payload.signature", base64url without padding.
+std::string mint_token(std::string_view secret, const TokenClaims& claims);
+
+struct Verified {
+  std::optional<Principal> principal;  // set iff the token is good
+  std::string_view why;                // otherwise: "token: expired", ...
+};
+
+// One per shard (holds simdjson's parser): checks tokens against one secret.
+class TokenVerifier {
+ public:
+  explicit TokenVerifier(std::string secret) : secret_(std::move(secret)) {}
+  // A token is good when its header says alg HS256, its signature matches,
+  // `role` is admin, app or read, `sub` (if any) is a valid user and `exp`
+  // (if any) is after `now_ms`.
+  Verified verify(std::string_view token, std::int64_t now_ms);
+
+ private:
+  std::string secret_;
+  simdjson::dom::parser parser_;
+};
+
+// `Authorization: Bearer <token>` (scheme in any case): the token, or nullopt.
+std::optional<std::string_view> bearer_token(std::string_view authorization);
+
+// Operations as auth sees them, the same for both protocols.
+enum class Operation : std::uint8_t {
+  create_event,
+  update_event,
+  get_event,
+  list_events,
+  book,
+  confirm,
+  cancel,
+  get_booking,
+  list_bookings,
+  waitlist_position,
+  leave_waitlist,
+  stats,
+  metrics,
+};
+
+enum class Access : std::uint8_t {
+  allowed,
+  forbidden,          // 403 / UNAUTHORIZED: `message` says why
+  if_booking_of_sub,  // allowed only if the booking's user is the principal's sub:
+                      // decided where the booking is known (booking_of_sub())
+};
+
+struct AccessDecision {
+  Access access = Access::forbidden;
+  std::string_view message;  // forbidden only
+};
+
+// `user`: the user the request names (book, waitlist), else empty.
+AccessDecision authorize(const Principal& principal, Operation operation, std::string_view user);
+// For Access::if_booking_of_sub, once the booking's user is known.
+bool booking_of_sub(const Principal& principal, std::string_view booking_user);
+
+}  // namespace admit::server::http
