@@ -1,0 +1,136 @@
+#include "server/http/exchange.h"
+
+#include <cassert>
+
+namespace admit::server::http {
+
+std::optional<Operation> operation_of(Route route) {
+  switch (route) {
+    case Route::create_event:
+    case Route::put_event:
+      return Operation::create_event;
+    case Route::update_event:
+      return Operation::update_event;
+    case Route::get_event:
+      return Operation::get_event;
+    case Route::list_events:
+      return Operation::list_events;
+    case Route::book:
+      return Operation::book;
+    case Route::list_bookings:
+      return Operation::list_bookings;
+    case Route::get_booking:
+      return Operation::get_booking;
+    case Route::cancel:
+      return Operation::cancel;
+    case Route::confirm:
+      return Operation::confirm;
+    case Route::waitlist_position:
+      return Operation::waitlist_position;
+    case Route::leave_waitlist:
+      return Operation::leave_waitlist;
+    case Route::stats:
+      return Operation::stats;
+    case Route::metrics:
+      return Operation::metrics;
+    case Route::healthz:
+      break;
+  }
+  return std::nullopt;
+}
+
+Preparer::Preparer(std::uint32_t shards, std::optional<std::string> secret) : shards_(shards) {
+  if (secret) verifier_.emplace(std::move(*secret));
+}
+
+bool Preparer::authenticate(const ParsedRequest& request, std::int64_t now_ms, Prepared* out) {
+  out->principal = Principal{};
+  if (!verifier_) return true;
+  const auto token =
+      request.has_authorization ? bearer_token(request.view(request.authorization)) : std::nullopt;
+  const Verified verified = token
+                                ? verifier_->verify(*token, now_ms)
+                                : Verified{std::nullopt, "token: missing (Authorization: Bearer)"};
+  if (verified.principal) {
+    out->principal = *verified.principal;
+    return true;
+  }
+  out->answer = refusal(Outcome::unauthorized, verified.why, 401);
+  out->answer.bearer_challenge = true;
+  return false;
+}
+
+void Preparer::prepare(ParsedRequest& request, std::int64_t now_ms, Prepared* out) {
+  out->next = Next::answer;
+  out->keep_alive = request.keep_alive;
+  out->booking_must_be_sub = false;
+  RouteError error;
+  if (!route(request.method, request.view(request.target), &out->target, &error)) {
+    const Outcome outcome = error.status == 404 ? Outcome::not_found : Outcome::invalid;
+    out->answer = refusal(outcome, error.message, error.status);
+    out->answer.allow = error.allow;
+    return;
+  }
+  const auto operation = operation_of(out->target.route);
+  if (operation && !authenticate(request, now_ms, out)) return;
+  const std::string_view default_user = out->principal.sub.view();
+  DecodedHttpRequest decoded =
+      decoder_.decode(out->target, request, shards_, default_user, &out->command);
+  if (decoded.dispatch == Dispatch::refused) {
+    out->answer = refusal(decoded.outcome, decoded.message, decoded.status);
+    return;
+  }
+  if (operation) {
+    const bool names_user = out->target.route == Route::book ||
+                            out->target.route == Route::waitlist_position ||
+                            out->target.route == Route::leave_waitlist;
+    const AccessDecision access =
+        authorize(out->principal, *operation, names_user ? out->command.user.view() : "");
+    if (access.access == Access::forbidden) {
+      out->answer = refusal(Outcome::unauthorized, access.message, 403);
+      return;
+    }
+    out->booking_must_be_sub = access.access == Access::if_booking_of_sub;
+  }
+  out->next = decoded.dispatch == Dispatch::local ? Next::local : Next::owned;
+  out->owner = decoded.owner;
+}
+
+Answer Preparer::finish(const Prepared& prepared, const ShardResult& result) const {
+  if (prepared.booking_must_be_sub && result.kind == ResultKind::booking &&
+      !booking_of_sub(prepared.principal, result.booking.user.view())) {
+    return refusal(Outcome::unauthorized, "ref: this token acts only as its sub", 403);
+  }
+  return shard_answer(prepared.target.route, prepared.command, result);
+}
+
+std::uint64_t AnswerOrder::take_ticket() {
+  answers_.emplace_back();
+  ready_.push_back(false);
+  return first_ + answers_.size() - 1;
+}
+
+void AnswerOrder::fill(std::uint64_t ticket, const Answer& answer, bool keep_alive) {
+  assert(ticket >= first_ && ticket - first_ < answers_.size());
+  const std::size_t at = ticket - first_;
+  append_answer(&answers_[at], answer, keep_alive);
+  ready_[at] = true;
+}
+
+void AnswerOrder::drain(std::string* out) {
+  std::size_t done = 0;
+  while (done < answers_.size() && ready_[done]) {
+    out->append(answers_[done]);
+    ++done;
+  }
+  if (done == 0) return;
+  answers_.erase(answers_.begin(), answers_.begin() + static_cast<std::ptrdiff_t>(done));
+  ready_.erase(ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(done));
+  first_ += done;
+  if (answers_.empty()) {  // an idle connection keeps no buffers
+    std::vector<std::string>().swap(answers_);
+    std::vector<bool>().swap(ready_);
+  }
+}
+
+}  // namespace admit::server::http
