@@ -169,4 +169,8 @@ std::size_t AsyncClient::poll_many(std::span<AsyncClient* const> clients,
 
 std::size_t AsyncClient::in_flight() const { return session_->in_flight(); }
 
+void AsyncClient::close() {
+  session_->close_all(ClientError::connection_lost, "closed by the caller");
+}
+
 }  // namespace admit

@@ -90,6 +90,12 @@ Status Connection::connect_socket(Clock::time_point deadline) {
 
 Result<HelloInfo> Connection::open() {
   if (is_open()) return Result<HelloInfo>(Status(), HelloInfo{1, 0, shard_});
+  if (dispatching()) {
+    return Status::failure(ClientError::could_not_connect,
+                           address() +
+                               ": closed during the callbacks of its replies; "
+                               "reconnects once they return");
+  }
   const auto connect_deadline = Clock::now() + options_.connect_timeout;
   if (Status s = connect_socket(connect_deadline); !s.answered()) return s;
   in_size_ = 0;
@@ -139,10 +145,10 @@ Status Connection::flush(std::chrono::milliseconds wait_max) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       // Replies may be what fills the pipe: drain them while waiting to write
       // (unless a callback is flushing: then the caller's dispatch drains them).
-      const bool dispatching = pipeline_.dispatching();
-      if (!dispatching) read_and_dispatch();
+      const bool in_callback = dispatching();
+      if (!in_callback) read_and_dispatch();
       if (!is_open()) break;
-      pollfd p{fd_, static_cast<short>(dispatching ? POLLOUT : POLLOUT | POLLIN), 0};
+      pollfd p{fd_, static_cast<short>(in_callback ? POLLOUT : POLLOUT | POLLIN), 0};
       if (!deadline) deadline = Clock::now() + wait_max;
       if (::poll(&p, 1, remaining_ms(*deadline)) == 0) {
         close(ClientError::timed_out, "send timed out");

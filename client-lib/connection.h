@@ -22,6 +22,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Connects (within connect_timeout) and says Hello (within request_timeout).
+  // Refused (could_not_connect) while the callbacks of this connection's
+  // replies run: the bytes being dispatched belong to the old socket, and the
+  // new one's Hello answer would be read over them.
   Result<HelloInfo> open();
   bool is_open() const { return fd_ >= 0; }
   // Closes the socket; every request in flight gets `error` and `why`.
@@ -32,6 +35,8 @@ class Connection {
   std::int32_t shard() const { return shard_; }
   std::size_t in_flight() const { return pipeline_.in_flight(); }
   bool full() const { return pipeline_.full(); }
+  // True while the callbacks of this connection's replies run.
+  bool dispatching() const { return pipeline_.dispatching(); }
 
   // Adds one request to the frame being built: `encode(builder)` writes the
   // operation; `callback` runs once with its answer. Requires is_open() && !full().

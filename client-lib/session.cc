@@ -40,6 +40,19 @@ Session::Session(ClientOptions options)
     : options_(std::move(options)),
       random_(std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32)) {}
 
+Session::~Session() {
+  closing_ = true;
+  close_all(ClientError::connection_lost, "client closed");
+}
+
+void Session::close_all(ClientError error, std::string_view why) {
+  // By index: the callbacks may reconnect and grow the vector.
+  for (std::size_t i = 0; i < shard_connections_.size(); ++i) {
+    if (shard_connections_[i] != nullptr) shard_connections_[i]->close(error, why);
+  }
+  if (base_ != nullptr) base_->close(error, why);
+}
+
 std::string Session::make_request_id() {
   const std::uint64_t high = random_();
   return hex128(high, random_());
@@ -62,15 +75,22 @@ Result<HelloInfo> Session::connect_base() {
                            base_->address() + ": Hello says " + std::to_string(hello->shards) +
                                " shards (1.." + std::to_string(shards_max) + " expected)");
   }
-  if (hello->shards != hello_.shards) {
-    // A different server (restarted with another --shards): start the shard
-    // connections over.
-    shard_connections_.clear();
-    shard_connections_.resize(hello->shards);
-    shard_retry_at_.assign(hello->shards, Clock::time_point{});
-  }
+  const bool shards_changed = hello->shards != hello_.shards;
   hello_ = hello.value();
+  // A different server (restarted with another --shards): start the shard
+  // connections over.
+  if (shards_changed) restart_shard_connections(hello_.shards);
   return hello;
+}
+
+void Session::restart_shard_connections(std::uint32_t shards) {
+  if (shard_connections_.size() < shards) shard_connections_.resize(shards);
+  shard_retry_at_.assign(shard_connections_.size(), Clock::time_point{});
+  for (std::size_t i = 0; i < shard_connections_.size(); ++i) {
+    if (shard_connections_[i] != nullptr) {
+      shard_connections_[i]->close(ClientError::connection_lost, "the server's shards changed");
+    }
+  }
 }
 
 void Session::connect_shards() {
@@ -94,20 +114,26 @@ int Session::shard_of(RouteKind kind, std::string_view key) const {
 // reached (then it is left alone for shard_retry_delay).
 Connection* Session::shard_connection(int shard) {
   assert(shard >= 0 && static_cast<std::size_t>(shard) < shard_connections_.size());
-  std::unique_ptr<Connection>& connection = shard_connections_[shard];
-  if (connection == nullptr) {
+  if (shard_connections_[shard] == nullptr) {
     const auto port = static_cast<std::uint16_t>(options_.port + 1 + shard);
-    connection = std::make_unique<Connection>(options_, port);
+    shard_connections_[shard] = std::make_unique<Connection>(options_, port);
   }
-  if (connection->is_open()) return connection.get();
+  Connection* const connection = shard_connections_[shard].get();
+  if (connection->is_open()) return connection;
+  // Closed inside the callbacks of its own replies: reopened after them.
+  if (connection->dispatching()) return nullptr;
   const Clock::time_point now = Clock::now();
   if (now < shard_retry_at_[shard]) return nullptr;
-  if (connection->open().ok()) return connection.get();
+  if (connection->open().ok()) return connection;
   shard_retry_at_[shard] = now + shard_retry_delay;
   return nullptr;
 }
 
 Connection* Session::connection_for(RouteKind kind, std::string_view key, Status* failure) {
+  if (closing_) {
+    *failure = Status::failure(ClientError::could_not_connect, "the client is being destroyed");
+    return nullptr;
+  }
   if (hello_.shards == 0 || (base_ != nullptr && !base_->is_open() && kind == RouteKind::any)) {
     Result<HelloInfo> hello = connect_base();
     if (!hello.ok()) {
@@ -136,7 +162,10 @@ Status Session::flush_all() {
     if (!s.answered() && first_failure.answered()) first_failure = std::move(s);
   };
   flush_one(base_.get());
-  for (auto& c : shard_connections_) flush_one(c.get());
+  // By index: flushing runs callbacks, which may reconnect and grow the vector.
+  for (std::size_t i = 0; i < shard_connections_.size(); ++i) {
+    flush_one(shard_connections_[i].get());
+  }
   return first_failure;
 }
 

@@ -38,6 +38,11 @@ enum class RouteKind : std::uint8_t {
 class Session {
  public:
   explicit Session(ClientOptions options);
+  // Closes every connection first: the callbacks still waiting run with
+  // connection_lost while the session is whole, and what they submit is refused.
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   const ClientOptions& options() const { return options_; }
   // Opens the base connection if needed (Hello learns the shard count).
@@ -48,10 +53,13 @@ class Session {
 
   // The open connection for an operation: its shard's port when shard-aware
   // and reachable, else the base port. Connects (Hello) first when needed.
-  // nullptr (and why in *failure) when even the base port cannot be reached.
+  // nullptr (and why in *failure) when even the base port cannot be reached,
+  // or the session is closing.
   Connection* connection_for(RouteKind kind, std::string_view key, Status* failure);
 
   Status flush_all();
+  // Closes every connection: the callbacks waiting run with `error` and `why`.
+  void close_all(ClientError error, std::string_view why);
   // Adds the open connections that await replies.
   void add_awaiting(PollSet& set) const;
   std::size_t in_flight() const;
@@ -65,6 +73,11 @@ class Session {
   // A shard index, or -1 for the base port.
   int shard_of(RouteKind kind, std::string_view key) const;
   Connection* shard_connection(int shard);
+  // After a Hello naming another shard count: closes the shard connections and
+  // makes room for `shards`. Connections are closed, never destroyed, while the
+  // session lives: a callback running inside one of them, or a PollSet, may
+  // still hold it.
+  void restart_shard_connections(std::uint32_t shards);
 
   ClientOptions options_;
   HelloInfo hello_;
@@ -73,6 +86,7 @@ class Session {
   // A shard port that failed is not tried again before this time.
   std::vector<Clock::time_point> shard_retry_at_;
   std::mt19937_64 random_;
+  bool closing_ = false;
 };
 
 }  // namespace admit

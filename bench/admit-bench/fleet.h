@@ -91,10 +91,12 @@ class Fleet {
   std::size_t size() const { return clients_.size(); }
   AsyncClient& operator[](std::size_t i) { return *clients_[i]; }
   std::size_t in_flight() const;
-  // Polls every client until nothing is in flight or `deadline` passes
-  // (false then). `on_sweep` runs after each poll.
+  // Polls every client until nothing is in flight or `deadline` passes, and
+  // returns how many requests were still unanswered then (0: all answered).
+  // Those are failed at the deadline (connection_lost: every client closed), so
+  // no callback outlives the caller's state. `on_sweep` runs after each poll.
   template <typename OnSweep>
-  bool drain(Clock::time_point deadline, OnSweep&& on_sweep);
+  std::size_t drain(Clock::time_point deadline, OnSweep&& on_sweep);
   // AsyncClient::poll_many over every client: flushes, waits up to `timeout`
   // for replies in one poll(2), runs their callbacks, returns how many ran.
   std::size_t poll_all(std::chrono::milliseconds timeout);
@@ -108,15 +110,19 @@ class Fleet {
 };
 
 template <typename OnSweep>
-bool Fleet::drain(Clock::time_point deadline, OnSweep&& on_sweep) {
+std::size_t Fleet::drain(Clock::time_point deadline, OnSweep&& on_sweep) {
   while (in_flight() > 0) {
     const auto now = Clock::now();
-    if (now >= deadline) return false;
+    if (now >= deadline) {
+      const std::size_t unanswered = in_flight();
+      for (auto& client : clients_) client->close();
+      return unanswered;
+    }
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
     poll_all(std::min<std::chrono::milliseconds>(left, drain_poll_max));
     on_sweep();
   }
-  return true;
+  return 0;
 }
 
 // GetEvent and every page of ListBookings. False (with `why`) when the server

@@ -57,7 +57,6 @@ struct Worker {
   const ThroughputOptions* options = nullptr;
   const std::vector<std::string>* events = nullptr;
   SuccessRecorder* recorder = nullptr;
-  Fleet fleet;
   std::vector<Conn> conns;
   LatencyHistogram latency;
   std::array<std::uint64_t, outcome_count> outcomes{};
@@ -68,6 +67,9 @@ struct Worker {
   std::atomic<bool> stopping{false};
   std::uint64_t due_unsent = 0;  // open loop: intended sends the pipeline had no room for
   std::string failure;
+  // Last, so destroyed first: its clients' destructors run the callbacks still
+  // waiting, which update the members above.
+  Fleet fleet;
 };
 
 // The callback's captures: 48 bytes at most (ReplyCallback::inline_size).
@@ -257,10 +259,10 @@ void run_worker(Worker& worker, std::uint64_t start_ns, std::uint64_t stop_ns) {
       }
     }
   }
-  worker.fleet.drain(Clock::now() + drain_timeout, [] {});
-  if (worker.fleet.in_flight() > 0 && worker.failure.empty()) {
-    worker.failure = fmt::format("{} requests unanswered {} s after the end",
-                                 worker.fleet.in_flight(), drain_timeout.count());
+  const std::size_t unanswered = worker.fleet.drain(Clock::now() + drain_timeout, [] {});
+  if (unanswered > 0 && worker.failure.empty()) {
+    worker.failure =
+        fmt::format("{} requests unanswered {} s after the end", unanswered, drain_timeout.count());
   }
 }
 

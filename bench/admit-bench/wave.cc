@@ -52,12 +52,11 @@ std::vector<Answer> run_wave(Fleet& fleet, const std::string& event,
     fleet[c].flush();
   }
   Progress progress("wave");
-  const bool drained = fleet.drain(deadline, [&] {
-    progress.update(requests.size() - fleet.in_flight(), 0);
-  });
-  if (!drained) {
+  const std::size_t missing =
+      fleet.drain(deadline, [&] { progress.update(requests.size() - fleet.in_flight(), 0); });
+  if (missing > 0) {
     throw std::runtime_error(fmt::format("{} of {} answers still missing at the phase timeout",
-                                         fleet.in_flight(), requests.size()));
+                                         missing, requests.size()));
   }
   assert(std::all_of(answers.begin(), answers.end(), [](const Answer& a) { return a.done; }));
   return answers;

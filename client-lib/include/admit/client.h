@@ -455,6 +455,10 @@ class AsyncClient {
                                std::chrono::milliseconds timeout);
   // Requests submitted whose callbacks have not run yet.
   std::size_t in_flight() const;
+  // Closes every connection now: the callbacks still waiting run at once with
+  // connection_lost (give up on a server that stopped answering while the
+  // state they touch is alive). A later submit connects again.
+  void close();
 
  private:
   std::unique_ptr<Session> session_;

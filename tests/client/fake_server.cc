@@ -1,0 +1,165 @@
+#include "tests/client/fake_server.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "protocol/framing.h"
+
+namespace admit::test {
+namespace {
+
+constexpr auto split_pause = std::chrono::milliseconds(2);
+constexpr int poll_wait_ms = 20;
+constexpr std::uint64_t unknown_id = 0x7777'0000'0000'0042;  // a generation no slot reaches soon
+
+sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  return address;
+}
+
+bool write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+FakeServer::FakeServer(Script script) : script_(script) {
+  listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address = loopback(0);
+  EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(::listen(listener_, 16), 0);
+  socklen_t size = sizeof address;
+  ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size);
+  port_ = ntohs(address.sin_port);
+  thread_ = std::thread([this] { serve(); });
+}
+
+FakeServer::~FakeServer() {
+  stop_ = true;
+  thread_.join();
+  for (Peer& peer : peers_) ::close(peer.fd);
+  ::close(listener_);
+}
+
+void FakeServer::serve() {
+  std::vector<pollfd> fds;
+  char buffer[64 * 1024];
+  while (!stop_) {
+    fds.assign(1, pollfd{listener_, POLLIN, 0});
+    for (const Peer& peer : peers_) fds.push_back(pollfd{peer.fd, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), poll_wait_ms) <= 0) continue;
+    if (fds[0].revents != 0) {
+      peers_.push_back(Peer{::accept(listener_, nullptr, nullptr), {}, 0});
+      ++accepted_;
+    }
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      Peer& peer = peers_[i - 1];
+      const ssize_t n = ::read(peer.fd, buffer, sizeof buffer);
+      bool keep = n > 0;
+      if (keep) {
+        peer.in.append(buffer, static_cast<std::size_t>(n));
+        keep = answer_frames(peer);
+      }
+      if (!keep) {
+        ::close(peer.fd);
+        peer.fd = -1;
+      }
+    }
+    std::erase_if(peers_, [](const Peer& peer) { return peer.fd < 0; });
+  }
+}
+
+bool FakeServer::answer_frames(Peer& peer) {
+  while (true) {
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(peer.in.data());
+    const FrameScan scan = scan_frame(std::span<const std::uint8_t>(bytes, peer.in.size()));
+    if (scan.status == FrameScanStatus::incomplete) return true;
+    if (scan.status != FrameScanStatus::complete) return false;
+    const std::size_t size = frame_header_size + scan.payload_size;
+    std::vector<std::uint64_t> aligned((size + 7) / 8);
+    std::memcpy(aligned.data(), bytes, size);
+    peer.in.erase(0, size);
+    std::string why;
+    const wire::Frame* frame = verify_frame(
+        std::span<const std::uint8_t>(reinterpret_cast<std::uint8_t*>(aligned.data()), size), &why);
+    EXPECT_NE(frame, nullptr) << why;
+    if (frame == nullptr) return false;
+    const bool hello_only = frame->requests() != nullptr && frame->requests()->size() == 1 &&
+                            frame->requests()->Get(0)->op_type() == wire::Op::Hello;
+    const std::string reply = reply_frame(frame);
+    if (reply.empty()) continue;  // silent
+    const bool closing = !hello_only && script_.close_after_frames > 0 &&
+                         peer.frames_sent + 1 >= script_.close_after_frames;
+    if (!hello_only) ++peer.frames_sent;
+    if (!send_frame(peer, reply, closing) || closing) return false;
+  }
+}
+
+std::string FakeServer::reply_frame(const void* request_frame) {
+  const auto* frame = static_cast<const wire::Frame*>(request_frame);
+  flatbuffers::FlatBufferBuilder builder;
+  std::vector<flatbuffers::Offset<wire::Reply>> replies;
+  if (frame->requests() != nullptr) {
+    for (const wire::Request* request : *frame->requests()) {
+      const int seen = requests_++;
+      if (request->op_type() == wire::Op::Hello) {
+        auto hello = wire::CreateHelloReply(builder, 1, 1, -1);
+        replies.push_back(wire::CreateReply(builder, request->id(), wire::Outcome::OK, 0,
+                                            wire::Result::HelloReply, hello.Union()));
+        continue;
+      }
+      if (seen >= script_.silent_after_requests) continue;
+      if (seen >= script_.answered_ok_max) {
+        replies.push_back(wire::CreateReply(builder, request->id(), wire::Outcome::UNAVAILABLE,
+                                            builder.CreateString("storage: disk full")));
+        continue;
+      }
+      const bool book = request->op_type() == wire::Op::Book;
+      auto booked = wire::CreateBookReply(builder, builder.CreateString("BK-FAKE"), 1);
+      replies.push_back(wire::CreateReply(
+          builder, request->id(), book ? wire::Outcome::BOOKED : wire::Outcome::OK, 0,
+          book ? wire::Result::BookReply : wire::Result::NONE, book ? booked.Union() : 0));
+    }
+  }
+  if (replies.empty()) return {};
+  if (script_.unknown_ids) {
+    for (std::uint64_t id : {std::uint64_t{0}, unknown_id, replies.size() + 1000}) {
+      replies.push_back(wire::CreateReply(builder, id, wire::Outcome::OK));
+    }
+  }
+  finish_frame(builder, wire::CreateFrame(builder, 0, builder.CreateVector(replies)));
+  const auto bytes = builder.GetBufferSpan();
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+bool FakeServer::send_frame(Peer& peer, const std::string& frame, bool closing) {
+  if (closing && script_.reset_on_close) {
+    const linger reset{1, 0};
+    ::setsockopt(peer.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  }
+  const bool cut = script_.split_frames || (closing && script_.half_frame_before_close);
+  if (!cut) return write_all(peer.fd, frame.data(), frame.size());
+  const std::size_t half = frame.size() / 2;
+  if (!write_all(peer.fd, frame.data(), half)) return false;
+  if (closing && script_.half_frame_before_close) return true;  // the rest never comes
+  std::this_thread::sleep_for(split_pause);
+  return write_all(peer.fd, frame.data() + half, frame.size() - half);
+}
+
+}  // namespace admit::test
