@@ -17,52 +17,19 @@
 #include <vector>
 
 #include "fuzz_check.h"
+#include "fuzz_shards.h"
 #include "protocol/framing.h"
 #include "server/request_codec.h"
-#include "server/server.h"
-#include "server/server_limits.h"
 #include "server/shard_command.h"
-#include "server/shard_core.h"
 #include "storage/state_machine.h"
 #include "storage/wal/command.h"
 
 namespace admit::server {
 namespace {
 
-constexpr std::uint32_t shards_fuzzed_max = 4;
-constexpr std::int64_t t0_ms = 1'700'000'000'000;
-using Core = ShardCore<storage::wal::ShardWal>;
-
-// The shared state of a server of `shards` shards (its event directory is
-// 2 * events_per_shard_max slots per shard: too big to make per input, so
-// one per shard count serves every input). It only answers GetEvent,
-// ListEvents and Stats: an earlier input's events may show there, nothing
-// else carries over.
-SharedState& shared_state(std::uint32_t shards) {
-  static std::unique_ptr<SharedState> states[shards_fuzzed_max];
-  std::unique_ptr<SharedState>& state = states[shards - 1];
-  if (!state) {
-    ServerOptions options;
-    options.shards = shards;
-    options.ring_slots = ring_slots_min;
-    state = std::make_unique<SharedState>(options);
-  }
-  return *state;
-}
-
-// Where released answers would go: this harness encodes them at once.
-struct NoClients {
-  bool release_client(std::uint32_t, std::uint32_t, std::size_t) { return true; }
-};
-
 class FuzzedServer {
  public:
-  explicit FuzzedServer(std::uint32_t shards) : shards_(shards), shared_(shared_state(shards)) {
-    for (std::uint32_t i = 0; i < shards; ++i) {
-      cores_.push_back(std::make_unique<Core>(shared_, i));
-      cores_.back()->replayed();
-    }
-  }
+  explicit FuzzedServer(std::uint32_t shards) : shards_(shards) {}
 
   // False when the connection would be closed.
   bool handle_frame(std::span<const std::uint8_t> frame_bytes) {
@@ -83,7 +50,7 @@ class FuzzedServer {
       const wire::Book* book = request->op_as_Book();
       if (book == nullptr || book->user() == nullptr) continue;
       hint.user = {book->user()->data(), book->user()->size()};
-      cores_[0]->machine().prefetch_book(hint);
+      shards_.core(0).machine().prefetch_book(hint);
     }
     ReplyFrameBuilder builder;
     std::vector<ReplyOffset> replies;
@@ -91,18 +58,16 @@ class FuzzedServer {
       replies.push_back(handle_request(builder, *request));
     }
     check_reply_frame(builder, replies);
-    end_turn();
+    shards_.end_turn();
     return true;
   }
 
-  void check_invariants() const {
-    for (const auto& core : cores_) core->machine().check_invariants();
-  }
+  void check_invariants() const { shards_.check_invariants(); }
 
  private:
   ReplyOffset handle_request(ReplyFrameBuilder& builder, const wire::Request& request) {
     ShardCommand command;
-    const DecodedRequest decoded = decode_request(request, shards_, &command);
+    const DecodedRequest decoded = decode_request(request, shards_.shards(), &command);
     const std::uint64_t id = request.id();
     switch (decoded.kind) {
       case RequestKind::refused:
@@ -110,24 +75,28 @@ class FuzzedServer {
         fuzz_require(!outcome_is_success(decoded.outcome), "a refusal is not a success");
         return encode_refusal(builder, id, decoded.outcome, decoded.message);
       case RequestKind::hello:
-        return encode_hello(builder, id, *request.op_as_Hello(), shards_, 0);
+        return encode_hello(builder, id, *request.op_as_Hello(), shards_.shards(), 0);
       case RequestKind::get_event:
-        return encode_get_event(builder, id, *request.op_as_GetEvent(), shared_.directory);
+        return encode_get_event(builder, id, *request.op_as_GetEvent(), shards_.shared().directory);
       case RequestKind::list_events:
-        return encode_list_events(builder, id, *request.op_as_ListEvents(), shared_.directory);
+        return encode_list_events(builder, id, *request.op_as_ListEvents(),
+                                  shards_.shared().directory);
       case RequestKind::stats: {
-        const StatsSource source{{shared_.stats.get(), shards_}, "off", now_ms_ - t0_ms, 0};
+        const StatsSource source{{shards_.shared().stats.get(), shards_.shards()},
+                                 "off",
+                                 shards_.now_ms() - fuzz_t0_ms,
+                                 0};
         return encode_stats(builder, id, source);
       }
       case RequestKind::owned:
         break;
     }
-    fuzz_require(decoded.owner < shards_, "an owned request names an existing shard");
+    fuzz_require(decoded.owner < shards_.shards(), "an owned request names an existing shard");
     // The owner applies it (the reactor forwards it there first).
-    Core& owner = *cores_[decoded.owner];
+    FuzzShards::Core& owner = shards_.core(decoded.owner);
     const std::uint64_t before = owner.machine().change_count();
     ShardResult result;
-    owner.apply(command, now_ms_, &result);
+    owner.apply(command, shards_.now_ms(), &result);
     if (is_mutation(command.op) && owner.machine().change_count() != before) {
       check_record_round_trip(command);
     }
@@ -136,26 +105,15 @@ class FuzzedServer {
     return reply;
   }
 
-  // Durability off: every turn's batch is durable at once; publications go
-  // to the directory.
-  void end_turn() {
-    NoClients clients;
-    for (const auto& core : cores_) {
-      core->end_turn(now_ms_);
-      core->release(clients);
-    }
-    now_ms_ += 7;
-  }
-
   // What the log would append for a change decodes back to the same bytes.
   void check_record_round_trip(const ShardCommand& command) {
     to_wal_command(command, &wal_command_);
     std::vector<std::uint8_t> record;
-    storage::wal::encode(wal_command_, now_ms_, record);
+    storage::wal::encode(wal_command_, shards_.now_ms(), record);
     storage::wal::DecodedRecord decoded;
     std::string why;
     fuzz_require(storage::wal::decode(record, decoded, &why), "a logged command decodes");
-    fuzz_require(decoded.now_ms == now_ms_, "a record keeps its time");
+    fuzz_require(decoded.now_ms == shards_.now_ms(), "a record keeps its time");
     std::vector<std::uint8_t> again;
     storage::wal::encode(decoded.command, decoded.now_ms, again);
     fuzz_require(again == record, "a decoded record encodes to the same bytes");
@@ -177,11 +135,8 @@ class FuzzedServer {
                  "one reply per request");
   }
 
-  std::uint32_t shards_;
-  SharedState& shared_;
-  std::vector<std::unique_ptr<Core>> cores_;
+  FuzzShards shards_;
   storage::wal::Command wal_command_;
-  std::int64_t now_ms_ = t0_ms;
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "protocol/booking_ref.h"
 #include "protocol/framing.h"
+#include "server/http/auth.h"
 #include "storage/state_machine.h"
 #include "storage/wal/command.h"
 
@@ -140,6 +141,64 @@ void write_frames(const fs::path& dir) {
   const Bytes burst_frame = frame_of(burst);
   burst_bytes.insert(burst_bytes.end(), burst_frame.begin(), burst_frame.end());
   write(dir, "booking-burst", burst_bytes);
+}
+
+// ---- HTTP: flags (bit 0: auth; bits 1-2: shards - 1), a split byte, then bytes ----
+
+std::string http_request(std::string_view head, std::string_view body,
+                         std::string_view token = {}) {
+  std::string request(head);
+  request += "\r\nHost: localhost\r\n";
+  if (!token.empty()) request += "Authorization: Bearer " + std::string(token) + "\r\n";
+  if (!body.empty()) {
+    request +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  return request + "\r\n" + std::string(body);
+}
+
+std::string http_session(std::string_view token) {
+  const std::string ref = first_ref();
+  return http_request("POST /v1/events HTTP/1.1",
+                      R"({"id":"tour","capacity":3,"per_user_max":2,"hold_ttl_ms":60000,)"
+                      R"("waitlist":true,"opens_at":"2023-11-14T22:13:20Z"})",
+                      token) +
+         http_request("PATCH /v1/events/tour HTTP/1.1", R"({"capacity":4,"state":"open"})", token) +
+         http_request("POST /v1/events/tour/bookings HTTP/1.1",
+                      R"({"user":"ana","seats":2,"hold":false})", token) +
+         http_request("POST /v1/events/tour/bookings HTTP/1.1",
+                      R"({"user":"ben","seats":2,"hold":true,"waitlist":"join"})", token) +
+         http_request("POST /v1/bookings/" + ref + "/confirm HTTP/1.1", "", token) +
+         http_request("GET /v1/bookings/" + ref + " HTTP/1.1", "", token) +
+         http_request("GET /v1/events/tour/bookings?limit=10 HTTP/1.1", "", token) +
+         http_request("GET /v1/events/tour/waitlist/ben HTTP/1.1", "", token) +
+         http_request("DELETE /v1/events/tour/waitlist/ben HTTP/1.1", "", token) +
+         http_request("DELETE /v1/bookings/" + ref + " HTTP/1.1", "", token) +
+         http_request("GET /v1/events/tour HTTP/1.1", "", token) +
+         http_request("GET /v1/events?after=a&limit=5 HTTP/1.1", "", token) +
+         http_request("GET /v1/stats HTTP/1.1", "", token) +
+         http_request("GET /healthz HTTP/1.1", "", token);
+}
+
+void write_http(const fs::path& dir) {
+  const auto bytes = [](std::uint8_t flags, std::uint8_t split, std::string_view text) {
+    Bytes out{flags, split};
+    out.insert(out.end(), text.begin(), text.end());
+    return out;
+  };
+  write(dir, "session", bytes(0, 0, http_session({})));
+  write(dir, "session-3-shards-split", bytes(4, 77, http_session({})));
+  // The secret is http_fuzz.cc's; tokens without exp never expire.
+  const std::string admin =
+      server::http::mint_token("admit-fuzz-secret", {.role = server::http::Role::admin});
+  write(dir, "session-auth-admin", bytes(1, 0, http_session(admin)));
+  const std::string app = server::http::mint_token("admit-fuzz-secret",
+                                                   {.role = server::http::Role::app, .sub = "ana"});
+  write(dir, "session-auth-app", bytes(1, 0, http_session(app)));
+  write(dir, "expect-continue",
+        bytes(0, 40,
+              "POST /v1/events HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 27\r\n"
+              "Idempotency-Key: k1\r\n\r\n{\"id\":\"gig\",\"capacity\":1}"));
 }
 
 // ---- WAL records: each a u16 length then the record ----
@@ -280,6 +339,7 @@ int main(int argc, char** argv) {
   }
   const fs::path root = argv[1];
   write_frames(root / "frame");
+  write_http(root / "http");
   write_wal(root / "wal_record");
   write_recovery(root / "wal_recovery");
   write_snapshots(root / "snapshot");
