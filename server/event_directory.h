@@ -50,7 +50,8 @@ struct alignas(64) ShardStatsCounters {
   std::atomic<std::uint64_t> held_seats{0};
   std::atomic<std::uint64_t> confirmed_seats{0};
   std::atomic<std::uint64_t> waitlisted{0};
-  std::atomic<std::uint32_t> connections{0};
+  std::atomic<std::uint32_t> connections{0};  // of both protocols
+  std::atomic<std::uint32_t> http_connections{0};
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> overloaded{0};

@@ -29,13 +29,14 @@ constexpr unsigned uring_flag_sets[] = {
 }  // namespace
 
 Reactor::Reactor(SharedState& shared, std::uint32_t shard, int base_listener, int shard_listener,
-                 int stop_fd)
+                 int http_listener, int stop_fd)
     : shared_(shared),
       options_(shared.options),
       shard_(shard),
-      listeners_{base_listener, shard_listener},
+      listeners_{base_listener, shard_listener, http_listener},
       stop_fd_(stop_fd),
-      core_(shared, shard) {}
+      core_(shared, shard),
+      preparer_(shared.options.shards, shared.options.auth_secret) {}
 
 Reactor::~Reactor() {
   if (ring_ready_) io_uring_queue_exit(&ring_);
@@ -123,8 +124,9 @@ void Reactor::fail_stop(const char* what, int error) const {
 
 void Reactor::run() {
   now_ms_ = wall_clock_ms();
-  arm_accept(0);
-  arm_accept(1);
+  for (int i = 0; i < listener_count; ++i) {
+    if (listeners_[i] >= 0) arm_accept(i);
+  }
   arm_housekeeping();
   arm_stop_read();
   if (wal_) arm_wal_completion();
@@ -228,7 +230,13 @@ void Reactor::on_accept(int listener_index, const io_uring_cqe& cqe) {
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   Connection& connection =
-      *open_connection(fd, listener_index == 0 ? -1 : static_cast<int>(shard_));
+      *open_connection(fd, listener_index == 1 ? static_cast<int>(shard_) : -1);
+  if (listener_index == http_listener_index) {
+    connection.http = std::make_unique<HttpSession>();
+    connection.http->last_activity_ms = now_ms_;
+  } else if (!options_.auth_secret) {
+    connection.principal = http::Principal{};  // no auth: acts as admin
+  }
   const std::uint32_t before = shared_.connections.fetch_add(1, std::memory_order_relaxed);
   if (before >= options_.max_connections) {
     shared_.connections.fetch_sub(1, std::memory_order_relaxed);
@@ -239,6 +247,7 @@ void Reactor::on_accept(int listener_index, const io_uring_cqe& cqe) {
   } else {
     connection.counted = true;
     ++open_connections_;
+    if (connection.http) ++http_connections_;
     arm_recv(connection);
   }
   if (!accept_armed_[listener_index] && !stopping_) arm_accept(listener_index);
@@ -248,7 +257,7 @@ void Reactor::on_accept(int listener_index, const io_uring_cqe& cqe) {
 // without this, the port stays taken after admitd exits, until the kernel
 // tears the ring down. Waits at most shutdown_accept_wait_ms for them.
 void Reactor::cancel_accepts() {
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < listener_count; ++i) {
     if (!accept_armed_[i]) continue;
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_cancel64(
@@ -256,7 +265,10 @@ void Reactor::cancel_accepts() {
     io_uring_sqe_set_data64(sqe, CompletionTag{CompletionKind::ignore, 0, 0}.encode());
   }
   const std::int64_t deadline_ms = wall_clock_ms() + shutdown_accept_wait_ms;
-  while ((accept_armed_[0] || accept_armed_[1]) && wall_clock_ms() < deadline_ms) {
+  const auto any_armed = [this] {
+    return accept_armed_[0] || accept_armed_[1] || accept_armed_[2];
+  };
+  while (any_armed() && wall_clock_ms() < deadline_ms) {
     __kernel_timespec wait{0, 10'000'000};
     io_uring_cqe* cqe = nullptr;
     io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &wait, nullptr);
@@ -283,10 +295,19 @@ void Reactor::arm_housekeeping() {
 
 void Reactor::on_housekeeping() {
   arm_housekeeping();
-  for (int i = 0; i < 2; ++i) {
-    if (!accept_armed_[i] && !stopping_) arm_accept(i);
+  for (int i = 0; i < listener_count; ++i) {
+    if (listeners_[i] >= 0 && !accept_armed_[i] && !stopping_) arm_accept(i);
   }
   drop_slow_readers();
+  close_stalled_http();
+  // For /healthz on any shard; failure() takes the log's lock: not per turn.
+  if (wal_) {
+    std::string failure = wal_->failure();
+    if (failure != storage_failure_) {
+      shared_.set_storage_failure(shard_, failure);
+      storage_failure_ = std::move(failure);
+    }
+  }
   // Request ids past their retention go once a second; holds go on their own
   // timer, or here while the WAL refused their Expire.
   constexpr std::uint64_t ticks_per_retention_sweep = 1000 / housekeeping_interval_ms;
@@ -343,6 +364,7 @@ void Reactor::publish_connection_stats() {
   constexpr auto relaxed = std::memory_order_relaxed;
   ShardStatsCounters& stats = shared_.stats[shard_];
   stats.connections.store(open_connections_, relaxed);
+  stats.http_connections.store(http_connections_, relaxed);
   stats.requests.store(requests_, relaxed);
   stats.forwarded.store(core_.peers().forwarded(), relaxed);
   stats.overloaded.store(overloaded_ + core_.overloaded(), relaxed);

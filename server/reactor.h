@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "server/http/exchange.h"
 #include "server/request_codec.h"
 #include "server/server.h"
 #include "server/shard_core.h"
@@ -21,6 +22,9 @@
 #include "storage/wal/wal.h"
 
 namespace admit::server {
+
+inline constexpr std::string_view ring_full_message =
+    "ring: the owner shard's queue is full (--ring-size); retry";
 
 // The replies of one connection's turn being built. Lent from the reactor's
 // spares at the connection's first reply of a turn and given back when the
@@ -34,10 +38,23 @@ struct ReplyDraft {
 // every build:
 //   free -> open                         accepted
 //   open -> read_closed                  the peer sent EOF: answers still go out
-//   open, read_closed -> refused         a last refusal goes out, nothing more is read
-//   open, read_closed, refused -> closing   cancelled; freed once no operation is in flight
+//   open, read_closed -> last_answer     a last answer goes out (a refusal, or an HTTP
+//                                        answer with Connection: close), nothing more is read
+//   open, read_closed, last_answer -> closing   cancelled; freed once no operation is in flight
 //   closing -> free                      the slot is given a fresh Connection
-enum class ConnectionState : std::uint8_t { free, open, read_closed, refused, closing };
+enum class ConnectionState : std::uint8_t { free, open, read_closed, last_answer, closing };
+
+// The HTTP side of a connection accepted on --http: parsing, and answers
+// leaving in request order whichever shard answers first.
+struct HttpSession {
+  http::RequestParser parser;
+  http::AnswerOrder order;
+  // Requests forwarded to their owner, by ticket (at most
+  // pipelined_requests_max): what finish() needs once the answer is back.
+  std::vector<std::pair<std::uint64_t, std::unique_ptr<http::Prepared>>> forwarded;
+  std::int64_t request_started_ms = 0;  // the first byte of the request being read
+  std::int64_t last_activity_ms = 0;    // bytes in or answers out
+};
 
 // The connection's multishot receive.
 enum class Receive : std::uint8_t { idle, armed, cancelling };
@@ -72,11 +89,15 @@ struct Connection {
   std::vector<std::uint8_t> send_active;  // owned by the kernel while send_in_flight
   std::size_t send_offset = 0;
   std::unique_ptr<ReplyDraft> draft;  // this turn's replies; null without any
+  std::unique_ptr<HttpSession> http;  // set iff accepted on --http
+  // Who the binary requests act as: admin without --auth-secret; with it,
+  // unset until a Hello with a good token (only Hello is answered before).
+  std::optional<http::Principal> principal;
 
   // Not free and not closing: its answers still go out.
   bool live() const {
     return state == ConnectionState::open || state == ConnectionState::read_closed ||
-           state == ConnectionState::refused;
+           state == ConnectionState::last_answer;
   }
   // Requests already received are still served (after EOF too).
   bool takes_requests() const {
@@ -84,7 +105,7 @@ struct Connection {
   }
   // Closes once nothing is owed to it.
   bool winding_down() const {
-    return state == ConnectionState::read_closed || state == ConnectionState::refused;
+    return state == ConnectionState::read_closed || state == ConnectionState::last_answer;
   }
   void enter(ConnectionState next);
 
@@ -96,8 +117,9 @@ struct Connection {
 
 class Reactor {
  public:
+  // `http_listener` -1: no HTTP.
   Reactor(SharedState& shared, std::uint32_t shard, int base_listener, int shard_listener,
-          int stop_fd);
+          int http_listener, int stop_fd);
   ~Reactor();
 
   // On the reactor thread, before run(): the io_uring and the receive
@@ -159,6 +181,23 @@ class Reactor {
   void give_back_buffer(std::vector<std::uint8_t>& buffer);
   void release_idle_buffers(Connection& connection);
   void refuse_and_close(Connection& connection, Outcome outcome, std::string_view message);
+  void mark_dirty(Connection& connection);
+  void append_out(Connection& connection, std::span<const std::uint8_t> bytes);
+  std::size_t process_bytes(Connection& connection, std::span<const std::uint8_t> bytes);
+  // Binary auth (--auth-secret): Hello's token, then each request's right.
+  void hello(Connection& connection, std::uint64_t id, const wire::Hello& request);
+  bool authorized(Connection& connection, std::uint64_t id, http::Operation operation,
+                  ShardCommand* command);
+
+  // reactor_http.cc: HTTP connections (server/http/ does the parsing and answers)
+  std::size_t process_http(Connection& connection, std::span<const std::uint8_t> bytes);
+  void handle_http_request(Connection& connection, http::ParsedRequest& request,
+                           std::uint64_t ticket);
+  http::Answer local_http_answer(const http::Target& target);
+  http::Answer metrics_answer();
+  void deliver_http(Connection& connection, std::uint64_t ticket, const ShardResult& result);
+  void flush_http(Connection& connection);
+  void close_stalled_http();
   void submit_send(Connection& connection);
   void on_send(Connection& connection, const io_uring_cqe& cqe);
   bool should_pause(const Connection& connection) const;
@@ -172,7 +211,10 @@ class Reactor {
   SharedState& shared_;
   const ServerOptions& options_;
   const std::uint32_t shard_;
-  const int listeners_[2];  // [0] base port (shared), [1] this shard's own port
+  // [0] base port (shared), [1] this shard's own port, [2] HTTP (shared; -1: off)
+  static constexpr int listener_count = 3;
+  static constexpr int http_listener_index = 2;
+  const int listeners_[listener_count];
   const int stop_fd_;
 
   io_uring ring_{};
@@ -201,7 +243,7 @@ class Reactor {
   std::size_t spare_buffer_bytes_ = 0;  // their capacities, summed
   std::vector<std::unique_ptr<ReplyDraft>> spare_drafts_;
 
-  bool accept_armed_[2] = {false, false};
+  bool accept_armed_[listener_count] = {false, false, false};
 
   __kernel_timespec housekeeping_interval_{};
   std::uint64_t housekeeping_ticks_ = 0;
@@ -215,6 +257,11 @@ class Reactor {
 
   std::uint64_t requests_ = 0, overloaded_ = 0;  // the core counts its own refusals
   ShardResult scratch_result_;                   // for requests applied on this shard
+  http::Preparer preparer_;                      // HTTP requests, and binary tokens
+  http::Prepared scratch_prepared_;              // the HTTP request being handled
+  std::string scratch_http_out_;                 // answers drained at a flush
+  std::uint32_t http_connections_ = 0;
+  std::string storage_failure_;  // as last copied to SharedState
 };
 
 }  // namespace admit::server

@@ -27,20 +27,11 @@ constexpr std::size_t spare_drafts_max = 256;
 constexpr std::size_t spare_buffer_keep_bytes = 4 * recv_buffer_size;  // a bigger one is freed
 constexpr std::size_t spare_buffer_bytes_max = 4u << 20;
 
-constexpr std::string_view ring_full_message =
-    "ring: the owner shard's queue is full (--ring-size); retry";
 constexpr std::string_view replies_message = "frame: a client sends requests, not replies";
-
-// The process's resident memory, for Stats: /proc/self/statm's second field
-// (pages). 0 if unreadable. Stats is rare, so one small read is fine here.
-std::uint64_t resident_bytes() {
-  std::FILE* statm = std::fopen("/proc/self/statm", "r");
-  if (statm == nullptr) return 0;
-  unsigned long long size_pages = 0, resident_pages = 0;
-  const bool read = std::fscanf(statm, "%llu %llu", &size_pages, &resident_pages) == 2;
-  std::fclose(statm);
-  return read ? resident_pages * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
-}
+constexpr std::string_view unauthenticated_message =
+    "token: send Hello with a token first (admitd runs with --auth-secret; see admit token)";
+constexpr std::string_view missing_token_message =
+    "token: missing in Hello (admitd runs with --auth-secret; see admit token)";
 
 CompletionTag tag_of(CompletionKind kind, const Connection& connection) {
   return {kind, connection.index, connection.generation};
@@ -53,10 +44,10 @@ bool allowed(ConnectionState from, ConnectionState to) {
       return from == free;
     case read_closed:
       return from == open;
-    case refused:
+    case last_answer:
       return from == open || from == read_closed;
     case closing:
-      return from == open || from == read_closed || from == refused;
+      return from == open || from == read_closed || from == last_answer;
     case free:
       return from == closing;
   }
@@ -152,7 +143,7 @@ void Reactor::on_recv(Connection& connection, const io_uring_cqe& cqe) {
 void Reactor::consume(Connection& connection, std::span<const std::uint8_t> bytes) {
   if (!connection.takes_requests()) return;  // nothing more is read
   if (connection.pending.empty()) {
-    bytes = bytes.subspan(process_frames(connection, bytes));
+    bytes = bytes.subspan(process_bytes(connection, bytes));
     if (bytes.empty() || !connection.takes_requests()) return;
   }
   if (connection.pending.size() + bytes.size() > pending_bytes_max) {
@@ -166,10 +157,14 @@ void Reactor::consume(Connection& connection, std::span<const std::uint8_t> byte
 }
 
 void Reactor::drain_pending(Connection& connection) {
-  const std::size_t used = process_frames(connection, connection.pending);
+  const std::size_t used = process_bytes(connection, connection.pending);
   connection.pending.erase(connection.pending.begin(),
                            connection.pending.begin() + static_cast<std::ptrdiff_t>(used));
   if (connection.pending.empty()) give_back_buffer(connection.pending);
+}
+
+std::size_t Reactor::process_bytes(Connection& connection, std::span<const std::uint8_t> bytes) {
+  return connection.http ? process_http(connection, bytes) : process_frames(connection, bytes);
 }
 
 // Handles whole frames at the start of `bytes`; returns the bytes used. Stops
@@ -227,24 +222,30 @@ void Reactor::handle_frame(Connection& connection, std::span<const std::uint8_t>
 
 void Reactor::handle_request(Connection& connection, const wire::Request& request) {
   ++requests_;
+  const std::uint64_t id = request.id();
+  if (!connection.principal && request.op_type() != wire::Op::Hello) {
+    return add_reply(connection, encode_refusal(builder_of(connection), id, Outcome::unauthorized,
+                                                unauthenticated_message));
+  }
   ShardCommand command;
   const DecodedRequest decoded = decode_request(request, options_.shards, &command);
-  const std::uint64_t id = request.id();
   switch (decoded.kind) {
     case RequestKind::refused:
       return add_reply(
           connection, encode_refusal(builder_of(connection), id, decoded.outcome, decoded.message));
     case RequestKind::hello:
-      return add_reply(connection, encode_hello(builder_of(connection), id, *request.op_as_Hello(),
-                                                options_.shards, connection.listener_shard));
+      return hello(connection, id, *request.op_as_Hello());
     case RequestKind::get_event:
+      if (!authorized(connection, id, http::Operation::get_event, &command)) return;
       return add_reply(connection, encode_get_event(builder_of(connection), id,
                                                     *request.op_as_GetEvent(), shared_.directory));
     case RequestKind::list_events:
+      if (!authorized(connection, id, http::Operation::list_events, &command)) return;
       return add_reply(connection,
                        encode_list_events(builder_of(connection), id, *request.op_as_ListEvents(),
                                           shared_.directory));
     case RequestKind::stats: {
+      if (!authorized(connection, id, http::Operation::stats, &command)) return;
       const StatsSource source{{shared_.stats.get(), options_.shards},
                                durability_name(options_.durability),
                                now_ms_ - shared_.started_at_ms,
@@ -252,6 +253,7 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
       return add_reply(connection, encode_stats(builder_of(connection), id, source));
     }
     case RequestKind::owned:
+      if (!authorized(connection, id, http::operation_of(command.op), &command)) return;
       if (decoded.owner != shard_) return forward(connection, id, decoded.owner, command);
       core_.apply(command, now_ms_, &scratch_result_);
       connection.reflects_turn = true;
@@ -259,6 +261,34 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
       delete scratch_result_.take_page();
       return;
   }
+}
+
+// With --auth-secret, a binary connection acts as the token of its Hello.
+void Reactor::hello(Connection& connection, std::uint64_t id, const wire::Hello& request) {
+  if (http::TokenVerifier* verifier = preparer_.verifier()) {
+    const http::Verified verified = request.token() == nullptr || request.token()->size() == 0
+                                        ? http::Verified{std::nullopt, missing_token_message}
+                                        : verifier->verify(request.token()->string_view(), now_ms_);
+    connection.principal = verified.principal;
+    if (!verified.principal) {
+      return add_reply(connection, encode_refusal(builder_of(connection), id, Outcome::unauthorized,
+                                                  verified.why));
+    }
+  }
+  add_reply(connection, encode_hello(builder_of(connection), id, request, options_.shards,
+                                     connection.listener_shard));
+}
+
+// Whether the connection's principal may do `operation` (http::authorize, the
+// one table of both protocols); a refusal is answered here.
+bool Reactor::authorized(Connection& connection, std::uint64_t id, http::Operation operation,
+                         ShardCommand* command) {
+  const http::AccessDecision access =
+      http::authorize_command(*connection.principal, operation, command);
+  if (access.access == http::Access::allowed) return true;
+  add_reply(connection,
+            encode_refusal(builder_of(connection), id, Outcome::unauthorized, access.message));
+  return false;
 }
 
 void Reactor::forward(Connection& connection, std::uint64_t id, std::uint32_t owner,
@@ -277,7 +307,11 @@ void Reactor::deliver(std::uint64_t handle, std::uint64_t id, ShardResult& resul
   Connection& connection = *found;
   assert(connection.inflight > 0);
   --connection.inflight;
-  add_reply(connection, encode_result(builder_of(connection), id, result));
+  if (connection.http) {
+    deliver_http(connection, id, result);
+  } else {
+    add_reply(connection, encode_result(builder_of(connection), id, result));
+  }
   attend(connection);
 }
 
@@ -297,14 +331,25 @@ ReplyFrameBuilder& Reactor::builder_of(Connection& connection) {
 void Reactor::add_reply(Connection& connection, ReplyOffset reply) {
   ReplyDraft& draft = *connection.draft;  // the reply was built in it
   draft.replies.push_back(reply);
-  if (!connection.dirty) {
-    connection.dirty = true;
-    dirty_.push_back(connection.index);
-  }
+  mark_dirty(connection);
   if (draft.replies.size() >= frame_requests_max ||
       draft.builder.GetSize() >= reply_frame_bytes_soft_max) {
     finish_reply_frame(connection);
   }
+}
+
+// Its replies of this turn are flushed at the end of the turn (flush_dirty).
+void Reactor::mark_dirty(Connection& connection) {
+  if (connection.dirty) return;
+  connection.dirty = true;
+  dirty_.push_back(connection.index);
+}
+
+// Bytes for the peer, in order after those queued before; they leave once
+// what they reflect is durable (flush_dirty, then ShardCore::release).
+void Reactor::append_out(Connection& connection, std::span<const std::uint8_t> bytes) {
+  take_spare_buffer(connection.awaiting_durable);
+  connection.awaiting_durable.insert(connection.awaiting_durable.end(), bytes.begin(), bytes.end());
 }
 
 // Closes the frame of replies being built, queues its bytes for sending and
@@ -317,9 +362,7 @@ void Reactor::finish_reply_frame(Connection& connection) {
   const auto replies = builder.CreateVector(draft.replies);
   finish_frame(builder, wire::CreateFrame(builder, 0, replies));
   assert(builder.GetSize() <= frame_header_size + frame_size_max);
-  const auto bytes = builder.GetBufferSpan();
-  take_spare_buffer(connection.awaiting_durable);
-  connection.awaiting_durable.insert(connection.awaiting_durable.end(), bytes.begin(), bytes.end());
+  append_out(connection, builder.GetBufferSpan());
   if (builder.GetSize() > builder_keep_bytes || spare_drafts_.size() >= spare_drafts_max) {
     connection.draft.reset();
     return;
@@ -364,19 +407,20 @@ void Reactor::release_idle_buffers(Connection& connection) {
   core_.ledger().trim_client(connection.index);  // frees marks grown past the inline one
 }
 
-// One reply with id 0, then the connection closes once it is sent; nothing
-// more is read from it.
+// One last answer (binary: a reply with id 0; HTTP: after those already
+// owed, with Connection: close), then the connection closes once it is
+// sent; nothing more is read from it.
 void Reactor::refuse_and_close(Connection& connection, Outcome outcome, std::string_view message) {
-  finish_reply_frame(connection);
-  const std::vector<std::uint8_t> frame = single_reply_frame(outcome, message);
-  take_spare_buffer(connection.awaiting_durable);
-  connection.awaiting_durable.insert(connection.awaiting_durable.end(), frame.begin(), frame.end());
-  connection.enter(ConnectionState::refused);
-  stop_reading(connection);
-  if (!connection.dirty) {
-    connection.dirty = true;
-    dirty_.push_back(connection.index);
+  if (connection.http) {
+    http::AnswerOrder& order = connection.http->order;
+    order.fill(order.take_ticket(), http::refusal(outcome, message), false);
+  } else {
+    finish_reply_frame(connection);
+    append_out(connection, single_reply_frame(outcome, message));
   }
+  connection.enter(ConnectionState::last_answer);
+  stop_reading(connection);
+  mark_dirty(connection);
 }
 
 // This turn's frames wait for what they reflect (ShardCore::flush_client);
@@ -386,10 +430,17 @@ void Reactor::flush_dirty() {
     Connection& connection = *connections_[index];
     connection.dirty = false;
     if (!connection.live()) continue;
-    finish_reply_frame(connection);
+    if (connection.http) {
+      flush_http(connection);
+    } else {
+      finish_reply_frame(connection);
+    }
     core_.flush_client(index, connection.generation, connection.awaiting_durable.size(),
                        connection.reflects_turn);
-    connection.reflects_turn = false;
+    // An HTTP answer applied here may still wait behind an earlier request's
+    // (AnswerOrder): until none waits, later flushes wait for their turn's
+    // batch too, never less than the one it reflects.
+    if (!connection.http || connection.http->order.waiting() == 0) connection.reflects_turn = false;
   }
   dirty_.clear();
   attend_queued();  // connections with nothing left to send may close now
@@ -422,6 +473,7 @@ void Reactor::on_send(Connection& connection, const io_uring_cqe& cqe) {
   }
   connection.send_offset += static_cast<std::size_t>(cqe.res);
   connection.last_send_progress_ms = now_ms_;
+  if (connection.http) connection.http->last_activity_ms = now_ms_;
   assert(connection.send_offset <= connection.send_active.size());
   if (connection.send_offset == connection.send_active.size()) {
     connection.send_active.clear();
@@ -434,7 +486,8 @@ void Reactor::on_send(Connection& connection, const io_uring_cqe& cqe) {
 
 bool Reactor::should_pause(const Connection& connection) const {
   return connection.inflight >= options_.max_inflight ||
-         connection.queued_bytes() >= options_.max_send_queue_bytes;
+         connection.queued_bytes() >= options_.max_send_queue_bytes ||
+         (connection.http && connection.http->order.full());
 }
 
 void Reactor::attend(Connection& connection) {
@@ -477,6 +530,7 @@ void Reactor::close_connection(Connection& connection) {
     connection.counted = false;
     shared_.connections.fetch_sub(1, std::memory_order_relaxed);
     --open_connections_;
+    if (connection.http) --http_connections_;
   }
   if (connection.ops > 0) {
     io_uring_sqe* sqe = next_sqe();
@@ -518,7 +572,7 @@ void Reactor::drop_slow_readers() {
     Connection& connection = *slot;
     if (!connection.live() || !connection.send_in_flight) continue;
     if (now_ms_ - connection.last_send_progress_ms <= slow_reader_timeout_ms) continue;
-    if (connection.state == ConnectionState::refused ||
+    if (connection.state == ConnectionState::last_answer ||
         connection.queued_bytes() >= options_.max_send_queue_bytes) {
       close_connection(connection);
     }

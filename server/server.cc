@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -29,7 +30,8 @@ SharedState::SharedState(const ServerOptions& server_options)
       started_at_ms(wall_clock_ms()),
       directory(server_options.shards),
       stats(std::make_unique<ShardStatsCounters[]>(server_options.shards)),
-      ring_fds(server_options.shards, -1) {
+      ring_fds(server_options.shards, -1),
+      failures_(server_options.shards) {
   const std::uint32_t shards = server_options.shards;
   for (std::uint32_t from = 0; from < shards; ++from) {
     for (std::uint32_t to = 0; to < shards; ++to) {
@@ -49,6 +51,28 @@ SharedState::~SharedState() {
       ring->commit_pop();
     }
   }
+}
+
+std::uint64_t resident_bytes() {
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");
+  if (statm == nullptr) return 0;
+  unsigned long long size_pages = 0, resident_pages = 0;
+  const bool read = std::fscanf(statm, "%llu %llu", &size_pages, &resident_pages) == 2;
+  std::fclose(statm);
+  return read ? resident_pages * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+std::optional<std::pair<std::uint32_t, std::string>> SharedState::first_storage_failure() const {
+  const std::lock_guard lock(failures_mutex_);
+  for (std::uint32_t shard = 0; shard < failures_.size(); ++shard) {
+    if (!failures_[shard].empty()) return std::pair{shard, failures_[shard]};
+  }
+  return std::nullopt;
+}
+
+void SharedState::set_storage_failure(std::uint32_t shard, const std::string& failure) {
+  const std::lock_guard lock(failures_mutex_);
+  failures_[shard] = failure;
 }
 
 namespace {
@@ -91,7 +115,7 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {}
 
 Server::~Server() {
   stop();
-  for (const auto& fds : {base_listeners_, shard_listeners_, stop_fds_}) {
+  for (const auto& fds : {base_listeners_, shard_listeners_, http_listeners_, stop_fds_}) {
     for (const int fd : fds) ::close(fd);
   }
 }
@@ -128,6 +152,13 @@ bool Server::open(std::string* why) {
       return false;
     }
     stop_fds_.push_back(stop_fd);
+    if (options_.http_port == 0) continue;
+    const int http = listen_on(options_.http_host, options_.http_port, true, why);
+    if (http < 0) {
+      *why = "--http: " + *why;
+      return false;
+    }
+    http_listeners_.push_back(http);
   }
   return true;
 }
@@ -149,8 +180,10 @@ bool Server::start(std::string* why) {
   std::vector<std::future<std::string>> setup_results;
   for (auto& setup : setups) setup_results.push_back(setup.get_future());
   for (std::uint32_t shard = 0; shard < shards; ++shard) {
+    const int http_listener = http_listeners_.empty() ? -1 : http_listeners_[shard];
     reactors_.push_back(std::make_unique<Reactor>(*shared_, shard, base_listeners_[shard],
-                                                  shard_listeners_[shard], stop_fds_[shard]));
+                                                  shard_listeners_[shard], http_listener,
+                                                  stop_fds_[shard]));
     threads_.emplace_back(
         [reactor = reactors_[shard].get(), setup = std::move(setups[shard]), gate]() mutable {
           std::string problem;
@@ -189,8 +222,12 @@ std::string Server::ready_line() const {
   const std::uint32_t last = options_.listen_port + options_.shards;
   return "admitd ready: " + options_.listen_host + ":" + std::to_string(options_.listen_port) +
          " (shard ports " + std::to_string(first) + "-" + std::to_string(last) + "), " +
-         std::to_string(options_.shards) + (options_.shards == 1 ? " shard" : " shards") +
-         ", durability " + durability_name(options_.durability) + ", data " + options_.data_dir;
+         (options_.http_port != 0
+              ? "http " + options_.http_host + ":" + std::to_string(options_.http_port) + ", "
+              : std::string("http off, ")) +
+         (options_.auth_secret ? "auth on, " : "") + std::to_string(options_.shards) +
+         (options_.shards == 1 ? " shard" : " shards") + ", durability " +
+         durability_name(options_.durability) + ", data " + options_.data_dir;
 }
 
 std::uint64_t Server::requests_served() const {

@@ -6,8 +6,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "server/event_directory.h"
@@ -52,7 +55,16 @@ struct SharedState {
   std::vector<std::unique_ptr<SpscRing<RequestSlot>>> request_rings;    // [from * shards + to]
   std::vector<std::unique_ptr<SpscRing<ResponseSlot>>> response_rings;  // [owner * shards + origin]
   std::vector<int> ring_fds;  // each shard's io_uring fd, for msg_ring wakes; set at start
+  // Why each shard's storage refuses writes (empty: it does not), copied
+  // from its log on the housekeeping tick, for /healthz on any shard.
+  std::optional<std::pair<std::uint32_t, std::string>> first_storage_failure() const;
+  void set_storage_failure(std::uint32_t shard, const std::string& failure);
+
   std::atomic<std::uint32_t> connections{0};  // across shards, for --max-connections
+
+ private:
+  mutable std::mutex failures_mutex_;
+  std::vector<std::string> failures_;  // guarded by failures_mutex_
 };
 
 class Server {
@@ -78,11 +90,16 @@ class Server {
   std::unique_ptr<SharedState> shared_;
   std::vector<int> base_listeners_;   // one SO_REUSEPORT socket per shard on the base port
   std::vector<int> shard_listeners_;  // shard i alone on base_port + 1 + i
+  std::vector<int> http_listeners_;   // one SO_REUSEPORT socket per shard on --http; empty if off
   std::vector<int> stop_fds_;         // eventfds: a write tells reactor i to stop
   std::vector<std::unique_ptr<Reactor>> reactors_;
   std::vector<std::thread> threads_;
 };
 
 std::int64_t wall_clock_ms();
+
+// The process's resident memory, for Stats and /metrics: /proc/self/statm's
+// second field (pages). 0 if unreadable. Those are rare: one small read.
+std::uint64_t resident_bytes();
 
 }  // namespace admit::server

@@ -33,6 +33,14 @@ inline constexpr std::size_t send_queue_bytes_min = 4096;
 inline constexpr std::size_t send_queue_bytes_max = 1u << 30;
 inline constexpr std::int64_t slow_reader_timeout_ms = 2000;
 
+// --http: the HTTP adapter listens at the base port + this by default.
+inline constexpr std::uint16_t http_port_offset = 80;
+
+// --metrics-events: events whose counters /metrics shows as gauges (the
+// first ones in id order), so the number of series stays bounded.
+inline constexpr std::uint32_t metrics_events_default = 100;
+inline constexpr std::uint32_t metrics_events_max = 10'000;
+
 // --ring-size: slots of each cross-shard SPSC ring (a power of two). A full
 // request ring is an OVERLOADED answer.
 inline constexpr std::uint32_t ring_slots_default = 4096;

@@ -7,10 +7,12 @@
 #include <charconv>
 #include <iostream>
 #include <limits>
-#include <utility>
 #include <thread>
+#include <utility>
 
 #include "protocol/protocol_limits.h"
+#include "server/http/auth.h"
+#include "server/http/http_limits.h"
 #include "server/server_limits.h"
 
 namespace admit::server {
@@ -31,30 +33,46 @@ changes); off keeps everything in memory and writes no files. Each shard logs
 into DIR/shard-<i>/ (LMDB) and replays it at start; a folder written with
 another --shards is refused. Inspect one with admit-wal DIR.
 
+HTTP (--http): the REST/JSON API of DESIGN.md on every shard's reactor, by
+default at the base port + 80 (127.0.0.1:7480): curl, browsers and load
+tools reach it; GET /metrics (Prometheus) and GET /healthz are there too.
+--auth-secret FILE turns auth on for both protocols: JWT HS256 tokens with a
+role (admin, app, read) and an optional sub, minted by `admit token`. It is
+required when listening beyond loopback.
+
 Prints one line starting with "admitd ready" on stdout when it serves
 (recovery lines go to stderr before it). SIGINT or SIGTERM stop it cleanly
 (exit 0) after the log is flushed.)";
 
-// "HOST:PORT" with an IPv4 host; the per-shard ports must fit above PORT.
-std::string parse_listen(const std::string& text, ServerOptions& options) {
+// "HOST:PORT" with an IPv4 host, for `flag`; empty when well formed.
+std::string parse_address(std::string_view flag, const std::string& text, std::string* host,
+                          std::uint16_t* port) {
   const auto colon = text.rfind(':');
-  if (colon == std::string::npos) return "--listen: expected HOST:PORT, e.g. 127.0.0.1:7400";
-  const std::string host = text.substr(0, colon);
+  if (colon == std::string::npos) {
+    return std::string(flag) + ": expected HOST:PORT, e.g. 127.0.0.1:7400";
+  }
+  const std::string host_text = text.substr(0, colon);
   in_addr addr{};
-  if (::inet_pton(AF_INET, host.c_str(), &addr) != 1) {
-    return "--listen: host '" + host + "' is not an IPv4 address";
+  if (::inet_pton(AF_INET, host_text.c_str(), &addr) != 1) {
+    return std::string(flag) + ": host '" + host_text + "' is not an IPv4 address";
   }
   const std::string port_text = text.substr(colon + 1);
-  unsigned port = 0;
+  unsigned number = 0;
   const auto [end, error] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (error != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
-      port > 65535) {
-    return "--listen: port '" + port_text + "' is not in 1..65535";
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), number);
+  if (error != std::errc{} || end != port_text.data() + port_text.size() || number == 0 ||
+      number > 65535) {
+    return std::string(flag) + ": port '" + port_text + "' is not in 1..65535";
   }
-  options.listen_host = host;
-  options.listen_port = static_cast<std::uint16_t>(port);
+  *host = host_text;
+  *port = static_cast<std::uint16_t>(number);
   return {};
+}
+
+// 127.0.0.0/8: nobody beyond this machine reaches it.
+bool is_loopback(const std::string& host) {
+  in_addr addr{};
+  return ::inet_pton(AF_INET, host.c_str(), &addr) == 1 && (ntohl(addr.s_addr) >> 24) == 127;
 }
 
 std::uint32_t default_shards() {
@@ -83,8 +101,8 @@ std::optional<std::size_t> parse_byte_size(std::string_view text) {
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
   if (error != std::errc{} || end == text.data()) return std::nullopt;
   const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  constexpr std::pair<std::string_view, unsigned> units[] = {
-      {"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+  constexpr std::pair<std::string_view, unsigned> units[] = {{"", 0},     {"B", 0},    {"KiB", 10},
+                                                             {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
   for (const auto& [name, shift] : units) {
     if (unit != name) continue;
     if (shift != 0 && number > (std::numeric_limits<std::size_t>::max() >> shift)) {
@@ -102,6 +120,8 @@ struct FlagText {
   std::string durability = "strict";
   std::string map_size = "1GiB";
   std::string map_size_max = "64GiB";
+  std::string http;  // empty: the default, base port + http_port_offset
+  std::string auth_secret_file;
 };
 
 void add_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
@@ -168,6 +188,59 @@ void add_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
                  "a sale of that many buyers never pauses to grow it")
       ->check(CLI::Range(std::uint64_t{0}, users_reserved_max))
       ->capture_default_str();
+  app.add_option("--http", text.http,
+                 "HOST:PORT of the HTTP API (every shard accepts on it), or off "
+                 "[default: the --listen host at its port + 80, e.g. 127.0.0.1:7480]");
+  app.add_option("--auth-secret", text.auth_secret_file,
+                 "file holding the HS256 key of auth tokens (JWT; see `admit token`): every "
+                 "request then needs one. Required beyond loopback")
+      ->check(CLI::ExistingFile);
+  app.add_option("--http-header-timeout-ms", options.http_header_timeout_ms,
+                 "an HTTP request not received whole within this is closed (slowloris)")
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{3'600'000}))
+      ->capture_default_str();
+  app.add_option("--http-idle-timeout-ms", options.http_idle_timeout_ms,
+                 "an HTTP keep-alive connection idle this long is closed")
+      ->check(CLI::Range(std::int64_t{100}, std::int64_t{24 * 3'600'000}))
+      ->capture_default_str();
+  app.add_option("--metrics-events", options.metrics_events,
+                 "events with per-event gauges on /metrics (the first in id order)")
+      ->check(CLI::Range(0u, metrics_events_max))
+      ->capture_default_str();
+}
+
+// --http and --auth-secret; empty when all is well.
+std::string check_http(const FlagText& text, ServerOptions& options) {
+  if (text.http == "off") {
+    options.http_port = 0;
+  } else if (text.http.empty()) {
+    // Above the shard ports (base + 1 + i, at most shards_max of them).
+    static_assert(http_port_offset > shards_max);
+    const unsigned port = options.listen_port + http_port_offset;
+    if (port > 65535) {
+      return "--http: the default port (--listen's + " + std::to_string(http_port_offset) + " = " +
+             std::to_string(port) + ") is past 65535; give --http HOST:PORT or off";
+    }
+    options.http_host = options.listen_host;
+    options.http_port = static_cast<std::uint16_t>(options.listen_port + http_port_offset);
+  } else if (std::string problem =
+                 parse_address("--http", text.http, &options.http_host, &options.http_port);
+             !problem.empty()) {
+    return problem + " (or off)";
+  }
+  if (!text.auth_secret_file.empty()) {
+    std::string why;
+    options.auth_secret = http::read_secret_file(text.auth_secret_file, &why);
+    if (!options.auth_secret) return why;
+  }
+  const bool beyond_loopback = !is_loopback(options.listen_host) ||
+                               (options.http_port != 0 && !is_loopback(options.http_host));
+  if (beyond_loopback && !options.auth_secret) {
+    return "--auth-secret is required when listening beyond loopback (--listen " +
+           options.listen_host + (options.http_port != 0 ? ", --http " + options.http_host : "") +
+           "): anyone who reaches the port could change events. Mint tokens with `admit token`";
+  }
+  return {};
 }
 
 std::string check_map_sizes(const FlagText& text, ServerOptions& options) {
@@ -182,8 +255,7 @@ std::string check_map_sizes(const FlagText& text, ServerOptions& options) {
     return "--map-size-max: '" + text.map_size_max + "'" + range + " (e.g. 64GiB or bytes)";
   }
   if (*max < *initial) {
-    return "--map-size-max (" + text.map_size_max + ") is below --map-size (" + text.map_size +
-           ")";
+    return "--map-size-max (" + text.map_size_max + ") is below --map-size (" + text.map_size + ")";
   }
   options.map_size_bytes = *initial;
   options.map_size_max_bytes = *max;
@@ -192,7 +264,11 @@ std::string check_map_sizes(const FlagText& text, ServerOptions& options) {
 
 // What CLI11's checks cannot say; empty when all is well.
 std::string check_flags(const FlagText& text, ServerOptions& options) {
-  if (std::string problem = parse_listen(text.listen, options); !problem.empty()) return problem;
+  if (std::string problem =
+          parse_address("--listen", text.listen, &options.listen_host, &options.listen_port);
+      !problem.empty()) {
+    return problem;
+  }
   if (options.listen_port + options.shards > 65535) {
     return "--listen: port " + std::to_string(options.listen_port) + " leaves no room for " +
            std::to_string(options.shards) + " shard ports above it";
@@ -203,7 +279,8 @@ std::string check_flags(const FlagText& text, ServerOptions& options) {
   options.durability = text.durability == "strict"    ? Durability::strict
                        : text.durability == "batched" ? Durability::batched
                                                       : Durability::off;
-  return check_map_sizes(text, options);
+  if (std::string problem = check_map_sizes(text, options); !problem.empty()) return problem;
+  return check_http(text, options);
 }
 
 }  // namespace
@@ -218,6 +295,9 @@ ParsedOptions parse_options(int argc, char** argv) {
   options.sync_interval_ms = sync_interval_ms_default;
   options.checkpoint_records = checkpoint_records_default;
   options.checkpoint_seconds = checkpoint_seconds_default;
+  options.http_header_timeout_ms = http::header_timeout_ms_default;
+  options.http_idle_timeout_ms = http::idle_timeout_ms_default;
+  options.metrics_events = metrics_events_default;
   FlagText text;
   CLI::App app(description, "admitd");
   add_flags(app, options, text);

@@ -31,6 +31,15 @@ struct ServerOptions {
   std::uint32_t rate_per_s = 0;
   std::uint32_t rate_burst = 0;
   std::uint64_t users_reserved = 0;  // per shard: the user table is sized for them at start
+  // The HTTP adapter (server/http/): off when http_port is 0.
+  std::string http_host;
+  std::uint16_t http_port = 0;
+  std::int64_t http_header_timeout_ms = 0;
+  std::int64_t http_idle_timeout_ms = 0;
+  std::uint32_t metrics_events = 0;  // per-event gauges on /metrics, at most
+  // --auth-secret: the HS256 key (the file's bytes without a trailing
+  // newline). Unset: no auth (every request acts as admin).
+  std::optional<std::string> auth_secret;
 };
 
 // Either the options or the exit code to leave with (0 after --help, 2 after

@@ -189,6 +189,19 @@ void take_result(const storage::wal::CommandResult& from, ShardResult* result) {
   result->book = *book;
 }
 
+bool may_act_on_booking(const storage::StateMachine& machine, const ShardCommand& command,
+                        ShardResult* result) {
+  if (command.acting_user.size == 0) return true;
+  const bool names_booking = command.op == ShardOp::confirm || command.op == ShardOp::cancel ||
+                             command.op == ShardOp::get_booking;
+  if (!names_booking) return true;
+  const storage::BookingResult found = machine.get_booking(command.ref.view());
+  if (found.outcome != Outcome::ok || found.booking.user == command.acting_user.view()) return true;
+  refuse(Outcome::unauthorized,
+         "ref: the booking is another user's; this token acts only as its sub", result);
+  return false;
+}
+
 void refuse(Outcome outcome, std::string_view message, ShardResult* result) {
   clear_result(result);
   result->outcome = outcome;

@@ -92,6 +92,10 @@ struct ShardCommand {
   std::uint32_t limit = 0;      // list_bookings, resolved (1..list_limit_max)
   storage::EventConfig config;  // create_event
   storage::EventPatch patch;    // update_event
+  // Set when the request came with a token bound to this user (a `sub`):
+  // confirm, cancel and get_booking then touch only this user's bookings,
+  // checked by the owner, which knows the booking (may_act_on_booking()).
+  FixedString<user_size_max> acting_user;
 };
 
 enum class ResultKind : std::uint8_t { none, event, book, booking, waitlist, booking_page };
@@ -131,6 +135,11 @@ void to_wal_command(const ShardCommand& command, storage::wal::Command* out);
 
 // apply()'s result, copied (views included) into `result`.
 void take_result(const storage::wal::CommandResult& from, ShardResult* result);
+
+// False, with `result` an UNAUTHORIZED refusal, when `command` has an
+// acting_user and names (by ref) a booking of another user. Nothing changes.
+bool may_act_on_booking(const storage::StateMachine& machine, const ShardCommand& command,
+                        ShardResult* result);
 
 // A mutation refused before it touched the machine.
 void refuse(Outcome outcome, std::string_view message, ShardResult* result);

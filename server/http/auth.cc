@@ -277,8 +277,4 @@ AccessDecision authorize(const Principal& principal, Operation operation, std::s
   return {Access::forbidden, "token: a token with sub cannot list every user's bookings"};
 }
 
-bool booking_of_sub(const Principal& principal, std::string_view booking_user) {
-  return !principal.has_sub() || booking_user == principal.sub.view();
-}
-
 }  // namespace admit::server::http

@@ -84,7 +84,8 @@ enum class Access : std::uint8_t {
   allowed,
   forbidden,          // 403 / UNAUTHORIZED: `message` says why
   if_booking_of_sub,  // allowed only if the booking's user is the principal's sub:
-                      // decided where the booking is known (booking_of_sub())
+                      // decided by the owner, which knows the booking
+                      // (ShardCommand::acting_user)
 };
 
 struct AccessDecision {
@@ -94,7 +95,5 @@ struct AccessDecision {
 
 // `user`: the user the request names (book, waitlist), else empty.
 AccessDecision authorize(const Principal& principal, Operation operation, std::string_view user);
-// For Access::if_booking_of_sub, once the booking's user is known.
-bool booking_of_sub(const Principal& principal, std::string_view booking_user);
 
 }  // namespace admit::server::http

@@ -39,6 +39,42 @@ std::optional<Operation> operation_of(Route route) {
   return std::nullopt;
 }
 
+Operation operation_of(ShardOp op) {
+  switch (op) {
+    case ShardOp::create_event:
+      return Operation::create_event;
+    case ShardOp::update_event:
+      return Operation::update_event;
+    case ShardOp::book:
+      return Operation::book;
+    case ShardOp::confirm:
+      return Operation::confirm;
+    case ShardOp::cancel:
+      return Operation::cancel;
+    case ShardOp::get_booking:
+      return Operation::get_booking;
+    case ShardOp::list_bookings:
+      return Operation::list_bookings;
+    case ShardOp::waitlist_position:
+      return Operation::waitlist_position;
+    case ShardOp::leave_waitlist:
+      return Operation::leave_waitlist;
+  }
+  return Operation::create_event;  // the strictest: admin only
+}
+
+AccessDecision authorize_command(const Principal& principal, Operation operation,
+                                 ShardCommand* command) {
+  const bool names_user = operation == Operation::book ||
+                          operation == Operation::waitlist_position ||
+                          operation == Operation::leave_waitlist;
+  const AccessDecision access =
+      authorize(principal, operation, names_user ? command->user.view() : "");
+  if (access.access != Access::if_booking_of_sub) return access;
+  command->acting_user.assign(principal.sub.view());
+  return {Access::allowed, {}};
+}
+
 Preparer::Preparer(std::uint32_t shards, std::optional<std::string> secret) : shards_(shards) {
   if (secret) verifier_.emplace(std::move(*secret));
 }
@@ -63,7 +99,7 @@ bool Preparer::authenticate(const ParsedRequest& request, std::int64_t now_ms, P
 void Preparer::prepare(ParsedRequest& request, std::int64_t now_ms, Prepared* out) {
   out->next = Next::answer;
   out->keep_alive = request.keep_alive;
-  out->booking_must_be_sub = false;
+  out->command.acting_user.size = 0;  // `out` may be reused
   RouteError error;
   if (!route(request.method, request.view(request.target), &out->target, &error)) {
     const Outcome outcome = error.status == 404 ? Outcome::not_found : Outcome::invalid;
@@ -81,26 +117,17 @@ void Preparer::prepare(ParsedRequest& request, std::int64_t now_ms, Prepared* ou
     return;
   }
   if (operation) {
-    const bool names_user = out->target.route == Route::book ||
-                            out->target.route == Route::waitlist_position ||
-                            out->target.route == Route::leave_waitlist;
-    const AccessDecision access =
-        authorize(out->principal, *operation, names_user ? out->command.user.view() : "");
+    const AccessDecision access = authorize_command(out->principal, *operation, &out->command);
     if (access.access == Access::forbidden) {
       out->answer = refusal(Outcome::unauthorized, access.message, 403);
       return;
     }
-    out->booking_must_be_sub = access.access == Access::if_booking_of_sub;
   }
   out->next = decoded.dispatch == Dispatch::local ? Next::local : Next::owned;
   out->owner = decoded.owner;
 }
 
 Answer Preparer::finish(const Prepared& prepared, const ShardResult& result) const {
-  if (prepared.booking_must_be_sub && result.kind == ResultKind::booking &&
-      !booking_of_sub(prepared.principal, result.booking.user.view())) {
-    return refusal(Outcome::unauthorized, "ref: this token acts only as its sub", 403);
-  }
   return shard_answer(prepared.target.route, prepared.command, result);
 }
 

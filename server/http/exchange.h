@@ -33,13 +33,19 @@ struct Prepared {
   Target target;
   ShardCommand command;
   std::uint32_t owner = 0;
-  Principal principal;               // admin without sub when auth is off
-  bool booking_must_be_sub = false;  // the booking's user must be principal.sub
-  bool keep_alive = true;            // false: close once this answer is sent
+  Principal principal;     // admin without sub when auth is off
+  bool keep_alive = true;  // false: close once this answer is sent
 };
 
 // The operation auth sees for a route; nullopt for /healthz (no token needed).
 std::optional<Operation> operation_of(Route route);
+// ... and for a command of either protocol.
+Operation operation_of(ShardOp op);
+// authorize() for `operation` on `command` (the user it names, if any); an
+// Access::if_booking_of_sub sets command->acting_user for the owner to check.
+// Never if_booking_of_sub.
+AccessDecision authorize_command(const Principal& principal, Operation operation,
+                                 ShardCommand* command);
 
 // One per shard.
 class Preparer {
@@ -50,6 +56,8 @@ class Preparer {
   void prepare(ParsedRequest& request, std::int64_t now_ms, Prepared* out);
   // The answer to an owned request, from its owner's result.
   Answer finish(const Prepared& prepared, const ShardResult& result) const;
+  // The token checker of both protocols; null when auth is off.
+  TokenVerifier* verifier() { return verifier_ ? &*verifier_ : nullptr; }
 
  private:
   // Fills out->principal; false (and out->answer) when the token is missing or bad.

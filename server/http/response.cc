@@ -284,6 +284,9 @@ Answer shard_answer(Route route, const ShardCommand& command, const ShardResult&
   if (route == Route::waitlist_position && result.kind == ResultKind::waitlist) {
     return waitlist_answer(command, result);
   }
+  // An owner refuses UNAUTHORIZED only for a valid token acting beyond its
+  // sub (ShardCommand::acting_user): 403; a bad token (401) never gets there.
+  if (outcome == Outcome::unauthorized) return refusal(outcome, text_of(result), 403);
   if (!outcome_is_success(outcome)) return refusal(outcome, text_of(result));
   switch (route) {
     case Route::create_event:

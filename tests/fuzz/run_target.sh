@@ -12,7 +12,9 @@ if [ -z "$work" ]; then
   trap 'rm -rf "$work"' EXIT
 fi
 mkdir -p "$work/corpus/$name" "$work/crashes"
+# libFuzzer's own exit code for a crash is 77, which meson reads as "skipped":
+# a crash must fail the test.
 flags=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-  -artifact_prefix="$work/crashes/$name-")
+  -error_exitcode=1 -timeout_exitcode=1 -artifact_prefix="$work/crashes/$name-")
 [ -f "$here/dict/$name.dict" ] && flags+=(-dict="$here/dict/$name.dict")
 exec "$binary" "${flags[@]}" "$work/corpus/$name" "$here/corpus/$name"

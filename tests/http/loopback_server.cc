@@ -181,6 +181,7 @@ class Loop {
 
   static void execute(storage::StateMachine& machine, const ShardCommand& command,
                       ShardResult* result) {
+    if (!may_act_on_booking(machine, command, result)) return;
     if (!is_mutation(command.op)) return execute_read(machine, command, result);
     storage::wal::Command wal;
     to_wal_command(command, &wal);

@@ -1,0 +1,238 @@
+// Reactor: the HTTP connections of --http. server/http/ parses, routes,
+// decodes, authorizes and writes the answers; here a request meets the same
+// path as its binary twin: a ShardCommand applied on this shard or forwarded
+// over the rings, answers held until durable, in request order.
+#include <algorithm>
+#include <cassert>
+
+#include "server/http/metrics_text.h"
+#include "server/reactor.h"
+
+namespace admit::server {
+namespace {
+
+std::string_view as_text(std::span<const std::uint8_t> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+std::span<const std::uint8_t> as_bytes(std::string_view text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+}  // namespace
+
+// Parses whole requests at the start of `bytes`; returns the bytes used.
+// Stops when the connection must pause (answers owed past
+// pipelined_requests_max, or a limit), after a request that closes it, or
+// when the bytes end (the parser keeps a partial request itself).
+std::size_t Reactor::process_http(Connection& connection, std::span<const std::uint8_t> bytes) {
+  HttpSession& session = *connection.http;
+  const std::string_view input = as_text(bytes);
+  session.last_activity_ms = now_ms_;
+  std::size_t used = 0;
+  while (connection.takes_requests() && used < input.size()) {
+    if (should_pause(connection)) {
+      connection.paused = true;
+      stop_reading(connection);
+      break;
+    }
+    if (session.parser.idle()) session.request_started_ms = now_ms_;
+    const http::RequestParser::Step step = session.parser.parse(input.substr(used));
+    used += step.consumed;
+    if (step.send_continue && session.order.waiting() == 0) {
+      append_out(connection, as_bytes(http::continue_answer));
+      mark_dirty(connection);
+    }
+    if (step.state == http::RequestParser::State::need_more) {
+      if (step.consumed == 0) break;
+      continue;
+    }
+    const std::uint64_t ticket = session.order.take_ticket();
+    if (step.state == http::RequestParser::State::failed) {
+      const http::ParseError error = session.parser.error();
+      session.order.fill(ticket, http::refusal(Outcome::invalid, error.message, error.status),
+                         false);
+      connection.enter(ConnectionState::last_answer);
+      stop_reading(connection);
+      mark_dirty(connection);
+      break;
+    }
+    http::ParsedRequest request = session.parser.take();
+    handle_http_request(connection, request, ticket);
+  }
+  return used;
+}
+
+void Reactor::handle_http_request(Connection& connection, http::ParsedRequest& request,
+                                  std::uint64_t ticket) {
+  ++requests_;
+  HttpSession& session = *connection.http;
+  http::Prepared& prepared = scratch_prepared_;
+  preparer_.prepare(request, now_ms_, &prepared);
+  const bool keep_alive = prepared.keep_alive;
+  switch (prepared.next) {
+    case http::Next::answer:
+      session.order.fill(ticket, prepared.answer, keep_alive);
+      break;
+    case http::Next::local:
+      session.order.fill(ticket, local_http_answer(prepared.target), keep_alive);
+      break;
+    case http::Next::owned:
+      if (prepared.owner == shard_) {
+        core_.apply(prepared.command, now_ms_, &scratch_result_);
+        connection.reflects_turn = true;
+        session.order.fill(ticket, preparer_.finish(prepared, scratch_result_), keep_alive);
+        delete scratch_result_.take_page();
+      } else if (core_.forward(prepared.owner, handle_of(connection), ticket, prepared.command)) {
+        ++connection.inflight;
+        session.forwarded.emplace_back(ticket, std::make_unique<http::Prepared>(prepared));
+      } else {
+        session.order.fill(ticket, http::refusal(Outcome::overloaded, ring_full_message),
+                           keep_alive);
+      }
+      break;
+  }
+  mark_dirty(connection);
+  if (!keep_alive) {  // Connection: close, or HTTP/1.0 without keep-alive
+    connection.enter(ConnectionState::last_answer);
+    stop_reading(connection);
+  }
+}
+
+// Answers of the receiving shard: published state only (never a hop).
+http::Answer Reactor::local_http_answer(const http::Target& target) {
+  switch (target.route) {
+    case http::Route::get_event: {
+      const std::optional<EventSnapshot> event = shared_.directory.find(target.id.view());
+      if (!event) return http::refusal(Outcome::not_found, "id: no such event");
+      return http::event_answer(*event);
+    }
+    case http::Route::list_events: {
+      const std::uint32_t limit = target.limit == 0 ? list_limit_default : target.limit;
+      bool more = false;
+      const std::vector<EventSnapshot> events =
+          shared_.directory.list(target.after.view(), limit, &more);
+      return http::event_page_answer(events, more);
+    }
+    case http::Route::stats:
+      return http::stats_answer({{shared_.stats.get(), options_.shards},
+                                 durability_name(options_.durability),
+                                 now_ms_ - shared_.started_at_ms,
+                                 resident_bytes()});
+    case http::Route::metrics:
+      return metrics_answer();
+    case http::Route::healthz: {
+      const auto failure = shared_.first_storage_failure();
+      if (!failure) return http::health_answer(std::nullopt);
+      return http::health_answer(http::ShardFailure{failure->first, failure->second});
+    }
+    default:
+      break;
+  }
+  assert(false && "local_http_answer: not a local route");
+  return http::refusal(Outcome::not_found, "route: not answered here");
+}
+
+// An owner's answer to a forwarded request, durable there already.
+void Reactor::deliver_http(Connection& connection, std::uint64_t ticket,
+                           const ShardResult& result) {
+  HttpSession& session = *connection.http;
+  const auto found =
+      std::find_if(session.forwarded.begin(), session.forwarded.end(),
+                   [ticket](const auto& waiting) { return waiting.first == ticket; });
+  assert(found != session.forwarded.end());
+  if (found == session.forwarded.end()) return;
+  const http::Prepared& prepared = *found->second;
+  session.order.fill(ticket, preparer_.finish(prepared, result), prepared.keep_alive);
+  session.forwarded.erase(found);
+  mark_dirty(connection);
+}
+
+// The answers whose turn has come go out after what is queued already.
+void Reactor::flush_http(Connection& connection) {
+  scratch_http_out_.clear();
+  connection.http->order.drain(&scratch_http_out_);
+  if (!scratch_http_out_.empty()) append_out(connection, as_bytes(scratch_http_out_));
+}
+
+// On the housekeeping tick: a request not received whole within
+// --http-header-timeout-ms of its first byte (slowloris), or a keep-alive
+// connection idle for --http-idle-timeout-ms, is closed.
+void Reactor::close_stalled_http() {
+  if (http_connections_ == 0) return;
+  for (auto& slot : connections_) {
+    Connection& connection = *slot;
+    if (!connection.http || connection.state != ConnectionState::open) continue;
+    const HttpSession& session = *connection.http;
+    if (!session.parser.idle()) {
+      if (now_ms_ - session.request_started_ms > options_.http_header_timeout_ms) {
+        close_connection(connection);
+      }
+      continue;
+    }
+    const bool owes_nothing = session.order.waiting() == 0 && connection.inflight == 0 &&
+                              !connection.send_in_flight && connection.queued_bytes() == 0;
+    if (owes_nothing && now_ms_ - session.last_activity_ms > options_.http_idle_timeout_ms) {
+      close_connection(connection);
+    }
+  }
+}
+
+http::Answer Reactor::metrics_answer() {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  using Type = http::MetricsText::Type;
+  http::Answer answer;
+  answer.content_type = http::metrics_content_type;
+  http::MetricsText metrics(&answer.body);
+  const std::span<const ShardStatsCounters> shards{shared_.stats.get(), options_.shards};
+  const auto per_shard = [&](std::string_view name, Type type, std::string_view help,
+                             auto value_of) {
+    metrics.family(name, type, help);
+    for (std::uint32_t shard = 0; shard < shards.size(); ++shard) {
+      const std::string label = std::to_string(shard);
+      metrics.sample({{"shard", label}}, std::uint64_t{value_of(shards[shard])});
+    }
+  };
+  per_shard("admit_requests_total", Type::counter, "Requests received, both protocols.",
+            [](const ShardStatsCounters& c) { return c.requests.load(relaxed); });
+  per_shard("admit_forwarded_total", Type::counter,
+            "Requests forwarded to the shard owning their event.",
+            [](const ShardStatsCounters& c) { return c.forwarded.load(relaxed); });
+  per_shard("admit_overloaded_total", Type::counter, "Requests and connections refused OVERLOADED.",
+            [](const ShardStatsCounters& c) { return c.overloaded.load(relaxed); });
+  metrics.family("admit_connections", Type::gauge, "Open connections by protocol.");
+  for (std::uint32_t shard = 0; shard < shards.size(); ++shard) {
+    const std::string label = std::to_string(shard);
+    const std::uint64_t all = shards[shard].connections.load(relaxed);
+    const std::uint64_t http = shards[shard].http_connections.load(relaxed);
+    metrics.sample({{"shard", label}, {"protocol", "binary"}}, all - std::min(all, http));
+    metrics.sample({{"shard", label}, {"protocol", "http"}}, http);
+  }
+  per_shard("admit_events", Type::gauge, "Events owned.",
+            [](const ShardStatsCounters& c) { return c.events.load(relaxed); });
+  per_shard("admit_live_bookings", Type::gauge, "Held and confirmed bookings.",
+            [](const ShardStatsCounters& c) { return c.live_bookings.load(relaxed); });
+  metrics.family("admit_resident_memory_bytes", Type::gauge, "Resident memory of admitd.");
+  metrics.sample({}, resident_bytes());
+
+  bool more = false;
+  const std::vector<EventSnapshot> events =
+      options_.metrics_events == 0 ? std::vector<EventSnapshot>{}
+                                   : shared_.directory.list({}, options_.metrics_events, &more);
+  const auto per_event = [&](std::string_view name, std::string_view help, auto value_of) {
+    metrics.family(name, Type::gauge, help);
+    for (const EventSnapshot& event : events) {
+      metrics.sample({{"event", event.id.view()}}, std::uint64_t{value_of(event)});
+    }
+  };
+  per_event("admit_event_available_seats", "Seats available (first --metrics-events events).",
+            [](const EventSnapshot& e) { return e.available; });
+  per_event("admit_event_held_seats", "Seats held.", [](const EventSnapshot& e) { return e.held; });
+  per_event("admit_event_confirmed_seats", "Seats confirmed.",
+            [](const EventSnapshot& e) { return e.confirmed; });
+  per_event("admit_event_waitlisted", "Users in the waitlist.",
+            [](const EventSnapshot& e) { return e.waitlisted; });
+  return answer;
+}
+
+}  // namespace admit::server
