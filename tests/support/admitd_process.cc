@@ -74,6 +74,11 @@ AdmitdProcess::AdmitdProcess(AdmitdOptions options) : options_(std::move(options
   data_dir_ = options_.data_dir.empty() ? temp_dir_ + "/data" : options_.data_dir;
   stdout_path_ = temp_dir_ + "/admitd.out";
   stderr_path_ = temp_dir_ + "/admitd.err";
+  if (!options_.auth_secret.empty()) {
+    const std::string secret_path = temp_dir_ + "/auth-secret";
+    std::ofstream(secret_path) << options_.auth_secret;
+    options_.extra_args.insert(options_.extra_args.end(), {"--auth-secret", secret_path});
+  }
   port_ = pick_free_port();
   start();
 }
@@ -88,10 +93,11 @@ AdmitdProcess::~AdmitdProcess() {
 
 std::uint16_t AdmitdProcess::pick_free_port() const {
   std::mt19937 random(static_cast<std::uint32_t>(::getpid()) ^ std::random_device{}());
-  std::uniform_int_distribution<int> base(port_low, port_high - 1 - static_cast<int>(options_.shards));
+  std::uniform_int_distribution<int> base(port_low, port_high - 1 - http_offset);
   for (int attempt = 0; attempt < port_attempts_max; ++attempt) {
     const auto candidate = static_cast<std::uint16_t>(base(random));
-    bool all_free = true;
+    // The base port, the shard ports above it and the default HTTP port.
+    bool all_free = port_is_free(static_cast<std::uint16_t>(candidate + http_offset));
     for (std::uint32_t i = 0; i <= options_.shards && all_free; ++i) {
       all_free = port_is_free(static_cast<std::uint16_t>(candidate + i));
     }
@@ -124,11 +130,9 @@ void AdmitdProcess::start() {
 bool AdmitdProcess::launch() {
   const char* binary = std::getenv("ADMITD_BIN");
   if (binary == nullptr) throw std::runtime_error("ADMITD_BIN is not set");
-  std::vector<std::string> args = {binary,
-                                   "--listen", address(),
-                                   "--shards", std::to_string(options_.shards),
-                                   "--data", data_dir_,
-                                   "--durability", options_.durability};
+  std::vector<std::string> args = {
+      binary,   "--listen", address(),      "--shards",         std::to_string(options_.shards),
+      "--data", data_dir_,  "--durability", options_.durability};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
 
   // Truncated here, not in the child, so a restart never reads the previous
@@ -196,8 +200,8 @@ void AdmitdProcess::kill9() {
 AdmitdRun run_admitd(const std::string& args, int timeout_s) {
   const char* binary = std::getenv("ADMITD_BIN");
   if (binary == nullptr) throw std::runtime_error("ADMITD_BIN is not set");
-  const std::string command = "timeout -s KILL " + std::to_string(timeout_s) + " " + binary +
-                              " " + args + " 2>&1";
+  const std::string command =
+      "timeout -s KILL " + std::to_string(timeout_s) + " " + binary + " " + args + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
   AdmitdRun run;
@@ -209,6 +213,10 @@ AdmitdRun run_admitd(const std::string& args, int timeout_s) {
 }
 
 std::string AdmitdProcess::address() const { return host() + ":" + std::to_string(port_); }
+
+std::string AdmitdProcess::http_url(std::string_view path) const {
+  return "http://" + host() + ":" + std::to_string(http_port()) + std::string(path);
+}
 
 std::string AdmitdProcess::output() const {
   return "--- stdout ---\n" + read_file(stdout_path_) + "--- stderr ---\n" +

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace admit::test {
@@ -28,6 +29,8 @@ struct AdmitdOptions {
   std::string durability = "off";
   std::vector<std::string> extra_args;  // appended to the command line
   std::string data_dir;                 // empty: a fresh folder inside the temp folder
+  // Not empty: auth on. Written to a file in the temp folder, given as --auth-secret.
+  std::string auth_secret;
 };
 
 class AdmitdProcess {
@@ -53,13 +56,18 @@ class AdmitdProcess {
     return static_cast<std::uint16_t>(port_ + 1 + shard);
   }
   std::string address() const;  // "127.0.0.1:PORT"
+  // admitd's default --http port (base + 80); a test giving its own --http knows its port.
+  std::uint16_t http_port() const { return static_cast<std::uint16_t>(port_ + http_offset); }
+  // "http://127.0.0.1:HTTP_PORT" + path.
+  std::string http_url(std::string_view path) const;
   pid_t pid() const { return pid_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& ready_line() const { return ready_line_; }
   // What the server printed so far on stdout and stderr.
   std::string output() const;
 
-  static constexpr int ready_timeout_ms = 60'000;  // sanitizer builds start slowly
+  static constexpr std::uint16_t http_offset = 80;  // server_limits.h: http_port_offset
+  static constexpr int ready_timeout_ms = 60'000;   // sanitizer builds start slowly
   static constexpr int stop_timeout_ms = 20'000;
 
  private:
