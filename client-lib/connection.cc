@@ -96,6 +96,10 @@ Result<HelloInfo> Connection::open() {
                                ": closed during the callbacks of its replies; "
                                "reconnects once they return");
   }
+  if (options_.token.size() > token_size_max) {
+    return Status::failure(ClientError::invalid_argument,
+                           "token: longer than " + std::to_string(token_size_max) + " bytes");
+  }
   const auto connect_deadline = Clock::now() + options_.connect_timeout;
   if (Status s = connect_socket(connect_deadline); !s.answered()) return s;
   in_size_ = 0;

@@ -1,7 +1,5 @@
 #include "storage/validate.h"
 
-#include <cstring>
-
 #include "protocol/booking_ref.h"
 #include "protocol/protocol_limits.h"
 
@@ -11,57 +9,11 @@ namespace {
 // A burst larger than this many tokens buys nothing a client could use.
 constexpr std::uint32_t rate_burst_max = rate_per_s_max;
 
-bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-// Length of the UTF-8 sequence starting at text[i], or 0 if malformed
-// (overlong forms, surrogates and code points past U+10FFFF are malformed).
-std::size_t sequence_size(std::string_view text, std::size_t i) {
-  const auto at = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = at(i);
-  const std::size_t left = text.size() - i;
-  if (lead < 0x80) return 1;
-  if (lead >= 0xC2 && lead <= 0xDF) return left >= 2 && is_continuation(at(i + 1)) ? 2 : 0;
-  if (lead >= 0xE0 && lead <= 0xEF) {
-    if (left < 3 || !is_continuation(at(i + 1)) || !is_continuation(at(i + 2))) return 0;
-    if (lead == 0xE0 && at(i + 1) < 0xA0) return 0;  // overlong
-    if (lead == 0xED && at(i + 1) > 0x9F) return 0;  // surrogate
-    return 3;
-  }
-  if (lead >= 0xF0 && lead <= 0xF4) {
-    if (left < 4 || !is_continuation(at(i + 1)) || !is_continuation(at(i + 2)) ||
-        !is_continuation(at(i + 3))) {
-      return 0;
-    }
-    if (lead == 0xF0 && at(i + 1) < 0x90) return 0;  // overlong
-    if (lead == 0xF4 && at(i + 1) > 0x8F) return 0;  // past U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
 bool sized_utf8(std::string_view text, std::size_t size_max) {
   return !text.empty() && text.size() <= size_max && is_valid_utf8(text);
 }
 
 }  // namespace
-
-bool is_valid_utf8(std::string_view text) {
-  // Ids and user names are mostly ASCII: check 8 bytes at a time for a high
-  // bit, and decode sequences only from the first word that has one.
-  constexpr std::uint64_t high_bits = 0x8080808080808080ull;
-  std::size_t i = 0;
-  for (; i + 8 <= text.size(); i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, text.data() + i, sizeof word);
-    if ((word & high_bits) != 0) break;
-  }
-  while (i < text.size()) {
-    const std::size_t size = sequence_size(text, i);
-    if (size == 0) return false;
-    i += size;
-  }
-  return true;
-}
 
 Reason check_event_id(std::string_view event) {
   return sized_utf8(event, event_id_size_max) ? Reason::none : Reason::event_id_invalid;

@@ -8,11 +8,12 @@
 #include <cstdint>
 #include <string_view>
 
+#include "protocol/utf8.h"
 #include "storage/state_machine.h"
 
 namespace admit::storage {
 
-bool is_valid_utf8(std::string_view text);
+using admit::is_valid_utf8;  // the wire's rule (protocol/utf8.h)
 
 Reason check_event_id(std::string_view event);   // names `event`
 Reason check_new_event_id(std::string_view id);  // names `id`

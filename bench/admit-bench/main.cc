@@ -2,6 +2,7 @@
 // judged by a verdict table. Exit code 0: every check passed; 1: a check
 // failed; 2: bad flags or the run could not be set up.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 
@@ -44,10 +45,14 @@ constexpr const char* footer = R"(Examples:
   admit-bench throughput --capacity 1000 --users 100000 --mix book=80,get=15,cancel=5
   admit-bench connections --connections 2000 --hold 10
   admit-bench --json throughput --duration 5 | jq .throughput_rps
+  ADMIT_TOKEN=$(admit token --secret s.key --role admin) admit-bench last-seat   # auth on
 Run `admit-bench SCENARIO --help` for a scenario's flags.)";
 
 void add_common(CLI::App& app, CommonOptions* common, std::string* server) {
   app.add_option("--server", *server, "admitd base address, HOST:PORT")->capture_default_str();
+  app.add_option("--token", common->client.token,
+                 "auth token sent in every connection's Hello, role admin (the run creates "
+                 "events); default $ADMIT_TOKEN. Mint one with `admit token --role admin`");
   app.add_flag("--json", common->json,
                "print one JSON object (scenario, attempts, outcomes, seats_booked, "
                "throughput_rps, client CPU, latency_us, server memory, invariants, verdict) instead of "
@@ -186,6 +191,7 @@ int main(int argc, char** argv) {
   app.footer(footer);
   app.require_subcommand(1);
   CommonOptions common;
+  if (const char* env_token = std::getenv("ADMIT_TOKEN")) common.client.token = env_token;
   std::string server = "127.0.0.1:7400";
   add_common(app, &common, &server);
   FlashSaleOptions flash;
@@ -207,6 +213,10 @@ int main(int argc, char** argv) {
   std::string why;
   if (!parse_address(server, &common.client, &why)) {
     fmt::print(stderr, "--server: {}\n", why);
+    return exit_usage;
+  }
+  if (common.client.token.size() > token_size_max) {
+    fmt::print(stderr, "--token: longer than {} bytes\n", token_size_max);
     return exit_usage;
   }
   Mix mix;

@@ -1,7 +1,8 @@
-// Auth, for both protocols: JWT HS256 tokens (verify and mint) giving a
-// Principal, and the one table of which role and which `sub` may do which
-// operation (DESIGN.md "Auth"). HMAC-SHA256 is OpenSSL's; signatures are
-// compared in constant time (CRYPTO_memcmp).
+// Auth, for both protocols: verifying JWT HS256 tokens into a Principal, and
+// the one table of which role and which `sub` may do which operation
+// (DESIGN.md "Auth"). The token format (minting, base64url, HMAC-SHA256 from
+// OpenSSL) is the wire contract's, protocol/token.h, re-exported here;
+// signatures are compared in constant time (CRYPTO_memcmp).
 #pragma once
 
 #include <simdjson.h>
@@ -12,13 +13,16 @@
 #include <string_view>
 
 #include "protocol/protocol_limits.h"
+#include "protocol/token.h"
 #include "server/shard_command.h"
 
 namespace admit::server::http {
 
-enum class Role : std::uint8_t { read, app, admin };  // each may do what the ones before may
-std::string_view role_name(Role role);
-std::optional<Role> role_from_name(std::string_view name);
+using jwt::mint_token;
+using jwt::Role;
+using jwt::role_from_name;
+using jwt::role_name;
+using jwt::TokenClaims;
 
 // Who a request acts as. Without auth (loopback, no --auth-secret): admin, no sub.
 struct Principal {
@@ -28,18 +32,10 @@ struct Principal {
   bool has_sub() const { return sub.size != 0; }
 };
 
-struct TokenClaims {
-  Role role = Role::read;
-  std::string sub;                    // empty: none
-  std::optional<std::int64_t> exp_s;  // seconds since the epoch
-};
-
-// The secret: a file's bytes without a trailing newline; nullopt and `why`
-// when the file cannot be read or holds no key.
-std::optional<std::string> read_secret_file(const std::string& path, std::string* why);
-
-// "header.payload.signature", base64url without padding.
-std::string mint_token(std::string_view secret, const TokenClaims& claims);
+// admitd's --auth-secret FILE (jwt::read_secret_file, `why` naming the flag).
+inline std::optional<std::string> read_secret_file(const std::string& path, std::string* why) {
+  return jwt::read_secret_file(path, "--auth-secret", why);
+}
 
 struct Verified {
   std::optional<Principal> principal;  // set iff the token is good

@@ -111,6 +111,11 @@ bool FakeServer::answer_frames(Peer& peer) {
   }
 }
 
+std::vector<std::string> FakeServer::hello_tokens() const {
+  const std::lock_guard lock(hello_tokens_mutex_);
+  return hello_tokens_;
+}
+
 std::string FakeServer::reply_frame(const void* request_frame) {
   const auto* frame = static_cast<const wire::Frame*>(request_frame);
   flatbuffers::FlatBufferBuilder builder;
@@ -119,6 +124,9 @@ std::string FakeServer::reply_frame(const void* request_frame) {
     for (const wire::Request* request : *frame->requests()) {
       const int seen = requests_++;
       if (request->op_type() == wire::Op::Hello) {
+        const flatbuffers::String* token = request->op_as_Hello()->token();
+        const std::lock_guard lock(hello_tokens_mutex_);
+        hello_tokens_.emplace_back(token != nullptr ? token->str() : std::string());
         auto hello = wire::CreateHelloReply(builder, 1, 1, -1);
         replies.push_back(wire::CreateReply(builder, request->id(), wire::Outcome::OK, 0,
                                             wire::Result::HelloReply, hello.Union()));

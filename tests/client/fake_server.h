@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,6 +37,8 @@ class FakeServer {
   std::uint16_t port() const { return port_; }
   int connections_accepted() const { return accepted_; }
   int requests_seen() const { return requests_; }
+  // The token of every Hello received, in order ("" when it had none).
+  std::vector<std::string> hello_tokens() const;
 
  private:
   struct Peer {
@@ -56,6 +59,8 @@ class FakeServer {
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
   std::atomic<int> requests_{0};
+  mutable std::mutex hello_tokens_mutex_;
+  std::vector<std::string> hello_tokens_;
   std::vector<Peer> peers_;
   std::thread thread_;
 };

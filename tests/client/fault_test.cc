@@ -217,5 +217,49 @@ TEST(Faults, ClientCallsThroughUnavailableAndDrops) {
   EXPECT_EQ(booked + unavailable + transport, 100);
 }
 
+// Auth rides on Hello: a connection opened again after the server dropped it
+// must say the token again, for Client and AsyncClient alike.
+TEST(Faults, EveryReconnectSaysHelloWithTheToken) {
+  FakeServer server(Script{.close_after_frames = 1});
+  ClientOptions options = fake_options(server);
+  options.token = "tok.en.value";
+  {
+    Client client(options);
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(client.book({.event = "auth", .user = "ann"}).ok());
+  }
+  {
+    // Until 3 are booked: a submit may meet the closed socket before its EOF
+    // was read (connection_lost), then the next one reconnects.
+    AsyncClient client(options);
+    int booked = 0;
+    const auto deadline = std::chrono::steady_clock::now() + run_time_max;
+    while (booked < 3 && std::chrono::steady_clock::now() < deadline) {
+      if (!client
+               .submit_book({.event = "auth", .user = "ann"},
+                            [&booked](const ReplyView& r) { booked += r.status().ok(); })
+               .answered()) {
+        continue;
+      }
+      while (client.in_flight() > 0) client.poll(milliseconds(50));
+    }
+    EXPECT_EQ(booked, 3);
+  }
+  // The server closes after each answer: a Hello per booking at least.
+  const std::vector<std::string> tokens = server.hello_tokens();
+  EXPECT_GE(tokens.size(), 6u);
+  for (const std::string& token : tokens) EXPECT_EQ(token, "tok.en.value");
+}
+
+TEST(Faults, ATokenPastTheLimitIsRefusedBeforeConnecting) {
+  FakeServer server(Script{});
+  ClientOptions options = fake_options(server);
+  options.token.assign(token_size_max + 1, 'x');
+  Client client(options);
+  const Result<BookReply> r = client.book({.event = "auth", .user = "ann"});
+  EXPECT_EQ(r.error(), ClientError::invalid_argument);
+  EXPECT_NE(r.message().find("token"), std::string::npos);
+  EXPECT_EQ(server.connections_accepted(), 0);
+}
+
 }  // namespace
 }  // namespace admit

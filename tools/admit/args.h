@@ -10,7 +10,7 @@ namespace admit::shell {
 
 enum class Command {
   none, help, shell, event_create, event_update, event_get, event_list, book, confirm, cancel,
-  booking_get, bookings, waitlist, leave, stats,
+  booking_get, bookings, waitlist, leave, stats, token,
 };
 
 // A numeric flag and whether it was given.
@@ -29,10 +29,17 @@ struct EventFlags {
   bool no_waitlist = false;
 };
 
+struct TokenFlags {
+  std::string secret_path, role;
+  Flag<std::string> sub;  // given empty: refused, not "any user"
+  std::string ttl = "1h";
+};
+
 struct Args {
   Command command = Command::none;
   std::string command_path;  // "event create": for hints
   std::string server;
+  std::string token;  // --token: sent in Hello
   bool json = false;
   std::string target;  // the positional: event id, EVENT or REF
   std::string user;
@@ -43,6 +50,7 @@ struct Args {
   std::string after;
   EventFlags create_flags;  // event create
   EventFlags update_flags;  // event update
+  TokenFlags token_flags;   // token
 };
 
 }  // namespace admit::shell

@@ -8,7 +8,9 @@
 
 int main(int argc, char** argv) {
   const char* env_server = std::getenv("ADMIT_SERVER");
-  admit::shell::Shell shell(std::cout, std::cerr, env_server ? env_server : "");
+  const char* env_token = std::getenv("ADMIT_TOKEN");
+  admit::shell::Shell shell(std::cout, std::cerr, env_server ? env_server : "",
+                            env_token ? env_token : "");
   const std::vector<std::string> words(argv + 1, argv + argc);
   const int exit_code = shell.run(words);
   if (!shell.repl_requested()) return exit_code;

@@ -1,5 +1,6 @@
 #include "render.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 
@@ -37,6 +38,23 @@ std::optional<std::int64_t> parse_time(std::string_view text, std::int64_t now) 
     return now + seconds * 1000;
   }
   return parse_rfc3339(text);
+}
+
+std::optional<std::int64_t> parse_ttl_s(std::string_view text) {
+  if (text == "0" || text == "none") return 0;
+  constexpr std::pair<char, std::int64_t> units[] = {
+      {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+  const auto unit = std::find_if(std::begin(units), std::end(units), [&](const auto& u) {
+    return !text.empty() && text.back() == u.first;
+  });
+  if (unit == std::end(units)) return std::nullopt;
+  std::int64_t count = 0;
+  const char* end = text.data() + text.size() - 1;
+  const auto [ptr, ec] = std::from_chars(text.data(), end, count);
+  if (ec != std::errc() || ptr != end || count <= 0 || count > token_ttl_s_max / unit->second) {
+    return std::nullopt;
+  }
+  return count * unit->second;
 }
 
 nlohmann::json event_json(const EventInfo& e) {

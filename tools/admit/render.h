@@ -21,6 +21,11 @@ using admit::format_time;  // protocol/time_text.h
 // nullopt when the text is none of these.
 std::optional<std::int64_t> parse_time(std::string_view text, std::int64_t now_ms);
 
+// A token's lifetime: "30s", "15m", "1h", "7d" (in seconds), or "0" / "none"
+// (0: no expiry). nullopt when malformed or past token_ttl_s_max.
+inline constexpr std::int64_t token_ttl_s_max = 3650LL * 86400;
+std::optional<std::int64_t> parse_ttl_s(std::string_view text);
+
 nlohmann::json event_json(const EventInfo& event);
 nlohmann::json booking_json(const BookingInfo& booking);
 // The answer to `book`: outcome and, when relevant, ref, seats, position,

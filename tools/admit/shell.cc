@@ -35,6 +35,9 @@ constexpr CommandDoc command_docs[] = {
      "admit waitlist tour-vip --user user-42"},
     {"leave", "take a user off an event's waitlist", "admit leave tour-vip --user user-42"},
     {"stats", "server counters per shard", "admit stats"},
+    {"token", "mint a JWT for a server with --auth-secret (no server needed)",
+     "export ADMIT_TOKEN=$(admit token --secret /etc/admit/secret --role app --sub user-42 "
+     "--ttl 7d)"},
     {"help", "this list", "help"},
     {"quit", "leave the shell (REPL only; EOF works too)", "quit"},
 };
@@ -44,7 +47,7 @@ std::string example_footer(std::string_view path) {
     if (doc.path == path) {
       return "Example:\n  " + std::string(doc.example) +
              "\nGlobal flags: --server HOST:PORT (default $ADMIT_SERVER or 127.0.0.1:7400), "
-             "--json";
+             "--token TOKEN (default $ADMIT_TOKEN), --json";
     }
   }
   return {};
@@ -143,6 +146,24 @@ void add_booking_commands(CLI::App& app, Args& args) {
   list->add_option("--after", args.after, "cursor: the last ref of the previous page");
 }
 
+void add_token_command(CLI::App& app, Args& args) {
+  CLI::App* token = add_command(&app, "token", "token", args, Command::token);
+  TokenFlags& f = args.token_flags;
+  token
+      ->add_option("--secret", f.secret_path,
+                   "file holding the server's --auth-secret (its bytes, less a trailing "
+                   "newline)")
+      ->required();
+  token->add_option("--role", f.role, "admin (everything), app (book, cancel, read) or read")
+      ->required();
+  f.sub.option =
+      token->add_option("--sub", f.sub.value,
+                        "the only user the token books and reads as (1..64 bytes; default: any "
+                        "user)");
+  token->add_option("--ttl", f.ttl,
+                    "lifetime: 30s, 15m, 1h, 7d; 0 or none: never expires (default 1h)");
+}
+
 void add_waitlist_commands(CLI::App& app, Args& args) {
   CLI::App* waitlist = add_command(&app, "waitlist", "waitlist", args, Command::waitlist);
   waitlist->add_option("EVENT", args.target, "event id")->required();
@@ -152,6 +173,7 @@ void add_waitlist_commands(CLI::App& app, Args& args) {
   leave->add_option("--user", args.user, "the user leaving")->required();
   leave->add_option("--request-id", args.request_id, "idempotency key (default: a random one)");
   add_command(&app, "stats", "stats", args, Command::stats);
+  add_token_command(app, args);
   add_command(&app, "help", "help", args, Command::help);
   CLI::App* repl = app.add_subcommand("shell", "the interactive shell (also: no command)");
   repl->callback([&args] { args.command = Command::shell; });
@@ -167,6 +189,8 @@ void build_app(CLI::App& app, Args& args) {
   app.require_subcommand(0, 1);
   app.add_option("--server", args.server, "admitd HOST:PORT (default $ADMIT_SERVER or " +
                                               std::string(default_server) + ")");
+  app.add_option("--token", args.token,
+                 "auth token sent in Hello (default $ADMIT_TOKEN; see `admit token`)");
   app.add_flag("--json", args.json, "print one JSON object per command");
   add_event_commands(app, args);
   add_booking_commands(app, args);
@@ -175,14 +199,14 @@ void build_app(CLI::App& app, Args& args) {
 
 }  // namespace
 
-Shell::Shell(std::ostream& out, std::ostream& err, std::string env_server)
-    : out_(out), err_(err), env_server_(std::move(env_server)) {}
+Shell::Shell(std::ostream& out, std::ostream& err, std::string env_server, std::string env_token)
+    : out_(out), err_(err), env_server_(std::move(env_server)), env_token_(std::move(env_token)) {}
 Shell::~Shell() = default;
 
 const std::vector<std::string>& Shell::command_words() {
   static const std::vector<std::string> words = {
       "event", "create", "get", "list", "update", "book", "confirm", "cancel", "booking",
-      "bookings", "waitlist", "leave", "stats", "help", "quit", "exit"};
+      "bookings", "waitlist", "leave", "stats", "token", "help", "quit", "exit"};
   return words;
 }
 
@@ -193,7 +217,7 @@ std::string Shell::overview() {
     out.append(doc.path.size() < 14 ? 14 - doc.path.size() : 1, ' ');
     out += std::string(doc.summary) + "\n      e.g. " + std::string(doc.example) + "\n";
   }
-  out += "Global flags: --server HOST:PORT, --json";
+  out += "Global flags: --server HOST:PORT, --token TOKEN, --json";
   return out;
 }
 

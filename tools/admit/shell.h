@@ -27,8 +27,9 @@ struct Args;
 
 class Shell {
  public:
-  // `env_server` is $ADMIT_SERVER (empty when unset): the default --server.
-  Shell(std::ostream& out, std::ostream& err, std::string env_server);
+  // `env_server` is $ADMIT_SERVER, `env_token` $ADMIT_TOKEN (empty when
+  // unset): the defaults of --server and --token.
+  Shell(std::ostream& out, std::ostream& err, std::string env_server, std::string env_token = {});
   ~Shell();
 
   // Runs one command line (the words after the program name). Returns the exit code.
@@ -63,16 +64,21 @@ class Shell {
   int waitlist(Args& args, Client& client);
   int leave(Args& args, Client& client);
   int stats(Args& args, Client& client);
+  // Mints a token (no server): prints it on one line.
+  int token(Args& args);
 
   std::ostream& out_;
   std::ostream& err_;
   std::string env_server_;
+  std::string env_token_;
   std::unique_ptr<Client> client_;
   std::string client_server_;  // the address client_ talks to
+  std::string client_token_;   // and the token it says Hello with
   bool repl_requested_ = false;
-  // --server and --json given with the command that opened the REPL: the
-  // defaults of every REPL line.
+  // --server, --token and --json given with the command that opened the REPL:
+  // the defaults of every REPL line.
   std::string session_server_;
+  std::string session_token_;
   bool session_json_ = false;
 };
 

@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "protocol/protocol_limits.h"
+#include "protocol/token.h"
 #include "render.h"
 #include "shell.h"
 
@@ -91,15 +92,26 @@ int Shell::report_refusal(const Args& args, const Status& status, std::string_vi
 Client* Shell::client_for(const Args& args, int* exit_code) {
   std::string server = args.server.empty() ? session_server_ : args.server;
   if (server.empty()) server = env_server_.empty() ? std::string(default_server) : env_server_;
-  if (client_ != nullptr && client_server_ == server) return client_.get();
+  std::string token = args.token.empty() ? session_token_ : args.token;
+  if (token.empty()) token = env_token_;
+  if (client_ != nullptr && client_server_ == server && client_token_ == token) {
+    return client_.get();
+  }
   ClientOptions options;
   std::string why;
   if (!parse_address(server, &options, &why)) {
     *exit_code = usage(out_, err_, args, "--server: " + why);
     return nullptr;
   }
+  if (token.size() > token_size_max) {
+    *exit_code = usage(out_, err_, args,
+                       "--token: longer than " + std::to_string(token_size_max) + " bytes");
+    return nullptr;
+  }
+  options.token = token;
   client_ = std::make_unique<Client>(std::move(options));
   client_server_ = server;
+  client_token_ = std::move(token);
   return client_.get();
 }
 
@@ -109,11 +121,14 @@ int Shell::execute(Args& args) {
     case Command::shell:
       repl_requested_ = true;
       session_server_ = args.server;
+      session_token_ = args.token;
       session_json_ = args.json;
       return exit_ok;
     case Command::help:
       out_ << overview() << "\n";
       return exit_ok;
+    case Command::token:
+      return token(args);
     default:
       break;
   }
@@ -305,6 +320,39 @@ int Shell::stats(Args& args, Client& client) {
   if (!r.answered()) return report_failure(args, r.status());
   if (!r.ok()) return report_refusal(args, r.status(), "stats");
   return print_answer(args, stats_json(*r), stats_text(*r));
+}
+
+int Shell::token(Args& args) {
+  const TokenFlags& f = args.token_flags;
+  const std::optional<jwt::Role> role = jwt::role_from_name(f.role);
+  if (!role) return usage(out_, err_, args, "--role: '" + f.role + "' is not admin, app or read");
+  if (f.sub.given() && !jwt::valid_sub(f.sub.value)) {
+    return usage(out_, err_, args,
+                 "--sub: must be 1.." + std::to_string(user_size_max) + " bytes of UTF-8");
+  }
+  const std::optional<std::int64_t> ttl_s = parse_ttl_s(f.ttl);
+  if (!ttl_s) {
+    return usage(out_, err_, args,
+                 "--ttl: '" + f.ttl + "' is not 30s, 15m, 1h, 7d (at most " +
+                     std::to_string(token_ttl_s_max / 86400) + "d), 0 or none");
+  }
+  std::string why;
+  const std::optional<std::string> secret = jwt::read_secret_file(f.secret_path, "--secret", &why);
+  if (!secret) return usage(out_, err_, args, why);
+  jwt::TokenClaims claims{*role, f.sub.value, std::nullopt};
+  if (*ttl_s > 0) claims.exp_s = now_ms() / 1000 + *ttl_s;
+  const std::string token = jwt::mint_token(*secret, claims);
+  if (token.size() > token_size_max) {
+    // Only a sub full of bytes JSON escapes gets here.
+    return usage(
+        out_, err_, args,
+        "--sub: the token would be longer than " + std::to_string(token_size_max) + " bytes");
+  }
+  nlohmann::json j = {{"token", token}, {"role", jwt::role_name(*role)}};
+  j["sub"] = f.sub.value.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.sub.value);
+  j["expires_at"] =
+      claims.exp_s ? nlohmann::json(format_time(*claims.exp_s * 1000)) : nlohmann::json(nullptr);
+  return print_answer(args, j, token);
 }
 
 }  // namespace admit::shell

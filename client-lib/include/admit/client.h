@@ -214,7 +214,8 @@ struct ClientOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 7400;   // the base port; shard i listens on port + 1 + i
   bool shard_aware = true;     // false: everything goes to the base port
-  std::string token;           // sent in Hello when not empty
+  std::string token;           // sent in every connection's Hello (base, shards, reconnects)
+                               // when not empty; at most token_size_max bytes
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds request_timeout{5000};  // Client: per attempt
   // Client: tries per call when the transport fails (connect, lost, timeout).
