@@ -356,5 +356,43 @@ TEST_F(Shell, TokenFlagAndEnvironment) {
   EXPECT_EQ(flag_wins.exit_code, 0) << flag_wins.err;
 }
 
+// End to end with admitd --auth-secret: what `admit token` mints is what the
+// server accepts in Hello; roles and sub apply; no token is refused.
+TEST_F(ShellToken, TokensAgainstAServerWithAuth) {
+  test::AdmitdProcess server({.extra_args = {"--auth-secret", secret_path_}});
+  auto mint = [&](std::vector<std::string> flags) {
+    flags.insert(flags.begin(), {"token", "--secret", secret_path_});
+    const AdmitRun run = run_admit(flags);
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    return run.out.substr(0, run.out.find('\n'));
+  };
+  const std::string admin = mint({"--role", "admin"});
+  const std::string ann = mint({"--role", "app", "--sub", "ann"});
+  auto admit_as = [&](const std::string& token, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", server.address(), "--json"});
+    if (!token.empty()) args.insert(args.begin(), {"--token", token});
+    return run_admit(args);
+  };
+
+  AdmitRun run = admit_as(admin, {"event", "create", "auth-gig", "--capacity", "4"});
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+  run = admit_as("", {"event", "get", "auth-gig"});
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_EQ(run.json()["outcome"], "UNAUTHORIZED") << run.out;
+  run = admit_as(ann, {"event", "create", "auth-other", "--capacity", "4"});
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_EQ(run.json()["outcome"], "UNAUTHORIZED") << run.out;
+
+  // $ADMIT_TOKEN carries ann's token; her sub books only as her.
+  ASSERT_EQ(::setenv("ADMIT_TOKEN", ann.c_str(), 1), 0);
+  const AdmitRun as_ann = admit_as("", {"book", "auth-gig", "--user", "ann"});
+  const AdmitRun as_ben = admit_as("", {"book", "auth-gig", "--user", "ben"});
+  ::unsetenv("ADMIT_TOKEN");
+  EXPECT_EQ(as_ann.exit_code, 0) << as_ann.err << as_ann.out;
+  EXPECT_EQ(as_ann.json()["outcome"], "BOOKED") << as_ann.out;
+  EXPECT_EQ(as_ben.exit_code, 3) << as_ben.err;
+  EXPECT_EQ(as_ben.json()["outcome"], "UNAUTHORIZED") << as_ben.out;
+}
+
 }  // namespace
 }  // namespace admit
