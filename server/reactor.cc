@@ -136,6 +136,7 @@ void Reactor::run() {
       fail_stop("io_uring_enter failed", -rc);
     }
     now_ms_ = wall_clock_ms();
+    turn_ns_ = monotonic_ns();
     unsigned head = 0;
     unsigned seen = 0;
     io_uring_cqe* cqe = nullptr;
@@ -206,6 +207,7 @@ void Reactor::end_turn() {
   attend_queued();
   core_.end_turn(now_ms_);
   flush_dirty();
+  release_ns_ = monotonic_ns();
   core_.release(*this);
   attend_queued();  // connections with nothing left to send may close now
   free_closed();
@@ -302,6 +304,11 @@ void Reactor::on_housekeeping() {
   close_stalled_http();
   // For /healthz on any shard; failure() takes the log's lock: not per turn.
   if (wal_) {
+    const storage::wal::WalStats wal = wal_->stats();
+    ShardMetrics& metrics = shared_.metrics[shard_];
+    metrics.wal_records.store(wal.records_committed, std::memory_order_relaxed);
+    metrics.wal_commits.store(wal.transactions, std::memory_order_relaxed);
+    metrics.wal_syncs.store(wal.syncs, std::memory_order_relaxed);
     std::string failure = wal_->failure();
     if (failure != storage_failure_) {
       shared_.set_storage_failure(shard_, failure);

@@ -7,6 +7,7 @@
 #include <flatbuffers/flatbuffers.h>
 #include <liburing.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -32,6 +33,28 @@ inline constexpr std::string_view ring_full_message =
 struct ReplyDraft {
   ReplyFrameBuilder builder;
   std::vector<ReplyOffset> replies;
+};
+
+// For the request latency of /metrics: each flush of a connection's answers
+// still waiting to be released, where its bytes end in awaiting_durable, how
+// many answers it holds and when the oldest request among them arrived (so
+// each answer counts the wait of the oldest of its flush: an upper bound).
+// Bounded: past `capacity` flushes the newest marks merge.
+class LatencyMarks {
+ public:
+  static constexpr std::size_t capacity = 4;
+  void push(std::size_t end, std::uint32_t answers, std::int64_t arrived_ns);
+  // The first `bytes` of awaiting_durable leave at `now_ns`.
+  void release(std::size_t bytes, std::int64_t now_ns, storage::wal::LatencyHistogram& latency);
+
+ private:
+  struct Mark {
+    std::size_t end;
+    std::uint32_t answers;
+    std::int64_t arrived_ns;
+  };
+  std::array<Mark, capacity> marks_{};
+  std::uint8_t size_ = 0;
 };
 
 // A connection's lifecycle. Connection::enter() checks every transition, in
@@ -90,6 +113,12 @@ struct Connection {
   std::size_t send_offset = 0;
   std::unique_ptr<ReplyDraft> draft;  // this turn's replies; null without any
   std::unique_ptr<HttpSession> http;  // set iff accepted on --http
+  Protocol protocol() const { return http ? Protocol::http : Protocol::binary; }
+  // Request latency: the arrival (monotonic ns) of the oldest request whose
+  // answer is not flushed yet (0: none), and answers since the last flush.
+  std::int64_t waiting_since_ns = 0;
+  std::uint32_t answers_unflushed = 0;
+  LatencyMarks latency_marks;
   // Who the binary requests act as: admin without --auth-secret; with it,
   // unset until a Hello with a good token (only Hello is answered before).
   std::optional<http::Principal> principal;
@@ -182,11 +211,15 @@ class Reactor {
   void release_idle_buffers(Connection& connection);
   void refuse_and_close(Connection& connection, Outcome outcome, std::string_view message);
   void mark_dirty(Connection& connection);
+  void note_arrival(Connection& connection);
+  void count_request(Protocol protocol, MetricOp op, Outcome outcome) {
+    shared_.metrics[shard_].count(protocol, op, outcome);
+  }
   void append_out(Connection& connection, std::span<const std::uint8_t> bytes);
   std::size_t process_bytes(Connection& connection, std::span<const std::uint8_t> bytes);
   // Binary auth (--auth-secret): Hello's token, then each request's right.
   void hello(Connection& connection, std::uint64_t id, const wire::Hello& request);
-  bool authorized(Connection& connection, std::uint64_t id, http::Operation operation,
+  bool authorized(Connection& connection, std::uint64_t id, MetricOp op, http::Operation operation,
                   ShardCommand* command);
 
   // reactor_http.cc: HTTP connections (server/http/ does the parsing and answers)
@@ -196,6 +229,8 @@ class Reactor {
   http::Answer local_http_answer(const http::Target& target);
   http::Answer metrics_answer();
   void deliver_http(Connection& connection, std::uint64_t ticket, const ShardResult& result);
+  void fill_http(Connection& connection, std::uint64_t ticket, const http::Answer& answer,
+                 bool keep_alive, MetricOp op);
   void flush_http(Connection& connection);
   void close_stalled_http();
   void submit_send(Connection& connection);
@@ -229,6 +264,8 @@ class Reactor {
   std::unique_ptr<storage::wal::ShardWal> wal_;
   ShardCore<storage::wal::ShardWal> core_;
   std::int64_t now_ms_ = 0;
+  std::int64_t turn_ns_ = 0;     // monotonic, when the turn's completions were reaped
+  std::int64_t release_ns_ = 0;  // monotonic, when the turn's durable answers are released
   bool stopping_ = false;
 
   std::vector<std::unique_ptr<Connection>> connections_;

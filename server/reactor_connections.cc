@@ -37,6 +37,39 @@ CompletionTag tag_of(CompletionKind kind, const Connection& connection) {
   return {kind, connection.index, connection.generation};
 }
 
+MetricOp metric_op_of(wire::Op op) {
+  switch (op) {
+    case wire::Op::Hello:
+      return MetricOp::hello;
+    case wire::Op::CreateEvent:
+      return MetricOp::create_event;
+    case wire::Op::UpdateEvent:
+      return MetricOp::update_event;
+    case wire::Op::GetEvent:
+      return MetricOp::get_event;
+    case wire::Op::ListEvents:
+      return MetricOp::list_events;
+    case wire::Op::Book:
+      return MetricOp::book;
+    case wire::Op::Confirm:
+      return MetricOp::confirm;
+    case wire::Op::Cancel:
+      return MetricOp::cancel;
+    case wire::Op::GetBooking:
+      return MetricOp::get_booking;
+    case wire::Op::ListBookings:
+      return MetricOp::list_bookings;
+    case wire::Op::WaitlistPosition:
+      return MetricOp::waitlist_position;
+    case wire::Op::LeaveWaitlist:
+      return MetricOp::leave_waitlist;
+    case wire::Op::Stats:
+      return MetricOp::stats;
+    default:
+      return MetricOp::other;
+  }
+}
+
 bool allowed(ConnectionState from, ConnectionState to) {
   using enum ConnectionState;
   switch (to) {
@@ -222,8 +255,11 @@ void Reactor::handle_frame(Connection& connection, std::span<const std::uint8_t>
 
 void Reactor::handle_request(Connection& connection, const wire::Request& request) {
   ++requests_;
+  note_arrival(connection);
   const std::uint64_t id = request.id();
+  const MetricOp op = metric_op_of(request.op_type());
   if (!connection.principal && request.op_type() != wire::Op::Hello) {
+    count_request(Protocol::binary, op, Outcome::unauthorized);
     return add_reply(connection, encode_refusal(builder_of(connection), id, Outcome::unauthorized,
                                                 unauthenticated_message));
   }
@@ -231,21 +267,27 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
   const DecodedRequest decoded = decode_request(request, options_.shards, &command);
   switch (decoded.kind) {
     case RequestKind::refused:
+      count_request(Protocol::binary, op, decoded.outcome);
       return add_reply(
           connection, encode_refusal(builder_of(connection), id, decoded.outcome, decoded.message));
     case RequestKind::hello:
       return hello(connection, id, *request.op_as_Hello());
-    case RequestKind::get_event:
-      if (!authorized(connection, id, http::Operation::get_event, &command)) return;
-      return add_reply(connection, encode_get_event(builder_of(connection), id,
-                                                    *request.op_as_GetEvent(), shared_.directory));
+    case RequestKind::get_event: {
+      if (!authorized(connection, id, op, http::Operation::get_event, &command)) return;
+      Outcome outcome = Outcome::ok;
+      add_reply(connection, encode_get_event(builder_of(connection), id, *request.op_as_GetEvent(),
+                                             shared_.directory, &outcome));
+      return count_request(Protocol::binary, op, outcome);
+    }
     case RequestKind::list_events:
-      if (!authorized(connection, id, http::Operation::list_events, &command)) return;
+      if (!authorized(connection, id, op, http::Operation::list_events, &command)) return;
+      count_request(Protocol::binary, op, Outcome::ok);
       return add_reply(connection,
                        encode_list_events(builder_of(connection), id, *request.op_as_ListEvents(),
                                           shared_.directory));
     case RequestKind::stats: {
-      if (!authorized(connection, id, http::Operation::stats, &command)) return;
+      if (!authorized(connection, id, op, http::Operation::stats, &command)) return;
+      count_request(Protocol::binary, op, Outcome::ok);
       const StatsSource source{{shared_.stats.get(), options_.shards},
                                durability_name(options_.durability),
                                now_ms_ - shared_.started_at_ms,
@@ -253,10 +295,11 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
       return add_reply(connection, encode_stats(builder_of(connection), id, source));
     }
     case RequestKind::owned:
-      if (!authorized(connection, id, http::operation_of(command.op), &command)) return;
+      if (!authorized(connection, id, op, http::operation_of(command.op), &command)) return;
       if (decoded.owner != shard_) return forward(connection, id, decoded.owner, command);
       core_.apply(command, now_ms_, &scratch_result_);
       connection.reflects_turn = true;
+      count_request(Protocol::binary, op, scratch_result_.outcome);
       add_reply(connection, encode_result(builder_of(connection), id, scratch_result_));
       delete scratch_result_.take_page();
       return;
@@ -271,29 +314,38 @@ void Reactor::hello(Connection& connection, std::uint64_t id, const wire::Hello&
                                         : verifier->verify(request.token()->string_view(), now_ms_);
     connection.principal = verified.principal;
     if (!verified.principal) {
+      count_request(Protocol::binary, MetricOp::hello, Outcome::unauthorized);
       return add_reply(connection, encode_refusal(builder_of(connection), id, Outcome::unauthorized,
                                                   verified.why));
     }
   }
+  count_request(Protocol::binary, MetricOp::hello, Outcome::ok);
   add_reply(connection, encode_hello(builder_of(connection), id, request, options_.shards,
                                      connection.listener_shard));
 }
 
 // Whether the connection's principal may do `operation` (http::authorize, the
-// one table of both protocols); a refusal is answered here.
-bool Reactor::authorized(Connection& connection, std::uint64_t id, http::Operation operation,
-                         ShardCommand* command) {
+// one table of both protocols); a refusal is answered and counted here.
+bool Reactor::authorized(Connection& connection, std::uint64_t id, MetricOp op,
+                         http::Operation operation, ShardCommand* command) {
   const http::AccessDecision access =
       http::authorize_command(*connection.principal, operation, command);
   if (access.access == http::Access::allowed) return true;
+  count_request(Protocol::binary, op, Outcome::unauthorized);
   add_reply(connection,
             encode_refusal(builder_of(connection), id, Outcome::unauthorized, access.message));
   return false;
 }
 
+// A request was read: the latency of its answer counts from this turn.
+void Reactor::note_arrival(Connection& connection) {
+  if (connection.waiting_since_ns == 0) connection.waiting_since_ns = turn_ns_;
+}
+
 void Reactor::forward(Connection& connection, std::uint64_t id, std::uint32_t owner,
                       const ShardCommand& command) {
   if (!core_.forward(owner, handle_of(connection), id, command)) {
+    count_request(Protocol::binary, metric_op_of(command.op), Outcome::overloaded);
     return add_reply(connection, encode_refusal(builder_of(connection), id, Outcome::overloaded,
                                                 ring_full_message));
   }
@@ -310,6 +362,7 @@ void Reactor::deliver(std::uint64_t handle, std::uint64_t id, ShardResult& resul
   if (connection.http) {
     deliver_http(connection, id, result);
   } else {
+    count_request(Protocol::binary, metric_op_of(result.op), result.outcome);
     add_reply(connection, encode_result(builder_of(connection), id, result));
   }
   attend(connection);
@@ -331,11 +384,35 @@ ReplyFrameBuilder& Reactor::builder_of(Connection& connection) {
 void Reactor::add_reply(Connection& connection, ReplyOffset reply) {
   ReplyDraft& draft = *connection.draft;  // the reply was built in it
   draft.replies.push_back(reply);
+  ++connection.answers_unflushed;
   mark_dirty(connection);
   if (draft.replies.size() >= frame_requests_max ||
       draft.builder.GetSize() >= reply_frame_bytes_soft_max) {
     finish_reply_frame(connection);
   }
+}
+
+void LatencyMarks::push(std::size_t end, std::uint32_t answers, std::int64_t arrived_ns) {
+  if (size_ == capacity) {  // the newest absorbs it: its oldest arrival stays the bound
+    Mark& last = marks_[size_ - 1];
+    last.end = end;
+    last.answers += answers;
+    return;
+  }
+  marks_[size_++] = {end, answers, arrived_ns};
+}
+
+void LatencyMarks::release(std::size_t bytes, std::int64_t now_ns,
+                           storage::wal::LatencyHistogram& latency) {
+  std::uint8_t done = 0;
+  while (done < size_ && marks_[done].end <= bytes) {
+    latency.observe(now_ns - marks_[done].arrived_ns, marks_[done].answers);
+    ++done;
+  }
+  for (std::uint8_t i = done; i < size_; ++i) {
+    marks_[i - done] = {marks_[i].end - bytes, marks_[i].answers, marks_[i].arrived_ns};
+  }
+  size_ = static_cast<std::uint8_t>(size_ - done);
 }
 
 // Its replies of this turn are flushed at the end of the turn (flush_dirty).
@@ -412,8 +489,8 @@ void Reactor::release_idle_buffers(Connection& connection) {
 // sent; nothing more is read from it.
 void Reactor::refuse_and_close(Connection& connection, Outcome outcome, std::string_view message) {
   if (connection.http) {
-    http::AnswerOrder& order = connection.http->order;
-    order.fill(order.take_ticket(), http::refusal(outcome, message), false);
+    fill_http(connection, connection.http->order.take_ticket(), http::refusal(outcome, message),
+              false, MetricOp::other);
   } else {
     finish_reply_frame(connection);
     append_out(connection, single_reply_frame(outcome, message));
@@ -434,6 +511,14 @@ void Reactor::flush_dirty() {
       flush_http(connection);
     } else {
       finish_reply_frame(connection);
+    }
+    if (connection.answers_unflushed != 0) {
+      connection.latency_marks.push(connection.awaiting_durable.size(),
+                                    connection.answers_unflushed, connection.waiting_since_ns);
+      connection.answers_unflushed = 0;
+      const bool still_waiting =
+          connection.inflight != 0 || (connection.http && connection.http->order.waiting() != 0);
+      connection.waiting_since_ns = still_waiting ? turn_ns_ : 0;
     }
     core_.flush_client(index, connection.generation, connection.awaiting_durable.size(),
                        connection.reflects_turn);

@@ -19,6 +19,46 @@ std::span<const std::uint8_t> as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
+MetricOp metric_op_of(http::Route route) {
+  switch (route) {
+    case http::Route::create_event:
+    case http::Route::put_event:
+      return MetricOp::create_event;
+    case http::Route::update_event:
+      return MetricOp::update_event;
+    case http::Route::get_event:
+      return MetricOp::get_event;
+    case http::Route::list_events:
+      return MetricOp::list_events;
+    case http::Route::book:
+      return MetricOp::book;
+    case http::Route::list_bookings:
+      return MetricOp::list_bookings;
+    case http::Route::get_booking:
+      return MetricOp::get_booking;
+    case http::Route::cancel:
+      return MetricOp::cancel;
+    case http::Route::confirm:
+      return MetricOp::confirm;
+    case http::Route::waitlist_position:
+      return MetricOp::waitlist_position;
+    case http::Route::leave_waitlist:
+      return MetricOp::leave_waitlist;
+    case http::Route::stats:
+      return MetricOp::stats;
+    case http::Route::metrics:
+      return MetricOp::metrics;
+    case http::Route::healthz:
+      return MetricOp::healthz;
+  }
+  return MetricOp::other;
+}
+
+// Requests refused before routing (unknown routes, wrong methods) count as `other`.
+MetricOp metric_op_of(const http::Prepared& prepared) {
+  return prepared.routed ? metric_op_of(prepared.target.route) : MetricOp::other;
+}
+
 }  // namespace
 
 // Parses whole requests at the start of `bytes`; returns the bytes used.
@@ -50,8 +90,8 @@ std::size_t Reactor::process_http(Connection& connection, std::span<const std::u
     const std::uint64_t ticket = session.order.take_ticket();
     if (step.state == http::RequestParser::State::failed) {
       const http::ParseError error = session.parser.error();
-      session.order.fill(ticket, http::refusal(Outcome::invalid, error.message, error.status),
-                         false);
+      fill_http(connection, ticket, http::refusal(Outcome::invalid, error.message, error.status),
+                false, MetricOp::other);
       connection.enter(ConnectionState::last_answer);
       stop_reading(connection);
       mark_dirty(connection);
@@ -66,29 +106,31 @@ std::size_t Reactor::process_http(Connection& connection, std::span<const std::u
 void Reactor::handle_http_request(Connection& connection, http::ParsedRequest& request,
                                   std::uint64_t ticket) {
   ++requests_;
+  note_arrival(connection);
   HttpSession& session = *connection.http;
   http::Prepared& prepared = scratch_prepared_;
   preparer_.prepare(request, now_ms_, &prepared);
   const bool keep_alive = prepared.keep_alive;
+  const MetricOp op = metric_op_of(prepared);
   switch (prepared.next) {
     case http::Next::answer:
-      session.order.fill(ticket, prepared.answer, keep_alive);
+      fill_http(connection, ticket, prepared.answer, keep_alive, op);
       break;
     case http::Next::local:
-      session.order.fill(ticket, local_http_answer(prepared.target), keep_alive);
+      fill_http(connection, ticket, local_http_answer(prepared.target), keep_alive, op);
       break;
     case http::Next::owned:
       if (prepared.owner == shard_) {
         core_.apply(prepared.command, now_ms_, &scratch_result_);
         connection.reflects_turn = true;
-        session.order.fill(ticket, preparer_.finish(prepared, scratch_result_), keep_alive);
+        fill_http(connection, ticket, preparer_.finish(prepared, scratch_result_), keep_alive, op);
         delete scratch_result_.take_page();
       } else if (core_.forward(prepared.owner, handle_of(connection), ticket, prepared.command)) {
         ++connection.inflight;
         session.forwarded.emplace_back(ticket, std::make_unique<http::Prepared>(prepared));
       } else {
-        session.order.fill(ticket, http::refusal(Outcome::overloaded, ring_full_message),
-                           keep_alive);
+        fill_http(connection, ticket, http::refusal(Outcome::overloaded, ring_full_message),
+                  keep_alive, op);
       }
       break;
   }
@@ -143,15 +185,23 @@ void Reactor::deliver_http(Connection& connection, std::uint64_t ticket,
   assert(found != session.forwarded.end());
   if (found == session.forwarded.end()) return;
   const http::Prepared& prepared = *found->second;
-  session.order.fill(ticket, preparer_.finish(prepared, result), prepared.keep_alive);
+  fill_http(connection, ticket, preparer_.finish(prepared, result), prepared.keep_alive,
+            metric_op_of(prepared));
   session.forwarded.erase(found);
   mark_dirty(connection);
+}
+
+void Reactor::fill_http(Connection& connection, std::uint64_t ticket, const http::Answer& answer,
+                        bool keep_alive, MetricOp op) {
+  count_request(Protocol::http, op, answer.outcome);
+  connection.http->order.fill(ticket, answer, keep_alive);
 }
 
 // The answers whose turn has come go out after what is queued already.
 void Reactor::flush_http(Connection& connection) {
   scratch_http_out_.clear();
-  connection.http->order.drain(&scratch_http_out_);
+  connection.answers_unflushed +=
+      static_cast<std::uint32_t>(connection.http->order.drain(&scratch_http_out_));
   if (!scratch_http_out_.empty()) append_out(connection, as_bytes(scratch_http_out_));
 }
 
@@ -193,8 +243,63 @@ http::Answer Reactor::metrics_answer() {
       metrics.sample({{"shard", label}}, std::uint64_t{value_of(shards[shard])});
     }
   };
-  per_shard("admit_requests_total", Type::counter, "Requests received, both protocols.",
-            [](const ShardStatsCounters& c) { return c.requests.load(relaxed); });
+  const std::span<const ShardMetrics> shard_metrics{shared_.metrics.get(), options_.shards};
+  metrics.family("admit_requests_total", Type::counter,
+                 "Requests answered, by protocol, operation and outcome.");
+  for (std::size_t p = 0; p < protocol_count; ++p) {
+    const std::string_view protocol = protocol_name(static_cast<Protocol>(p));
+    for (std::size_t o = 0; o < metric_op_count; ++o) {
+      const std::string_view op = metric_op_name(static_cast<MetricOp>(o));
+      for (std::size_t outcome = 0; outcome < outcome_count; ++outcome) {
+        std::uint64_t total = 0;
+        for (const ShardMetrics& shard : shard_metrics) {
+          total += shard.requests[p][o][outcome].load(relaxed);
+        }
+        if (total == 0) continue;  // a series appears with its first request
+        metrics.sample({{"protocol", protocol},
+                        {"op", op},
+                        {"outcome", outcome_name(static_cast<Outcome>(outcome))}},
+                       total);
+      }
+    }
+  }
+  const auto histogram = [&](const storage::wal::LatencyHistogram& h,
+                             std::initializer_list<http::Label> labels) {
+    const auto counts = h.counts();
+    metrics.histogram(labels, storage::wal::LatencyHistogram::bounds_s, counts, h.sum_s());
+  };
+  metrics.family("admit_request_duration_seconds", Type::histogram,
+                 "From the turn a request arrived to the release of its answer, the wait for "
+                 "the WAL included (each answer counts its flush's oldest request).");
+  for (std::uint32_t shard = 0; shard < shard_metrics.size(); ++shard) {
+    const std::string label = std::to_string(shard);
+    for (std::size_t p = 0; p < protocol_count; ++p) {
+      histogram(shard_metrics[shard].latency[p],
+                {{"shard", label}, {"protocol", protocol_name(static_cast<Protocol>(p))}});
+    }
+  }
+  if (options_.durability != Durability::off) {
+    const auto per_shard_wal = [&](std::string_view name, std::string_view help, auto value_of) {
+      metrics.family(name, Type::counter, help);
+      for (std::uint32_t shard = 0; shard < shard_metrics.size(); ++shard) {
+        const std::string label = std::to_string(shard);
+        metrics.sample({{"shard", label}}, std::uint64_t{value_of(shard_metrics[shard])});
+      }
+    };
+    per_shard_wal("admit_wal_records_total",
+                  "WAL records committed (records per commit: this rate over the commits').",
+                  [](const ShardMetrics& m) { return m.wal_records.load(relaxed); });
+    per_shard_wal("admit_wal_commits_total", "WAL write transactions committed.",
+                  [](const ShardMetrics& m) { return m.wal_commits.load(relaxed); });
+    per_shard_wal("admit_wal_syncs_total", "WAL flushes to disk.",
+                  [](const ShardMetrics& m) { return m.wal_syncs.load(relaxed); });
+    metrics.family("admit_wal_sync_seconds", Type::histogram,
+                   "Duration of each durable WAL commit (strict: commit and fsync; batched: "
+                   "each flush).");
+    for (std::uint32_t shard = 0; shard < shard_metrics.size(); ++shard) {
+      histogram(shard_metrics[shard].wal_sync, {{"shard", std::to_string(shard)}});
+    }
+  }
   per_shard("admit_forwarded_total", Type::counter,
             "Requests forwarded to the shard owning their event.",
             [](const ShardStatsCounters& c) { return c.forwarded.load(relaxed); });

@@ -11,7 +11,7 @@ namespace admit::server {
 namespace wal = storage::wal;
 namespace {
 
-wal::Options wal_options(const ServerOptions& options, std::uint32_t shard) {
+wal::Options wal_options(const ServerOptions& options, std::uint32_t shard, ShardMetrics& metrics) {
   wal::Options wal;
   wal.dir = options.data_dir;
   wal.shard = shard;
@@ -25,6 +25,7 @@ wal::Options wal_options(const ServerOptions& options, std::uint32_t shard) {
   wal.checkpoint_every_records = options.checkpoint_records;
   wal.checkpoint_every_ms = std::int64_t{options.checkpoint_seconds} * 1000;
   wal.log = [](const std::string& line) { std::fprintf(stderr, "admitd: %s\n", line.c_str()); };
+  wal.sync_latency = &metrics.wal_sync;
   return wal;
 }
 
@@ -34,7 +35,7 @@ bool Reactor::open_wal(std::string* why) {
   // Without a log, changes are still published once per turn (the last view
   // of each event), not once per change: every batch counts as durable.
   if (options_.durability == Durability::off) return true;
-  wal_ = wal::ShardWal::open(wal_options(options_, shard_), why);
+  wal_ = wal::ShardWal::open(wal_options(options_, shard_, shared_.metrics[shard_]), why);
   if (wal_ == nullptr || !recover_wal(why)) return false;
   core_.attach_log(wal_.get());
   return true;
@@ -75,6 +76,9 @@ bool Reactor::release_client(std::uint32_t index, std::uint32_t generation, std:
   if (!connection.live() || connection.generation != generation) {
     return false;
   }
+  connection.latency_marks.release(
+      bytes, release_ns_,
+      shared_.metrics[shard_].latency[static_cast<std::size_t>(connection.protocol())]);
   std::vector<std::uint8_t>& awaiting = connection.awaiting_durable;
   if (bytes == awaiting.size() && connection.send_queued.empty()) {
     connection.send_queued.swap(awaiting);  // the common case: no copy

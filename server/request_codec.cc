@@ -472,8 +472,10 @@ ReplyOffset encode_hello(ReplyFrameBuilder& builder, std::uint64_t id, const wir
 }
 
 ReplyOffset encode_get_event(ReplyFrameBuilder& builder, std::uint64_t id,
-                             const wire::GetEvent& get, const EventDirectory& directory) {
+                             const wire::GetEvent& get, const EventDirectory& directory,
+                             Outcome* outcome) {
   const auto event = directory.find(view_of(get.id()));
+  *outcome = event ? Outcome::ok : Outcome::not_found;
   if (!event) return encode_refusal(builder, id, Outcome::not_found, "id: no such event");
   return reply(builder, id, Outcome::ok, {}, wire::Result::EventInfo,
                event_info(builder, *event).Union());

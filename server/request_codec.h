@@ -68,8 +68,10 @@ ReplyOffset encode_result(ReplyFrameBuilder& builder, std::uint64_t id,
                           const ShardResult& result);
 ReplyOffset encode_hello(ReplyFrameBuilder& builder, std::uint64_t id,
                          const wire::Hello& hello, std::uint32_t shards, int shard);
+// `outcome`: OK, or NOT_FOUND (for metrics).
 ReplyOffset encode_get_event(ReplyFrameBuilder& builder, std::uint64_t id,
-                             const wire::GetEvent& get, const EventDirectory& directory);
+                             const wire::GetEvent& get, const EventDirectory& directory,
+                             Outcome* outcome);
 ReplyOffset encode_list_events(ReplyFrameBuilder& builder, std::uint64_t id,
                                const wire::ListEvents& list, const EventDirectory& directory);
 

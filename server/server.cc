@@ -30,6 +30,7 @@ SharedState::SharedState(const ServerOptions& server_options)
       started_at_ms(wall_clock_ms()),
       directory(server_options.shards),
       stats(std::make_unique<ShardStatsCounters[]>(server_options.shards)),
+      metrics(std::make_unique<ShardMetrics[]>(server_options.shards)),
       ring_fds(server_options.shards, -1),
       failures_(server_options.shards) {
   const std::uint32_t shards = server_options.shards;
@@ -51,6 +52,12 @@ SharedState::~SharedState() {
       ring->commit_pop();
     }
   }
+}
+
+std::int64_t monotonic_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
 
 std::uint64_t resident_bytes() {

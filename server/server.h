@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "server/event_directory.h"
+#include "server/metrics.h"
 #include "server/server_options.h"
 #include "server/shard_command.h"
 #include "server/spsc_ring.h"
@@ -52,6 +53,7 @@ struct SharedState {
   const std::int64_t started_at_ms;
   EventDirectory directory;
   std::unique_ptr<ShardStatsCounters[]> stats;
+  std::unique_ptr<ShardMetrics[]> metrics;
   std::vector<std::unique_ptr<SpscRing<RequestSlot>>> request_rings;    // [from * shards + to]
   std::vector<std::unique_ptr<SpscRing<ResponseSlot>>> response_rings;  // [owner * shards + origin]
   std::vector<int> ring_fds;  // each shard's io_uring fd, for msg_ring wakes; set at start
@@ -97,6 +99,7 @@ class Server {
 };
 
 std::int64_t wall_clock_ms();
+std::int64_t monotonic_ns();
 
 // The process's resident memory, for Stats and /metrics: /proc/self/statm's
 // second field (pages). 0 if unreadable. Those are rare: one small read.

@@ -101,6 +101,7 @@ struct ShardCommand {
 enum class ResultKind : std::uint8_t { none, event, book, booking, waitlist, booking_page };
 
 struct ShardResult {
+  ShardOp op = ShardOp::book;  // the command answered (ShardCore::apply sets it)
   Outcome outcome = Outcome::invalid;
   Reason reason = Reason::none;           // the machine's answers: rendered at the edge
   FixedString<message_size_max> message;  // the server's own refusals (reason none)

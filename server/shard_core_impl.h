@@ -88,6 +88,7 @@ bool ShardCore<Log>::admitted(ShardResult* result) {
 
 template <class Log>
 void ShardCore<Log>::apply(const ShardCommand& command, std::int64_t now_ms, ShardResult* result) {
+  result->op = command.op;  // nothing below assigns the whole result
   if (!may_act_on_booking(machine_, command, result)) return;
   if (!is_mutation(command.op)) return execute_read(machine_, command, result);
   if (command.op == ShardOp::create_event && events_owned_ >= events_per_shard_max) {

@@ -98,6 +98,7 @@ bool Preparer::authenticate(const ParsedRequest& request, std::int64_t now_ms, P
 
 void Preparer::prepare(ParsedRequest& request, std::int64_t now_ms, Prepared* out) {
   out->next = Next::answer;
+  out->routed = false;
   out->keep_alive = request.keep_alive;
   out->command.acting_user.size = 0;  // `out` may be reused
   RouteError error;
@@ -107,6 +108,7 @@ void Preparer::prepare(ParsedRequest& request, std::int64_t now_ms, Prepared* ou
     out->answer.allow = error.allow;
     return;
   }
+  out->routed = true;
   const auto operation = operation_of(out->target.route);
   if (operation && !authenticate(request, now_ms, out)) return;
   const std::string_view default_user = out->principal.sub.view();
@@ -144,13 +146,13 @@ void AnswerOrder::fill(std::uint64_t ticket, const Answer& answer, bool keep_ali
   ready_[at] = true;
 }
 
-void AnswerOrder::drain(std::string* out) {
+std::size_t AnswerOrder::drain(std::string* out) {
   std::size_t done = 0;
   while (done < answers_.size() && ready_[done]) {
     out->append(answers_[done]);
     ++done;
   }
-  if (done == 0) return;
+  if (done == 0) return 0;
   answers_.erase(answers_.begin(), answers_.begin() + static_cast<std::ptrdiff_t>(done));
   ready_.erase(ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(done));
   first_ += done;
@@ -158,6 +160,7 @@ void AnswerOrder::drain(std::string* out) {
     std::vector<std::string>().swap(answers_);
     std::vector<bool>().swap(ready_);
   }
+  return done;
 }
 
 }  // namespace admit::server::http

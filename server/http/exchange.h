@@ -30,7 +30,8 @@ enum class Next : std::uint8_t {
 struct Prepared {
   Next next = Next::answer;
   Answer answer;
-  Target target;
+  Target target;  // valid iff `routed`
+  bool routed = false;
   ShardCommand command;
   std::uint32_t owner = 0;
   Principal principal;     // admin without sub when auth is off
@@ -77,8 +78,8 @@ class AnswerOrder {
   bool full() const { return waiting() >= pipelined_requests_max; }
   std::uint64_t take_ticket();
   void fill(std::uint64_t ticket, const Answer& answer, bool keep_alive);
-  // Appends the ready answers at the head to `out`.
-  void drain(std::string* out);
+  // Appends the ready answers at the head to `out`; returns how many.
+  std::size_t drain(std::string* out);
 
  private:
   std::uint64_t first_ = 0;  // the ticket of answers_[0]

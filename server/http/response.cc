@@ -86,6 +86,7 @@ std::string_view message_or_default(Outcome outcome, std::string_view message) {
 Answer book_answer(const ShardCommand& command, const ShardResult& result) {
   const storage::BookResult& r = result.book;
   Answer answer;
+  answer.outcome = result.outcome;
   answer.status = outcome_http_status(result.outcome);
   JsonWriter json(&answer.body);
   json.begin_object();
@@ -123,9 +124,10 @@ Answer waitlist_answer(const ShardCommand& command, const ShardResult& result) {
     return refusal(result.outcome, text_of(result));
   }
   Answer answer;
+  answer.outcome = not_waiting ? Outcome::ok : result.outcome;
   JsonWriter json(&answer.body);
   json.begin_object();
-  json.string_field("outcome", outcome_name(not_waiting ? Outcome::ok : result.outcome));
+  json.string_field("outcome", outcome_name(answer.outcome));
   json.string_field("event", command.event.view());
   json.string_field("user", command.user.view());
   json.number_field("position", result.outcome == Outcome::waitlisted ? w.position : 0);
@@ -269,6 +271,7 @@ void append_answer(std::string* out, const Answer& answer, bool keep_alive) {
 
 Answer refusal(Outcome outcome, std::string_view message, int status) {
   Answer answer;
+  answer.outcome = outcome;
   answer.status = status != 0 ? status : outcome_http_status(outcome);
   JsonWriter json(&answer.body);
   json.begin_object();

@@ -20,6 +20,7 @@ inline constexpr std::string_view json_content_type = "application/json";
 inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
 
 struct Answer {
+  Outcome outcome = Outcome::ok;  // for metrics
   int status = 200;
   std::string body;
   std::string location;             // set on 201: the path of what was created

@@ -22,6 +22,12 @@ std::int64_t steady_ms() {
       .count();
 }
 
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 std::array<std::uint8_t, 4> u32_bytes(std::uint32_t v) {
   return {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8),
           static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 24)};
@@ -410,7 +416,11 @@ bool ShardWal::commit_pending(std::uint64_t last) {
     }
     rc = write_batches(txn, first, last);
     if (rc == MDB_SUCCESS) {
+      const std::int64_t commit_start_ns = steady_ns();
       rc = mdb_txn_commit(txn);
+      if (rc == MDB_SUCCESS && options_.mode == Mode::strict && options_.sync_latency) {
+        options_.sync_latency->observe(steady_ns() - commit_start_ns);
+      }
     } else {
       mdb_txn_abort(txn);
     }
@@ -498,10 +508,12 @@ bool ShardWal::sync_if_due(bool force) {
   const std::int64_t now_ms = steady_ms();
   if (!force && now_ms - last_sync_ms_ < options_.sync_interval_ms) return true;
   last_sync_ms_ = now_ms;
+  const std::int64_t sync_start_ns = steady_ns();
   if (const int rc = mdb_env_sync(env_, 1); rc != MDB_SUCCESS) {
     enter_failed(lmdb_error("mdb_env_sync", rc));
     return false;
   }
+  if (options_.sync_latency) options_.sync_latency->observe(steady_ns() - sync_start_ns);
   unsynced_ = false;
   syncs_.fetch_add(1);
   leave_failed();

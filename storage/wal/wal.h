@@ -29,6 +29,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+
+#include "storage/wal/latency_histogram.h"
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -66,6 +68,9 @@ struct Options {
   // Told once when the WAL fails (with the cause) and once when it recovers.
   // Called on the syncer thread. Default: a line on stderr.
   std::function<void(const std::string& line)> log;
+  // When set (it outlives the WAL): how long each durable commit took
+  // (strict: the commit with its fsync; batched: each flush). Syncer thread.
+  LatencyHistogram* sync_latency = nullptr;
 };
 
 struct RecoveryReport {
