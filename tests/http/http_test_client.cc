@@ -68,6 +68,11 @@ std::string Reply::message() const {
   return parsed.contains("message") && parsed["message"].is_string() ? parsed["message"] : "";
 }
 
+std::string Reply::header(const std::string& lower_case_name) const {
+  const auto found = headers.find(lower_case_name);
+  return found == headers.end() ? "" : found->second;
+}
+
 Client::Client() : curl_(curl_easy_init()) {}
 Client::~Client() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
@@ -101,6 +106,58 @@ Reply Client::send(const std::string& method, const std::string& url, const std:
   curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &reply.new_connections);
   curl_slist_free_all(list);
   return reply;
+}
+
+std::vector<Reply> send_concurrently(const std::vector<Request>& requests) {
+  std::vector<Reply> replies(requests.size());
+  std::vector<CURL*> handles;
+  std::vector<curl_slist*> lists;
+  CURLM* multi = curl_multi_init();
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const Request& request = requests[i];
+    CURL* curl = curl_easy_init();
+    curl_slist* list = nullptr;
+    for (const auto& header : request.headers) list = curl_slist_append(list, header.c_str());
+    curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (!request.body.empty()) {
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.c_str());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &replies[i]);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &replies[i]);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, http_timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
+    curl_multi_add_handle(multi, curl);
+    handles.push_back(curl);
+    lists.push_back(list);
+  }
+  int running = 0;
+  do {
+    curl_multi_perform(multi, &running);
+    if (running > 0) curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+  } while (running > 0);
+  int left = 0;
+  while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    void* index = nullptr;
+    curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &index);
+    const auto at = reinterpret_cast<std::size_t>(index);
+    EXPECT_EQ(message->data.result, CURLE_OK) << curl_easy_strerror(message->data.result) << " "
+                                              << requests[at].method << " " << requests[at].url;
+    curl_easy_getinfo(message->easy_handle, CURLINFO_RESPONSE_CODE, &replies[at].status);
+  }
+  for (std::size_t i = 0; i < handles.size(); ++i) {
+    curl_multi_remove_handle(multi, handles[i]);
+    curl_easy_cleanup(handles[i]);
+    curl_slist_free_all(lists[i]);
+  }
+  curl_multi_cleanup(multi);
+  return replies;
 }
 
 std::string bearer(std::string_view secret, server::http::Role role, std::string sub,
@@ -180,6 +237,30 @@ std::size_t complete_answers(const std::string& bytes) {
     at = end;
   }
   return count;
+}
+
+nlohmann::json RawAnswer::json() const {
+  nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  if (parsed.is_discarded()) return {{"not JSON", body}};
+  return parsed;
+}
+
+std::vector<RawAnswer> split_answers(const std::string& bytes) {
+  std::vector<RawAnswer> answers;
+  std::size_t at = 0;
+  std::size_t end = 0;
+  while (at < bytes.size() && answer_end(bytes, at, &end)) {
+    const std::size_t blank = bytes.find("\r\n\r\n", at);
+    RawAnswer answer;
+    answer.head = bytes.substr(at, blank - at);
+    if (answer.head.starts_with("HTTP/1.1 ") && answer.head.size() >= 12) {
+      answer.status = std::stoi(answer.head.substr(9, 3));
+    }
+    answer.body = bytes.substr(blank + 4, end - blank - 4);
+    answers.push_back(std::move(answer));
+    at = end;
+  }
+  return answers;
 }
 
 std::string raw_request(std::string_view method, std::string_view target, std::string_view body,

@@ -25,6 +25,7 @@ struct Reply {
   nlohmann::json json() const;  // the body, or a "not JSON" marker object
   std::string outcome() const;  // json()["outcome"] or empty
   std::string message() const;  // json()["message"] or empty
+  std::string header(const std::string& lower_case_name) const;  // empty when absent
 };
 
 // One curl handle: its connection is kept alive across requests.
@@ -42,6 +43,19 @@ class Client {
  private:
   void* curl_;
 };
+
+struct Request {
+  std::string method;
+  std::string url;
+  std::string body;
+  std::vector<std::string> headers;
+};
+
+// Sends every request at once over its own connection (curl multi: as many
+// connections open and in flight together as there are requests) and
+// returns the replies in request order. A transfer that fails adds a test
+// failure (its Reply has status 0).
+std::vector<Reply> send_concurrently(const std::vector<Request>& requests);
 
 // A bearer header for a token signed with `secret`.
 std::string bearer(std::string_view secret, server::http::Role role, std::string sub = {},
@@ -75,6 +89,14 @@ class Raw {
 std::vector<std::string> status_lines(const std::string& bytes);
 // Whole answers in `bytes` (status line, headers, Content-Length body).
 std::size_t complete_answers(const std::string& bytes);
+struct RawAnswer {
+  int status = 0;
+  std::string head;  // status line and headers
+  std::string body;
+  nlohmann::json json() const;  // the body, or a "not JSON" marker object
+};
+// The whole answers in `bytes`, in order.
+std::vector<RawAnswer> split_answers(const std::string& bytes);
 // A raw request with a body and its Content-Length.
 std::string raw_request(std::string_view method, std::string_view target, std::string_view body,
                         std::string_view extra_headers = {});
