@@ -128,6 +128,7 @@ void to_wal_command(const ShardCommand& command, storage::wal::Command* out) {
       auto& create = reuse<wal::CreateEvent>(out);
       create.id.assign(command.event.view());
       create.config = command.config;
+      create.same_is_ok = command.same_is_ok;
       return;
     }
     case ShardOp::update_event: {

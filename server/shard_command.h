@@ -91,6 +91,7 @@ struct ShardCommand {
   WaitlistChoice waitlist = WaitlistChoice::by_default;
   std::uint32_t limit = 0;      // list_bookings, resolved (1..list_limit_max)
   storage::EventConfig config;  // create_event
+  bool same_is_ok = false;      // create_event from PUT: the same event existing is OK
   storage::EventPatch patch;    // update_event
   // Set when the request came with a token bound to this user (a `sub`):
   // confirm, cancel and get_booking then touch only this user's bookings,

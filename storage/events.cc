@@ -28,7 +28,10 @@ EventResult StateMachine::create_event(const CreateEventCommand& command, std::i
   if (const Reason why = check_event_config(command.config); why != Reason::none) {
     return {Outcome::invalid, why, {}};
   }
-  if (impl_->find_event(command.id) != nullptr) {
+  if (const Event* existing = impl_->find_event(command.id); existing != nullptr) {
+    if (command.same_is_ok && same_config(command.config, existing->config)) {
+      return {Outcome::ok, Reason::event_exists, impl_->view(*existing)};
+    }
     return {Outcome::invalid, Reason::event_exists, {}};
   }
   impl_->add_event(command.id, command.config, 1);

@@ -68,6 +68,10 @@ struct BookingView {
 struct CreateEventCommand {
   std::string_view id;
   EventConfig config;
+  // Create-or-same (HTTP PUT): an event that exists with exactly these
+  // settings answers OK with Reason::event_exists and itself (nothing
+  // changes); with other settings INVALID, Reason::event_exists.
+  bool same_is_ok = false;
 };
 
 struct UpdateEventCommand {

@@ -232,6 +232,7 @@ Why decode_create(object body, const Target& target, ShardCommand* command) {
   command->op = ShardOp::create_event;
   command->event.assign(id);
   command->config = config;
+  command->same_is_ok = put;
   return {};
 }
 

@@ -290,11 +290,16 @@ Answer shard_answer(Route route, const ShardCommand& command, const ShardResult&
   // An owner refuses UNAUTHORIZED only for a valid token acting beyond its
   // sub (ShardCommand::acting_user): 403; a bad token (401) never gets there.
   if (outcome == Outcome::unauthorized) return refusal(outcome, text_of(result), 403);
+  if (route == Route::put_event && result.reason == Reason::event_exists &&
+      outcome == Outcome::invalid) {
+    return refusal(outcome, "id: the event exists with other settings", 409);
+  }
   if (!outcome_is_success(outcome)) return refusal(outcome, text_of(result));
   switch (route) {
     case Route::create_event:
     case Route::put_event: {
       Answer answer = event_answer(result.event);
+      if (result.reason == Reason::event_exists) return answer;  // PUT: it was there, the same
       answer.status = 201;
       answer.location = event_path(result.event.id.view());
       return answer;

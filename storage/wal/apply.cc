@@ -9,7 +9,8 @@ CommandResult apply(StateMachine& machine, const Command& command, std::int64_t 
       [&](const auto& c) -> CommandResult {
         using C = std::decay_t<decltype(c)>;
         if constexpr (std::is_same_v<C, CreateEvent>) {
-          return machine.create_event({.id = c.id, .config = c.config}, now_ms);
+          return machine.create_event({.id = c.id, .config = c.config, .same_is_ok = c.same_is_ok},
+                                      now_ms);
         } else if constexpr (std::is_same_v<C, UpdateEvent>) {
           return machine.update_event({.id = c.id, .patch = c.patch}, now_ms);
         } else if constexpr (std::is_same_v<C, Book>) {

@@ -22,6 +22,9 @@ namespace admit::storage::wal {
 struct CreateEvent {
   std::string id;
   EventConfig config;
+  // Not logged: a create that finds its event changes nothing, so a replayed
+  // create never meets one (CreateEventCommand::same_is_ok).
+  bool same_is_ok = false;
 };
 
 struct UpdateEvent {

@@ -25,6 +25,23 @@ TEST_F(Events, CreatingAnExistingIdIsInvalid) {
   EXPECT_EQ(event("gig").config.capacity, 5u);
 }
 
+// HTTP PUT: setup scripts run twice.
+TEST_F(Events, CreateOrSameAnswersTheSameEventAndRefusesOtherSettings) {
+  create("gig", {.capacity = 5, .waitlist = true});
+  const std::uint64_t changes = sm_.change_count();
+  const EventResult same =
+      sm_.create_event({"gig", {.capacity = 5, .waitlist = true}, true}, now_ms_);
+  EXPECT_EQ(same.outcome, Outcome::ok);
+  EXPECT_EQ(same.reason, Reason::event_exists);
+  EXPECT_EQ(same.event.version, 1u);
+  const EventResult other = sm_.create_event({"gig", {.capacity = 6}, true}, now_ms_);
+  EXPECT_EQ(other.outcome, Outcome::invalid);
+  EXPECT_EQ(other.reason, Reason::event_exists);
+  EXPECT_EQ(sm_.change_count(), changes);
+  EXPECT_EQ(event("gig").config.capacity, 5u);
+  EXPECT_EQ(sm_.create_event({"new", {.capacity = 1}, true}, now_ms_).outcome, Outcome::ok);
+}
+
 TEST_F(Events, CreateValidatesEveryField) {
   const auto message_of = [&](std::string_view id, EventConfig config) {
     const EventResult result = create(id, config);
