@@ -342,8 +342,6 @@ TEST(HttpCurl, BodyAndHeaderLimits) {
 
 // PUT is create-or-same: setup scripts run twice.
 TEST(HttpCurl, PutTwiceIsCreateOrSame) {
-  GTEST_SKIP() << "bug: PUT of an existing event answers 400 'id: event exists', not 200 with the "
-                  "same settings / 409 with others (the state machine's create-or-same is pending)";
   AdmitdProcess server = start_admitd();
   Client client;
   const std::string e = server.http_url("/v1/events/gala");
