@@ -98,6 +98,7 @@ std::size_t Reactor::process_http(Connection& connection, std::span<const std::u
       break;
     }
     http::ParsedRequest request = session.parser.take();
+    if (request.http_1_0) session.order.announce_keep_alive(ticket);
     handle_http_request(connection, request, ticket);
   }
   return used;

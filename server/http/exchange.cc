@@ -136,13 +136,19 @@ Answer Preparer::finish(const Prepared& prepared, const ShardResult& result) con
 std::uint64_t AnswerOrder::take_ticket() {
   answers_.emplace_back();
   ready_.push_back(false);
+  announce_.push_back(false);
   return first_ + answers_.size() - 1;
+}
+
+void AnswerOrder::announce_keep_alive(std::uint64_t ticket) {
+  assert(ticket >= first_ && ticket - first_ < answers_.size());
+  announce_[ticket - first_] = true;
 }
 
 void AnswerOrder::fill(std::uint64_t ticket, const Answer& answer, bool keep_alive) {
   assert(ticket >= first_ && ticket - first_ < answers_.size());
   const std::size_t at = ticket - first_;
-  append_answer(&answers_[at], answer, keep_alive);
+  append_answer(&answers_[at], answer, keep_alive, announce_[at]);
   ready_[at] = true;
 }
 
@@ -155,10 +161,12 @@ std::size_t AnswerOrder::drain(std::string* out) {
   if (done == 0) return 0;
   answers_.erase(answers_.begin(), answers_.begin() + static_cast<std::ptrdiff_t>(done));
   ready_.erase(ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(done));
+  announce_.erase(announce_.begin(), announce_.begin() + static_cast<std::ptrdiff_t>(done));
   first_ += done;
   if (answers_.empty()) {  // an idle connection keeps no buffers
     std::vector<std::string>().swap(answers_);
     std::vector<bool>().swap(ready_);
+    std::vector<bool>().swap(announce_);
   }
   return done;
 }

@@ -77,6 +77,9 @@ class AnswerOrder {
   std::size_t waiting() const { return answers_.size(); }
   bool full() const { return waiting() >= pipelined_requests_max; }
   std::uint64_t take_ticket();
+  // The answer to `ticket` says `Connection: keep-alive` when it keeps the
+  // connection (the request was HTTP/1.0: ParsedRequest::http_1_0).
+  void announce_keep_alive(std::uint64_t ticket);
   void fill(std::uint64_t ticket, const Answer& answer, bool keep_alive);
   // Appends the ready answers at the head to `out`; returns how many.
   std::size_t drain(std::string* out);
@@ -85,6 +88,7 @@ class AnswerOrder {
   std::uint64_t first_ = 0;  // the ticket of answers_[0]
   std::vector<std::string> answers_;
   std::vector<bool> ready_;
+  std::vector<bool> announce_;
 };
 
 }  // namespace admit::server::http

@@ -181,6 +181,7 @@ int RequestParser::on_body(http_parser* parser, const char* at, std::size_t size
 int RequestParser::on_message_complete(http_parser* parser) {
   RequestParser& p = self(parser);
   p.request_.keep_alive = http_should_keep_alive(parser) != 0;
+  p.request_.http_1_0 = parser->http_minor == 0;
   p.pause_ = Pause::message_done;
   http_parser_pause(parser, 1);
   return 0;

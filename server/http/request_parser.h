@@ -27,6 +27,9 @@ struct Slice {
 struct ParsedRequest {
   Method method = Method::other;
   bool keep_alive = true;
+  // HTTP/1.0: its keep-alive is not the default, so an answer that keeps the
+  // connection says so (Connection: keep-alive), or the client waits for a close.
+  bool http_1_0 = false;
   bool has_idempotency_key = false;  // present, even if empty
   bool has_authorization = false;
   std::string bytes;  // the target, the header values kept and the body, back to back

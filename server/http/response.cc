@@ -238,7 +238,8 @@ std::string event_path(std::string_view event_id) {
   return path;
 }
 
-void append_answer(std::string* out, const Answer& answer, bool keep_alive) {
+void append_answer(std::string* out, const Answer& answer, bool keep_alive,
+                   bool announce_keep_alive) {
   char number[24];
   const auto append_number = [&](std::int64_t value) {
     out->append(number, std::to_chars(number, number + sizeof number, value).ptr);
@@ -265,6 +266,7 @@ void append_answer(std::string* out, const Answer& answer, bool keep_alive) {
   }
   if (answer.bearer_challenge) out->append("\r\nWWW-Authenticate: Bearer");
   if (!keep_alive) out->append("\r\nConnection: close");
+  if (keep_alive && announce_keep_alive) out->append("\r\nConnection: keep-alive");
   out->append("\r\n\r\n");
   out->append(answer.body);
 }

@@ -38,8 +38,10 @@ std::int64_t retry_after_seconds(std::int64_t retry_after_ms);
 std::string event_path(std::string_view event_id);
 
 // Appends the whole answer as HTTP/1.1 bytes. `keep_alive` false adds
-// `Connection: close` (the caller then closes after sending).
-void append_answer(std::string* out, const Answer& answer, bool keep_alive);
+// `Connection: close` (the caller then closes after sending); true with
+// `announce_keep_alive` (an HTTP/1.0 request) adds `Connection: keep-alive`.
+void append_answer(std::string* out, const Answer& answer, bool keep_alive,
+                   bool announce_keep_alive = false);
 // The interim answer to `Expect: 100-continue`.
 inline constexpr std::string_view continue_answer = "HTTP/1.1 100 Continue\r\n\r\n";
 

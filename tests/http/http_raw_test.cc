@@ -103,6 +103,25 @@ TEST(HttpRaw, OneByteWritesKeepAlive) {
   EXPECT_EQ(answers[1].json()["outcome"], "BOOKED");
 }
 
+// HTTP/1.0 keeps a connection only when asked, and the answer says so (or
+// an HTTP/1.0 client such as ab -k waits for a close that never comes).
+TEST(HttpRaw, Http10KeepAliveIsAnnounced) {
+  AdmitdProcess server = start_admitd();
+  Raw raw(server.http_port());
+  ASSERT_TRUE(
+      raw.send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+               "GET /healthz HTTP/1.0\r\n\r\n"));
+  bool timed_out = false;
+  const std::vector<RawAnswer> answers = split_answers(raw.read_all(&timed_out));
+  EXPECT_FALSE(timed_out) << "closed after the request without keep-alive";
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].status, 200);
+  EXPECT_NE(answers[0].head.find("\r\nConnection: keep-alive"), std::string::npos)
+      << answers[0].head;
+  EXPECT_EQ(answers[1].status, 200);
+  EXPECT_NE(answers[1].head.find("\r\nConnection: close"), std::string::npos) << answers[1].head;
+}
+
 struct BadInput {
   std::string name;
   std::string bytes;

@@ -115,9 +115,14 @@ TEST(RequestParser, Http10ClosesUnlessKeepAlive) {
   auto out = feed("GET /healthz HTTP/1.0\r\n\r\n", 100);
   ASSERT_EQ(out.requests.size(), 1u);
   EXPECT_FALSE(out.requests[0].keep_alive);
+  EXPECT_TRUE(out.requests[0].http_1_0);
   out = feed("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 100);
   ASSERT_EQ(out.requests.size(), 1u);
   EXPECT_TRUE(out.requests[0].keep_alive);
+  EXPECT_TRUE(out.requests[0].http_1_0);
+  out = feed("GET /healthz HTTP/1.1\r\n\r\n", 100);
+  ASSERT_EQ(out.requests.size(), 1u);
+  EXPECT_FALSE(out.requests[0].http_1_0);
 }
 
 TEST(RequestParser, HeadersAtTheLimitPassAndPastItAre431) {

@@ -189,6 +189,14 @@ TEST(Response, HttpBytes) {
   append_answer(&bytes, challenge, true);
   EXPECT_NE(bytes.find("\r\nWWW-Authenticate: Bearer\r\n"), std::string::npos);
   EXPECT_EQ(bytes.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(bytes.find("Connection: keep-alive"), std::string::npos) << "HTTP/1.1's default";
+  bytes.clear();
+  append_answer(&bytes, challenge, true, true);  // HTTP/1.0 asked for keep-alive
+  EXPECT_NE(bytes.find("\r\nConnection: keep-alive\r\n"), std::string::npos);
+  bytes.clear();
+  append_answer(&bytes, challenge, false, true);
+  EXPECT_NE(bytes.find("\r\nConnection: close\r\n"), std::string::npos);
+  EXPECT_EQ(bytes.find("keep-alive"), std::string::npos);
 }
 
 TEST(Response, EventPageAndStats) {
