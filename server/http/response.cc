@@ -50,8 +50,12 @@ void write_booking(JsonWriter& json, const BookingRecord& b) {
   json.end_object();
 }
 
-// A result's text: the machine's reason, or the server's own message.
+// A result's text: the machine's reason, or the server's own message. Over
+// HTTP the request id is the Idempotency-Key header, so that is the name.
 std::string_view text_of(const ShardResult& result) {
+  if (result.reason == Reason::request_id_reused) {
+    return "Idempotency-Key: reused with different parameters";
+  }
   return result.reason != Reason::none ? reason_text(result.reason) : result.message.view();
 }
 

@@ -3,9 +3,11 @@
 // (pipelining, 1-byte writes, bad bytes).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 #include <tuple>
 
 #include "server/http/auth.h"
@@ -513,6 +515,31 @@ TEST(HttpCurl, HoldConfirmCancelAndTheWaitlist) {
                  "ref");
   expect_refusal(client.send("POST", server.http_url("/v1/bookings/BK-ZZZZZZZ0/confirm")), 404,
                  "NOT_FOUND", "ref");
+}
+
+// A hold not confirmed within hold_ttl_ms expires: its seats come back and
+// it can no longer be confirmed (polled, bounded: no timing assertion).
+TEST(HttpCurl, AHoldExpires) {
+  AdmitdProcess server = start_admitd();
+  Client client;
+  const std::string e = server.http_url("/v1/events/brief");
+  ASSERT_EQ(client.send("PUT", e, R"({"capacity":2,"hold_ttl_ms":100})").status, 201);
+  Reply r = client.send("POST", e + "/bookings", R"({"user":"a","hold":true,"seats":2})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  const std::string booking = server.http_url("/v1/bookings/" + r.json()["ref"].get<std::string>());
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(http_timeout_ms);
+  while (client.send("GET", booking).json()["state"] == "held" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  r = client.send("GET", booking);
+  EXPECT_EQ(r.json()["state"], "expired") << r.body;
+  r = client.send("GET", e);
+  EXPECT_EQ(r.json()["held"], 0);
+  EXPECT_EQ(r.json()["available"], 2);
+  expect_refusal(client.send("POST", booking + "/confirm"), 400, "INVALID", "ref");
+  EXPECT_EQ(client.send("GET", e).json()["confirmed"], 0);
 }
 
 TEST(HttpCurl, StatsHealthAndMetricsPassPromtool) {

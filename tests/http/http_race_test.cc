@@ -197,6 +197,43 @@ TEST(HttpRace, RsvpRepeatsAreAlreadyBookedWithTheSameRef) {
   EXPECT_EQ(again.json()["ref"], replies[0].json()["ref"]);
 }
 
+// The same Idempotency-Key on many connections at once: one booking, and
+// every answer is the first one. The key with other parameters is refused,
+// naming the header.
+TEST(HttpRace, OneIdempotencyKeySentConcurrently) {
+  AdmitdProcess server = start_admitd();
+  const std::string event = event_on(1, shards, "samekey");
+  create(server, event, R"({"capacity":100})");
+  const std::string bookings = server.http_url("/v1/events/" + event + "/bookings");
+  std::vector<Request> same(
+      50, Request{"POST", bookings, R"({"user":"ann","seats":2})", {"Idempotency-Key: ann-once"}});
+  const std::vector<Reply> replies = send_concurrently(same);
+  for (const Reply& r : replies) {
+    EXPECT_EQ(r.status, 201) << r.body;
+    EXPECT_EQ(r.json(), replies[0].json());
+  }
+  EXPECT_EQ(replies[0].outcome(), "BOOKED");
+  EXPECT_EQ(event_of(server, event)["confirmed"], 2);
+
+  std::vector<Request> others;
+  for (int i = 0; i < 50; ++i) {
+    others.push_back(
+        {"POST", bookings, R"({"user":")" + user_of(i) + R"("})", {"Idempotency-Key: shared-key"}});
+  }
+  int booked = 0;
+  for (const Reply& r : send_concurrently(others)) {
+    if (r.status == 201) {
+      ++booked;
+      continue;
+    }
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.outcome(), "INVALID");
+    EXPECT_TRUE(r.message().starts_with("Idempotency-Key:")) << r.body;
+  }
+  EXPECT_EQ(booked, 1);
+  EXPECT_EQ(event_of(server, event)["confirmed"], 3);
+}
+
 // strict: an Idempotency-Key answered once is answered the same after kill -9
 // and restart, even when the state has moved on since.
 TEST(HttpRace, IdempotencyKeyAfterKill9InStrict) {
