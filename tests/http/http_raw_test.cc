@@ -5,6 +5,7 @@
 // port.
 #include <admit/client.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <thread>
@@ -266,6 +267,69 @@ TEST(HttpRaw, IdleKeepAliveIsClosed) {
   EXPECT_TRUE(raw.closed_by_server()) << "closed within " << http_timeout_ms << " ms";
   Client client;
   EXPECT_EQ(client.send("GET", server.http_url("/healthz")).status, 200);
+}
+
+// A client that pipelines requests and never reads its answers is dropped
+// once its send queue stays full; everyone else is served meanwhile.
+TEST(HttpRaw, AClientThatNeverReadsIsDroppedWhileOthersAreServed) {
+  AdmitdProcess server = start_admitd({"--max-send-queue-bytes", "65536"});
+  Client client;
+  for (int i = 0; i < 20; ++i) {  // a page of 20 events: a few KiB per answer
+    ASSERT_EQ(
+        client
+            .send("PUT", server.http_url("/v1/events/ev-" + std::to_string(i)), R"({"capacity":5})")
+            .status,
+        201);
+  }
+  Raw stuck(server.http_port());
+  int small = 4096;
+  ::setsockopt(stuck.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  std::string requests;
+  for (int i = 0; i < 2000; ++i) requests += raw_request("GET", "/v1/events", "");
+  std::size_t sent = 0;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(http_timeout_ms);
+  bool gone = false;
+  while (!gone && std::chrono::steady_clock::now() < deadline) {
+    sent += stuck.send_some(std::string_view(requests).substr(sent % requests.size()));
+    EXPECT_EQ(client.send("GET", server.http_url("/healthz")).status, 200) << "others served";
+    gone = stuck.gone_without_reading(100);
+  }
+  EXPECT_TRUE(gone) << "still connected after " << sent << " bytes of requests";
+  EXPECT_EQ(get_json(server, "/v1/events")["events"].size(), 20u);
+}
+
+// Connections the server closed (bad input, slowloris, clients gone
+// mid-request) give their places back: --max-connections stays usable.
+TEST(HttpRaw, ClosedConnectionsGiveTheirPlacesBack) {
+  AdmitdProcess server =
+      start_admitd({"--max-connections", "3", "--http-header-timeout-ms", "200"});
+  for (int i = 0; i < 8; ++i) {
+    Raw garbage(server.http_port());
+    garbage.send(std::string(tls_hello, sizeof tls_hello - 1));
+    garbage.read_all();
+    Raw slow(server.http_port());
+    slow.send("GET /healthz HTTP/1.1\r\n");
+    slow.read_all();  // until the header timeout closes it
+    Raw gone(server.http_port());
+    gone.send("POST /v1/events HTTP/1.1\r\nContent-Length: 100\r\n\r\n{");
+  }  // the last ones are closed by the client, mid-request
+  // All three places come back (the server notices the last closes soon).
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(http_timeout_ms);
+  bool all_served = false;
+  while (!all_served && std::chrono::steady_clock::now() < deadline) {
+    std::vector<std::unique_ptr<Raw>> open;
+    all_served = true;
+    for (int i = 0; i < 3 && all_served; ++i) {
+      open.push_back(std::make_unique<Raw>(server.http_port()));
+      open.back()->send(raw_request("GET", "/healthz", ""));
+      const std::vector<RawAnswer> answers = split_answers(open.back()->read_answers(1));
+      all_served = answers.size() == 1 && answers[0].status == 200;
+    }
+    if (!all_served) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(all_served) << "three connections at once, as --max-connections allows";
 }
 
 ClientOptions binary_options(const AdmitdProcess& server) {

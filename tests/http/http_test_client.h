@@ -70,6 +70,7 @@ class Raw {
   Raw& operator=(const Raw&) = delete;
 
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   // False when the bytes could not all be sent (the server closed).
   bool send(std::string_view bytes);
   // Everything until the server closes (or the receive timeout: then `timed_out`).
@@ -79,6 +80,11 @@ class Raw {
   std::string read_answers(std::size_t count);
   // True when the server has closed: recv() gives 0 or a reset within the timeout.
   bool closed_by_server();
+  // Sends what the kernel takes without blocking; the bytes sent.
+  std::size_t send_some(std::string_view bytes);
+  // Without reading: whether the server closed or reset the connection
+  // (TCP state no longer ESTABLISHED), waiting up to `wait_ms` for it.
+  bool gone_without_reading(int wait_ms);
 
  private:
   int fd_ = -1;
