@@ -151,6 +151,28 @@ TEST(HttpRace, ThreeHundredBuyersOfOneSeatOnTenWithoutWaitlist) {
   EXPECT_EQ(e["available"], 0);
 }
 
+// strict: every booking and waitlist place acknowledged over HTTP survives
+// kill -9 (the answers left only once durable).
+TEST(HttpRace, AcknowledgedOutcomesSurviveKill9InStrict) {
+  AdmitdProcess server = start_admitd("strict");
+  const std::string event = event_on(0, shards, "durable");
+  create(server, event, R"({"capacity":250,"waitlist":true})");
+  const Tally t = tally(stampede(server, event, 1), 1);
+  ASSERT_EQ(t.booked.size(), 250u);
+  expect_positions(t, buyers - 250);
+  const nlohmann::json before = event_of(server, event);
+  server.kill9();
+  server.start();
+  EXPECT_EQ(event_of(server, event), before);
+  Client client;
+  for (const std::string& ref : t.refs) {
+    const Reply r = client.send("GET", server.http_url("/v1/bookings/" + ref));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["state"], "confirmed");
+  }
+  expect_positions_kept(server, event, t);
+}
+
 // RSVP: every user sends the same booking three times at once; one books,
 // the repeats answer 200 ALREADY_BOOKED with the same ref.
 TEST(HttpRace, RsvpRepeatsAreAlreadyBookedWithTheSameRef) {

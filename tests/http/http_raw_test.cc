@@ -5,7 +5,9 @@
 // port.
 #include <admit/client.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -330,6 +332,23 @@ TEST(HttpRaw, ClosedConnectionsGiveTheirPlacesBack) {
     if (!all_served) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(all_served) << "three connections at once, as --max-connections allows";
+}
+
+ClientOptions binary_options(const AdmitdProcess& server);
+
+// --http off: no HTTP port; the binary protocol serves as before.
+TEST(HttpRaw, HttpOff) {
+  AdmitdProcess server = start_admitd({"--http", "off"});
+  EXPECT_EQ(server.ready_line().find("http 127.0.0.1"), std::string::npos) << server.ready_line();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(server.http_port());
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ::close(fd);
+  admit::Client binary(binary_options(server));
+  EXPECT_TRUE(binary.connect().ok());
 }
 
 ClientOptions binary_options(const AdmitdProcess& server) {
