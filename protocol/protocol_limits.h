@@ -26,6 +26,7 @@ inline constexpr std::uint32_t waitlist_length_max = 1'000'000;
 inline constexpr std::uint32_t hold_ttl_ms_max = 24u * 3600 * 1000;
 inline constexpr std::uint32_t rate_per_s_max = 1'000'000;
 
+inline constexpr std::uint32_t watches_per_connection_max = 64;  // Watch past it: INVALID
 inline constexpr std::uint32_t list_limit_default = 100;
 inline constexpr std::uint32_t list_limit_max = 1000;
 
