@@ -19,6 +19,7 @@ enum class CompletionKind : std::uint8_t {
   wake_in,       // another shard's msg_ring: its rings have news
   wake_out,      // our own msg_ring finished
   wal_durable,   // the WAL's completion eventfd: durable_batch() moved or the WAL failed
+  watch_tick,    // time for a round of watch pushes
   ignore,        // cancels, closes, timer removals
 };
 

@@ -33,6 +33,9 @@ std::uint32_t home_slot(std::string_view id) {
 // costs address space only. Words are accessed through std::atomic_ref.
 struct EventDirectory::Table {
   std::uint64_t* words = nullptr;
+  // Live watchers per slot, from every shard (any shard adds and removes its
+  // own): not part of the owner's seqlocked snapshot.
+  std::atomic<std::uint32_t>* watchers = nullptr;
   // Slots in use, in publication order, so listing visits events, not slots:
   // the owner writes slots_in_order[used] and then publishes `used + 1`.
   std::uint32_t* slots_in_order = nullptr;
@@ -42,11 +45,16 @@ struct EventDirectory::Table {
   Table() {
     words = static_cast<std::uint64_t*>(std::calloc(std::size_t{table_slots} * entry_words, 8));
     slots_in_order = static_cast<std::uint32_t*>(std::calloc(events_per_shard_max, 4));
-    if (words == nullptr || slots_in_order == nullptr) throw std::bad_alloc();
+    watchers = static_cast<std::atomic<std::uint32_t>*>(
+        std::calloc(table_slots, sizeof(std::atomic<std::uint32_t>)));
+    if (words == nullptr || slots_in_order == nullptr || watchers == nullptr) {
+      throw std::bad_alloc();
+    }
   }
   ~Table() {
     std::free(words);
     std::free(slots_in_order);
+    std::free(watchers);
   }
 
   std::uint64_t* entry(std::uint32_t slot) const { return words + std::size_t{slot} * entry_words; }
@@ -73,6 +81,7 @@ struct EventDirectory::Table {
     }
     EventSnapshot snapshot;
     std::memcpy(static_cast<void*>(&snapshot), copy, sizeof snapshot);
+    snapshot.watchers = watchers[slot].load(std::memory_order_relaxed);
     return snapshot;
   }
 
@@ -139,6 +148,15 @@ std::optional<EventSnapshot> EventDirectory::find(std::string_view id) const {
   const std::uint32_t slot = table.probe(id, &found);
   if (!found) return std::nullopt;
   return table.read(slot);
+}
+
+bool EventDirectory::add_watchers(std::string_view id, std::int32_t delta) {
+  Table& table = *tables_[owner_shard(id, shards_)];
+  bool found = false;
+  const std::uint32_t slot = table.probe(id, &found);
+  if (!found) return false;
+  table.watchers[slot].fetch_add(static_cast<std::uint32_t>(delta), std::memory_order_relaxed);
+  return true;
 }
 
 std::vector<EventSnapshot> EventDirectory::list(std::string_view after, std::uint32_t limit,

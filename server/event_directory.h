@@ -32,7 +32,10 @@ class EventDirectory {
   void publish(std::uint32_t shard, const EventSnapshot& event);
 
   // Any thread.
+  // The snapshot's `watchers` is the live count of every shard's watchers.
   std::optional<EventSnapshot> find(std::string_view id) const;
+  // A shard's watchers of `id` come (+1) and go (-1); false when no such event.
+  bool add_watchers(std::string_view id, std::int32_t delta);
   // Up to `limit` events with ids after `after`, in id order across all
   // shards; `more` tells whether others follow.
   std::vector<EventSnapshot> list(std::string_view after, std::uint32_t limit, bool* more) const;

@@ -37,6 +37,8 @@ enum class MetricOp : std::uint8_t {
   stats,
   metrics,
   healthz,
+  watch,
+  unwatch,
   other,  // unreadable, unrouted or unknown
 };
 inline constexpr std::size_t metric_op_count = static_cast<std::size_t>(MetricOp::other) + 1;

@@ -172,6 +172,9 @@ void Reactor::handle_completion(const io_uring_cqe& cqe) {
         expiry_blocked_ = !core_.expire(now_ms_);
       }
       return;
+    case CompletionKind::watch_tick:  // the round runs at the end of the turn
+      watch_timer_armed_ = false;
+      return;
     case CompletionKind::wal_durable:  // durable answers are released at the end of the turn
       if (!stopping_) arm_wal_completion();
       return;
@@ -209,9 +212,11 @@ void Reactor::end_turn() {
   flush_dirty();
   release_ns_ = monotonic_ns();
   core_.release(*this);
+  push_watches();   // after the publications: watchers see what is durable now
   attend_queued();  // connections with nothing left to send may close now
   free_closed();
   arm_expiry_timer();
+  arm_watch_timer();
   publish_connection_stats();
   send_wakes();
 }
@@ -302,6 +307,7 @@ void Reactor::on_housekeeping() {
   }
   drop_slow_readers();
   close_stalled_http();
+  send_sse_heartbeats();
   // For /healthz on any shard; failure() takes the log's lock: not per turn.
   if (wal_) {
     const storage::wal::WalStats wal = wal_->stats();

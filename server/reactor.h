@@ -19,6 +19,7 @@
 #include "server/request_codec.h"
 #include "server/server.h"
 #include "server/shard_core.h"
+#include "server/watches.h"
 #include "storage/state_machine.h"
 #include "storage/wal/wal.h"
 
@@ -77,6 +78,9 @@ struct HttpSession {
   std::vector<std::pair<std::uint64_t, std::unique_ptr<http::Prepared>>> forwarded;
   std::int64_t request_started_ms = 0;  // the first byte of the request being read
   std::int64_t last_activity_ms = 0;    // bytes in or answers out
+  // Answering GET /v1/events/{id}/watch: the answer never ends (Server-Sent
+  // Events); requests after it are not read, only the peer's close.
+  bool streaming = false;
 };
 
 // The connection's multishot receive.
@@ -233,6 +237,18 @@ class Reactor {
                  bool keep_alive, MetricOp op);
   void flush_http(Connection& connection);
   void close_stalled_http();
+  void start_sse(Connection& connection, std::uint64_t ticket, const http::Prepared& prepared);
+
+  // reactor_watch.cc: watches of both protocols (server/watches.h)
+  void watch(Connection& connection, std::uint64_t id, std::string_view event, MetricOp op);
+  void unwatch(Connection& connection, std::uint64_t id, std::string_view event);
+  Watches::Watcher watcher_of(const Connection& connection) const {
+    return {connection.index, connection.generation, connection.protocol()};
+  }
+  void push_watches();
+  bool push_update(const Watches::Watcher& watcher, std::span<const std::uint8_t> bytes);
+  void arm_watch_timer();
+  void send_sse_heartbeats();
   void submit_send(Connection& connection);
   void on_send(Connection& connection, const io_uring_cqe& cqe);
   bool should_pause(const Connection& connection) const;
@@ -299,6 +315,12 @@ class Reactor {
   std::string scratch_http_out_;                 // answers drained at a flush
   std::uint32_t http_connections_ = 0;
   std::string storage_failure_;  // as last copied to SharedState
+
+  Watches watches_;
+  bool watch_round_due_ = false;  // a watch was added: its first update goes at once
+  std::int64_t last_watch_round_ms_ = 0;
+  bool watch_timer_armed_ = false;
+  __kernel_timespec watch_interval_{};
 };
 
 }  // namespace admit::server

@@ -65,6 +65,10 @@ MetricOp metric_op_of(wire::Op op) {
       return MetricOp::leave_waitlist;
     case wire::Op::Stats:
       return MetricOp::stats;
+    case wire::Op::Watch:
+      return MetricOp::watch;
+    case wire::Op::Unwatch:
+      return MetricOp::unwatch;
     default:
       return MetricOp::other;
   }
@@ -294,6 +298,11 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
                                resident_bytes()};
       return add_reply(connection, encode_stats(builder_of(connection), id, source));
     }
+    case RequestKind::watch:
+      if (!authorized(connection, id, op, http::Operation::get_event, &command)) return;
+      return watch(connection, id, request.op_as_Watch()->event()->string_view(), op);
+    case RequestKind::unwatch:
+      return unwatch(connection, id, request.op_as_Unwatch()->event()->string_view());
     case RequestKind::owned:
       if (!authorized(connection, id, op, http::operation_of(command.op), &command)) return;
       if (decoded.owner != shard_) return forward(connection, id, decoded.owner, command);
@@ -611,6 +620,8 @@ void Reactor::attend_queued() {
 void Reactor::close_connection(Connection& connection) {
   if (connection.state == ConnectionState::closing) return;
   connection.enter(ConnectionState::closing);
+  // Its watches end now, counted off exactly once; pushes never find it.
+  watches_.forget(watcher_of(connection), shared_.directory);
   if (connection.counted) {
     connection.counted = false;
     shared_.connections.fetch_sub(1, std::memory_order_relaxed);

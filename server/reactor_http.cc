@@ -50,6 +50,8 @@ MetricOp metric_op_of(http::Route route) {
       return MetricOp::metrics;
     case http::Route::healthz:
       return MetricOp::healthz;
+    case http::Route::watch:
+      return MetricOp::watch;
   }
   return MetricOp::other;
 }
@@ -67,10 +69,11 @@ MetricOp metric_op_of(const http::Prepared& prepared) {
 // when the bytes end (the parser keeps a partial request itself).
 std::size_t Reactor::process_http(Connection& connection, std::span<const std::uint8_t> bytes) {
   HttpSession& session = *connection.http;
+  if (session.streaming) return bytes.size();  // nothing after a watch is answered
   const std::string_view input = as_text(bytes);
   session.last_activity_ms = now_ms_;
   std::size_t used = 0;
-  while (connection.takes_requests() && used < input.size()) {
+  while (connection.takes_requests() && !session.streaming && used < input.size()) {
     if (should_pause(connection)) {
       connection.paused = true;
       stop_reading(connection);
@@ -101,7 +104,7 @@ std::size_t Reactor::process_http(Connection& connection, std::span<const std::u
     if (request.http_1_0) session.order.announce_keep_alive(ticket);
     handle_http_request(connection, request, ticket);
   }
-  return used;
+  return session.streaming ? bytes.size() : used;
 }
 
 void Reactor::handle_http_request(Connection& connection, http::ParsedRequest& request,
@@ -118,6 +121,10 @@ void Reactor::handle_http_request(Connection& connection, http::ParsedRequest& r
       fill_http(connection, ticket, prepared.answer, keep_alive, op);
       break;
     case http::Next::local:
+      if (prepared.target.route == http::Route::watch) {
+        start_sse(connection, ticket, prepared);
+        return;
+      }
       fill_http(connection, ticket, local_http_answer(prepared.target), keep_alive, op);
       break;
     case http::Next::owned:
@@ -176,6 +183,27 @@ http::Answer Reactor::local_http_answer(const http::Target& target) {
   return http::refusal(Outcome::not_found, "route: not answered here");
 }
 
+// GET /v1/events/{id}/watch: the SSE head in its turn, then the event's
+// updates (the current state first) from the watch rounds, until the peer
+// closes. Nothing more is read as requests.
+void Reactor::start_sse(Connection& connection, std::uint64_t ticket,
+                        const http::Prepared& prepared) {
+  HttpSession& session = *connection.http;
+  const std::string_view event = prepared.target.id.view();
+  if (watches_.watch(watcher_of(connection), event, shared_.directory) ==
+      Watches::Added::no_event) {
+    fill_http(connection, ticket, http::refusal(Outcome::not_found, "id: no such event"),
+              prepared.keep_alive, MetricOp::watch);
+    mark_dirty(connection);
+    return;
+  }
+  count_request(Protocol::http, MetricOp::watch, Outcome::ok);
+  session.order.fill_raw(ticket, http::sse_head);
+  session.streaming = true;
+  watch_round_due_ = true;
+  mark_dirty(connection);
+}
+
 // An owner's answer to a forwarded request, durable there already.
 void Reactor::deliver_http(Connection& connection, std::uint64_t ticket,
                            const ShardResult& result) {
@@ -214,6 +242,7 @@ void Reactor::close_stalled_http() {
   for (auto& slot : connections_) {
     Connection& connection = *slot;
     if (!connection.http || connection.state != ConnectionState::open) continue;
+    if (connection.http->streaming) continue;  // quiet by design; heartbeats keep it
     const HttpSession& session = *connection.http;
     if (!session.parser.idle()) {
       if (now_ms_ - session.request_started_ms > options_.http_header_timeout_ms) {

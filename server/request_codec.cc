@@ -206,6 +206,12 @@ DecodedRequest decode_local(const wire::Request& request) {
     }
     case wire::Op::Stats:
       return local(RequestKind::stats);
+    case wire::Op::Watch:
+      check.sized(request.op_as_Watch()->event(), 1, event_id_size_max, event_size_message);
+      return check.failed() ? refused(check.message()) : local(RequestKind::watch);
+    case wire::Op::Unwatch:
+      check.sized(request.op_as_Unwatch()->event(), 1, event_id_size_max, event_size_message);
+      return check.failed() ? refused(check.message()) : local(RequestKind::unwatch);
     default:
       return refused(op_message);
   }
@@ -377,7 +383,7 @@ flatbuffers::Offset<wire::EventInfo> event_info(FlatBufferBuilder& builder,
                                config.opens_at_ms, config.closes_at_ms, config.rate_per_s,
                                config.rate_burst, to_wire(config.state), event.version,
                                event.available, event.held, event.confirmed, event.waitlisted,
-                               /*watchers=*/0);
+                               event.watchers);
 }
 
 flatbuffers::Offset<wire::BookingInfo> booking_info(FlatBufferBuilder& builder,

@@ -24,6 +24,8 @@ enum class RequestKind : std::uint8_t {
   get_event,    // answered from the directory on the receiving shard
   list_events,  // likewise
   stats,        // summed from every shard's counters
+  watch,        // the receiving shard keeps the watch (server/watches.h)
+  unwatch,
   owned,        // `command` goes to shard `owner`
 };
 

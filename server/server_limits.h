@@ -36,6 +36,18 @@ inline constexpr std::int64_t slow_reader_timeout_ms = 2000;
 // --http: the HTTP adapter listens at the base port + this by default.
 inline constexpr std::uint16_t http_port_offset = 80;
 
+// --watch-interval-ms: watchers get at most one update per event per
+// interval (coalesced: the latest state). 0: at every change, as fast as
+// rounds go (watch_round_min_ms apart). SSE connections get a comment line
+// every sse_heartbeat_ms so proxies keep them.
+inline constexpr std::uint32_t watch_interval_ms_default = 100;
+inline constexpr std::uint32_t watch_interval_ms_max = 60'000;
+inline constexpr std::uint32_t watch_round_min_ms = 1;
+inline constexpr std::int64_t sse_heartbeat_ms = 15'000;
+// A watcher with this many bytes (or --max-send-queue-bytes / 2, if less)
+// still queued is skipped by a round: it gets the latest state once it reads.
+inline constexpr std::size_t watch_backlog_bytes_max = 64 * 1024;
+
 // --metrics-events: events whose counters /metrics shows as gauges (the
 // first ones in id order), so the number of series stays bounded.
 inline constexpr std::uint32_t metrics_events_default = 100;

@@ -203,6 +203,11 @@ void add_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
                  "an HTTP keep-alive connection idle this long is closed")
       ->check(CLI::Range(std::int64_t{100}, std::int64_t{24 * 3'600'000}))
       ->capture_default_str();
+  app.add_option("--watch-interval-ms", options.watch_interval_ms,
+                 "watchers get at most one update per event per interval, the latest state "
+                 "(0: at every change)")
+      ->check(CLI::Range(0u, watch_interval_ms_max))
+      ->capture_default_str();
   app.add_option("--metrics-events", options.metrics_events,
                  "events with per-event gauges on /metrics (the first in id order)")
       ->check(CLI::Range(0u, metrics_events_max))
@@ -298,6 +303,7 @@ ParsedOptions parse_options(int argc, char** argv) {
   options.http_header_timeout_ms = http::header_timeout_ms_default;
   options.http_idle_timeout_ms = http::idle_timeout_ms_default;
   options.metrics_events = metrics_events_default;
+  options.watch_interval_ms = watch_interval_ms_default;
   FlagText text;
   CLI::App app(description, "admitd");
   add_flags(app, options, text);

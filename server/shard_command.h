@@ -45,6 +45,7 @@ struct EventSnapshot {
   storage::EventConfig config;
   std::uint64_t version = 0;
   std::uint32_t available = 0, held = 0, confirmed = 0, waitlisted = 0;
+  std::uint32_t watchers = 0;  // filled by EventDirectory on read (not by the owner)
 
   static EventSnapshot of(const storage::EventView& view);
 };

@@ -12,6 +12,7 @@ std::optional<Operation> operation_of(Route route) {
     case Route::update_event:
       return Operation::update_event;
     case Route::get_event:
+    case Route::watch:  // watching reads the event
       return Operation::get_event;
     case Route::list_events:
       return Operation::list_events;
@@ -149,6 +150,13 @@ void AnswerOrder::fill(std::uint64_t ticket, const Answer& answer, bool keep_ali
   assert(ticket >= first_ && ticket - first_ < answers_.size());
   const std::size_t at = ticket - first_;
   append_answer(&answers_[at], answer, keep_alive, announce_[at]);
+  ready_[at] = true;
+}
+
+void AnswerOrder::fill_raw(std::uint64_t ticket, std::string_view bytes) {
+  assert(ticket >= first_ && ticket - first_ < answers_.size());
+  const std::size_t at = ticket - first_;
+  answers_[at].assign(bytes);
   ready_[at] = true;
 }
 

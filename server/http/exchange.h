@@ -81,6 +81,8 @@ class AnswerOrder {
   // connection (the request was HTTP/1.0: ParsedRequest::http_1_0).
   void announce_keep_alive(std::uint64_t ticket);
   void fill(std::uint64_t ticket, const Answer& answer, bool keep_alive);
+  // Bytes written by the caller (the head of an endless SSE answer).
+  void fill_raw(std::uint64_t ticket, std::string_view bytes);
   // Appends the ready answers at the head to `out`; returns how many.
   std::size_t drain(std::string* out);
 

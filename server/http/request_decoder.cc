@@ -377,7 +377,8 @@ DecodedHttpRequest RequestDecoder::decode(const Target& target, ParsedRequest& r
   if (!takes_body(target.route)) {
     if (has_body) return refused("body: this route takes no body");
     switch (target.route) {
-      case Route::get_event: {
+      case Route::get_event:
+      case Route::watch: {
         Why bad = check_event_id(target);
         return bad.empty() ? DecodedHttpRequest{Dispatch::local, 200, Outcome::ok, {}, 0}
                            : refused(std::move(bad));

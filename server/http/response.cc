@@ -16,8 +16,8 @@ void time_or_null(JsonWriter& json, std::string_view name, std::int64_t epoch_ms
   }
 }
 
-void write_event(JsonWriter& json, const EventSnapshot& e, std::uint32_t watchers) {
-  json.begin_object();
+// The event's fields, inside an object the caller opened.
+void write_event_fields(JsonWriter& json, const EventSnapshot& e) {
   json.string_field("id", e.id.view());
   json.number_field("capacity", e.config.capacity);
   json.number_field("per_user_max", e.config.per_user_max);
@@ -34,7 +34,12 @@ void write_event(JsonWriter& json, const EventSnapshot& e, std::uint32_t watcher
   json.number_field("held", e.held);
   json.number_field("confirmed", e.confirmed);
   json.number_field("waitlisted", e.waitlisted);
-  json.number_field("watchers", watchers);
+  json.number_field("watchers", e.watchers);
+}
+
+void write_event(JsonWriter& json, const EventSnapshot& e) {
+  json.begin_object();
+  write_event_fields(json, e);
   json.end_object();
 }
 
@@ -328,11 +333,23 @@ Answer shard_answer(Route route, const ShardCommand& command, const ShardResult&
   return refusal(Outcome::unavailable, "server: no answer of the expected kind", 500);
 }
 
-Answer event_answer(const EventSnapshot& event, std::uint32_t watchers) {
+Answer event_answer(const EventSnapshot& event) {
   Answer answer;
   JsonWriter json(&answer.body);
-  write_event(json, event, watchers);
+  write_event(json, event);
   return answer;
+}
+
+void append_sse_update(std::string* out, const EventSnapshot& event, std::uint64_t seq) {
+  out->append("event: availability\nid: ");
+  out->append(std::to_string(seq));
+  out->append("\ndata: ");
+  JsonWriter json(out);  // one line: the writer emits no newline
+  json.begin_object();
+  write_event_fields(json, event);
+  json.number_field("seq", seq);
+  json.end_object();
+  out->append("\n\n");
 }
 
 Answer event_page_answer(std::span<const EventSnapshot> events, bool more) {
@@ -341,7 +358,7 @@ Answer event_page_answer(std::span<const EventSnapshot> events, bool more) {
   json.begin_object();
   json.key("events");
   json.begin_array();
-  for (const EventSnapshot& event : events) write_event(json, event, 0);
+  for (const EventSnapshot& event : events) write_event(json, event);
   json.end_array();
   if (more && !events.empty()) {
     json.string_field("next_after", events.back().id.view());

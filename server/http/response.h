@@ -51,7 +51,16 @@ Answer refusal(Outcome outcome, std::string_view message, int status = 0);
 // The answer of an owner shard to a routed command.
 Answer shard_answer(Route route, const ShardCommand& command, const ShardResult& result);
 // GET /v1/events/{id}: the event with its live counters.
-Answer event_answer(const EventSnapshot& event, std::uint32_t watchers = 0);
+Answer event_answer(const EventSnapshot& event);
+
+// Server-Sent Events (GET /v1/events/{id}/watch): the head of the endless
+// answer, one update (`event: availability`, `id:` the sequence number,
+// `data:` the event's JSON plus "seq"), and the heartbeat comment.
+inline constexpr std::string_view sse_head =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+    "X-Accel-Buffering: no\r\n\r\n";
+void append_sse_update(std::string* out, const EventSnapshot& event, std::uint64_t seq);
+inline constexpr std::string_view sse_heartbeat = ": heartbeat\n\n";
 // GET /v1/events: a page; `more` sets next_after to the last id.
 Answer event_page_answer(std::span<const EventSnapshot> events, bool more);
 

@@ -157,6 +157,7 @@ std::optional<Shape> shape_of(const Path& path) {
     if (n == 4 && s[3] == "bookings") {
       return Shape{"GET, POST", {{{get, Route::list_bookings}, {post, Route::book}}}, 2};
     }
+    if (n == 4 && s[3] == "watch") return Shape{"GET", {{{get, Route::watch}}}, 1};
     if (n == 5 && s[3] == "waitlist") {
       return Shape{
           "GET, DELETE", {{{get, Route::waitlist_position}, {delete_, Route::leave_waitlist}}}, 2};
@@ -203,6 +204,7 @@ bool decode_params(const Path& path, Target* target, RouteError* error) {
     case Route::list_bookings:
     case Route::waitlist_position:
     case Route::leave_waitlist:
+    case Route::watch:
       if (!decode_named(s[2], "id", "128", false, &target->id, error)) return false;
       if (path.count == 5) return decode_named(s[4], "user", "64", false, &target->user, error);
       return true;
@@ -218,12 +220,12 @@ bool decode_params(const Path& path, Target* target, RouteError* error) {
 }  // namespace
 
 std::string_view route_name(Route route) {
-  static constexpr std::array<std::string_view, 15> names = {
-      "create_event",  "put_event",         "get_event",
-      "update_event",  "list_events",       "book",
-      "list_bookings", "get_booking",       "cancel",
-      "confirm",       "waitlist_position", "leave_waitlist",
-      "stats",         "metrics",           "healthz"};
+  static constexpr std::array<std::string_view, 16> names = {
+      "create_event", "put_event", "get_event",         "update_event",
+      "list_events",  "book",      "list_bookings",     "get_booking",
+      "cancel",       "confirm",   "waitlist_position", "leave_waitlist",
+      "stats",        "metrics",   "healthz",           "watch"};
+  static_assert(names.size() == static_cast<std::size_t>(Route::watch) + 1);
   return names[static_cast<std::size_t>(route)];
 }
 

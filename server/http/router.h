@@ -31,6 +31,7 @@ enum class Route : std::uint8_t {
   stats,              // GET /v1/stats
   metrics,            // GET /metrics
   healthz,            // GET /healthz
+  watch,              // GET /v1/events/{id}/watch (Server-Sent Events)
 };
 
 std::string_view route_name(Route route);  // "book", "get_event", ...

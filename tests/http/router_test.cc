@@ -55,7 +55,7 @@ TEST(Router, DecodesPathParameters) {
 TEST(Router, UnknownPathsAre404NamingTheRoute) {
   for (const std::string_view path :
        {"/", "/v1", "/v1/", "/v2/events", "/v1/events/", "/v1/events//bookings",
-        "/v1/events/e1/watch", "/v1/events/e1/bookings/x", "/v1/bookings", "/metrics/x",
+        "/v1/events/e1/watch/x", "/v1/events/e1/bookings/x", "/v1/bookings", "/metrics/x",
         "/v1/events/e/waitlist/u/x/y", "no-slash", ""}) {
     Target target;
     RouteError error;
