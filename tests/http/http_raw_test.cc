@@ -89,6 +89,45 @@ TEST(HttpRaw, ManyPipelinedRequestsAnsweredInOrderAcrossShards) {
             count);
 }
 
+// Pipelined requests after a `Connection: close` request, or after one the
+// server cannot frame, are never run: the answers before them go out, then
+// the connection closes.
+TEST(HttpRaw, NothingAfterTheLastAnswerOfAConnectionRuns) {
+  AdmitdProcess server = start_admitd();
+  const std::string event = event_on(1, shards, "last");
+  Client client;
+  ASSERT_EQ(client.send("PUT", server.http_url("/v1/events/" + event), R"({"capacity":9})").status,
+            201);
+  const std::string bookings = "/v1/events/" + event + "/bookings";
+  const auto book = [&](const std::string& user, std::string_view extra = {}) {
+    return raw_request("POST", bookings, R"({"user":")" + user + R"("})", extra);
+  };
+  const std::pair<std::string, std::string> endings[] = {
+      {"Connection: close", book("b", "Connection: close\r\n")},
+      {"413", "POST " + bookings + " HTTP/1.1\r\nContent-Length: 70000\r\n\r\n"},
+      {"431", raw_request("GET", "/healthz", "", "X-Pad: " + std::string(9000, 'h') + "\r\n")},
+  };
+  int booked = 0;
+  for (const auto& [name, ending] : endings) {
+    SCOPED_TRACE(name);
+    const std::string first = "first-" + name.substr(0, 3), never = "never-" + name.substr(0, 3);
+    Raw raw(server.http_port());
+    ASSERT_TRUE(raw.send(book(first) + ending + book(never)));
+    bool timed_out = false;
+    const std::vector<RawAnswer> answers = split_answers(raw.read_all(&timed_out));
+    EXPECT_FALSE(timed_out);
+    ASSERT_EQ(answers.size(), 2u);
+    EXPECT_EQ(answers[0].json()["user"], first);
+    EXPECT_NE(answers[1].head.find("Connection: close"), std::string::npos);
+    booked += name == "Connection: close" ? 2 : 1;
+    const Reply never_booked =
+        client.send("GET", server.http_url("/v1/events/" + event + "/waitlist/" + never));
+    EXPECT_EQ(never_booked.json()["position"], 0);
+    EXPECT_FALSE(never_booked.json().contains("ref")) << never << " never booked";
+  }
+  EXPECT_EQ(get_json(server, "/v1/events/" + event)["confirmed"], booked);
+}
+
 // A keep-alive request split into 1-byte writes, then another in the same way.
 TEST(HttpRaw, OneByteWritesKeepAlive) {
   AdmitdProcess server = start_admitd();
