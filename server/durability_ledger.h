@@ -76,13 +76,21 @@ class DurabilityLedger {
   //   sink.release_client(slot, generation, count) -> false when the client
   //     is gone (its marks are dropped); `count` answers (its units) go;
   //   sink.release_peer(origin, count): `count` answers to `origin` go.
+  // When `failed` (the log failed: the batches after `durable` may never
+  // commit), everything else goes too, in stream order, as
+  //   sink.fail_client(slot, generation, count) -> false when gone, and
+  //   sink.fail_peer(origin, count):
+  // those answers reflect changes that are not durable; the sink answers
+  // them UNAVAILABLE, never as they were.
   template <class Sink>
-  void release(std::uint64_t durable, Sink& sink) {
+  void release(std::uint64_t durable, bool failed, Sink& sink) {
     std::size_t kept = 0;
     for (const std::uint32_t slot : waiting_) {
       Client& client = clients_[slot];
-      const std::size_t released = take_released(client.marks, durable);
-      if (released != 0 && !sink.release_client(slot, client.generation, released)) {
+      if (failed) {
+        fail_client(slot, client, durable, sink);
+      } else if (const std::size_t released = take_released(client.marks, durable);
+                 released != 0 && !sink.release_client(slot, client.generation, released)) {
         client.marks.clear();
       }
       client.listed = !client.marks.empty();
@@ -96,6 +104,7 @@ class DurabilityLedger {
         count += marks.front().end;
       }
       if (count != 0) sink.release_peer(origin, static_cast<std::uint32_t>(count));
+      if (failed) fail_peer(origin, durable, sink);
     }
   }
 
@@ -123,6 +132,41 @@ class DurabilityLedger {
     marks.erase(marks.begin(), marks.begin() + static_cast<std::ptrdiff_t>(count));
     for (Mark& mark : marks) mark.end -= released;
     return released;
+  }
+
+  // Every mark of `client` goes, oldest first: runs of durable ones
+  // released, runs of the others failed.
+  template <class Sink>
+  static void fail_client(std::uint32_t slot, Client& client, std::uint64_t durable, Sink& sink) {
+    std::size_t done = 0;  // stream position handed to the sink so far
+    for (std::size_t i = 0; i < client.marks.size();) {
+      const bool durable_run = client.marks[i].batch <= durable;
+      std::size_t end = client.marks[i].end;
+      for (++i; i < client.marks.size() && (client.marks[i].batch <= durable) == durable_run; ++i) {
+        end = client.marks[i].end;
+      }
+      const bool live = durable_run ? sink.release_client(slot, client.generation, end - done)
+                                    : sink.fail_client(slot, client.generation, end - done);
+      if (!live) break;
+      done = end;
+    }
+    client.marks.clear();
+  }
+  // What is left of `origin`'s marks (none durable) is failed.
+  template <class Sink>
+  void fail_peer(std::uint32_t origin, std::uint64_t durable, Sink& sink) {
+    std::deque<Mark>& marks = peers_[origin];
+    std::size_t count = 0;
+    for (; !marks.empty(); marks.pop_front()) {
+      if (marks.front().batch <= durable) {  // a refusal after the failed ones: in order
+        if (count != 0) sink.fail_peer(origin, static_cast<std::uint32_t>(count));
+        sink.release_peer(origin, static_cast<std::uint32_t>(marks.front().end));
+        count = 0;
+        continue;
+      }
+      count += marks.front().end;
+    }
+    if (count != 0) sink.fail_peer(origin, static_cast<std::uint32_t>(count));
   }
 
   std::vector<Client> clients_;          // by slot

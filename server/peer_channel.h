@@ -9,10 +9,12 @@
 
 #include <cassert>
 #include <cstdint>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "server/server.h"
+#include "server/shard_command.h"
 
 namespace admit::server {
 
@@ -95,6 +97,18 @@ class PeerChannel {
     shared_.responses(shard_, origin).commit_push(count);
     invisible_[origin] -= count;
     wake(origin);
+  }
+  // Owner side: the same, the answers first replaced by a refusal (they
+  // reflect changes that may never be durable).
+  void make_visible_refused(std::uint32_t origin, std::uint32_t count, Outcome outcome,
+                            std::string_view message) {
+    assert(count <= invisible_[origin]);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      ShardResult& result = shared_.responses(shard_, origin).try_push_ahead(i)->result;
+      delete result.take_page();
+      refuse(outcome, message, &result);
+    }
+    make_visible(origin, count);
   }
   // Owner side, stopping: answers never made visible are dropped, their
   // ListBookings pages freed.

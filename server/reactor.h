@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/http/exchange.h"
@@ -165,6 +166,11 @@ class Reactor {
   // awaiting_durable bytes are durable now and go out. False when the
   // connection is gone.
   bool release_client(std::uint32_t index, std::uint32_t generation, std::size_t bytes);
+  // For ShardCore::release() while the log is failed: the first `bytes`
+  // reflect batches that may never commit; each of their replies goes as
+  // UNAVAILABLE with `message` instead. False when the connection is gone.
+  bool fail_client(std::uint32_t index, std::uint32_t generation, std::size_t bytes,
+                   std::string_view message);
 
  private:
   // reactor_wal.cc: opening, recovering and closing the write-ahead log

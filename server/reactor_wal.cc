@@ -2,9 +2,16 @@
 // it: opened and replayed at start, its completion eventfd read, closed at
 // the end, and the connection side of releasing durable answers. What goes
 // into the log and what waits for it is ShardCore's (shard_core.h).
+#include <cassert>
+#include <charconv>
 #include <cstdio>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "server/completion_tag.h"
+#include "server/http/response.h"
 #include "server/reactor.h"
 
 namespace admit::server {
@@ -27,6 +34,33 @@ wal::Options wal_options(const ServerOptions& options, std::uint32_t shard, Shar
   wal.log = [](const std::string& line) { std::fprintf(stderr, "admitd: %s\n", line.c_str()); };
   wal.sync_latency = &metrics.wal_sync;
   return wal;
+}
+
+std::vector<std::uint8_t> refused_http_answers(std::span<const std::uint8_t> bytes,
+                                               std::string_view message) {
+  constexpr std::string_view header_end = "\r\n\r\n";
+  constexpr std::string_view length_field = "\r\nContent-Length: ";
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  const http::Answer refusal = http::refusal(Outcome::unavailable, message);
+  std::string out;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t head_end = text.find(header_end, at);
+    assert(head_end != std::string_view::npos);  // whole answers this server wrote
+    const std::string_view head = text.substr(at, head_end - at);
+    const std::size_t length_at = head.find(length_field);
+    if (length_at == std::string_view::npos) {  // 100 Continue: no body, reflects nothing
+      out.append(text.substr(at, head_end + header_end.size() - at));
+      at = head_end + header_end.size();
+      continue;
+    }
+    std::size_t length = 0;
+    const std::string_view digits = head.substr(length_at + length_field.size());
+    std::from_chars(digits.data(), digits.data() + digits.size(), length);
+    const bool keep_alive = head.find("\r\nConnection: close") == std::string_view::npos;
+    http::append_answer(&out, refusal, keep_alive);
+    at = head_end + header_end.size() + length;
+  }
+  return {out.begin(), out.end()};
 }
 
 }  // namespace
@@ -88,6 +122,28 @@ bool Reactor::release_client(std::uint32_t index, std::uint32_t generation, std:
     connection.send_queued.insert(connection.send_queued.end(), awaiting.begin(), end);
     awaiting.erase(awaiting.begin(), end);
   }
+  submit_send(connection);
+  attend(connection);
+  return true;
+}
+
+// Answers of a failed batch, each replaced by a refusal: binary reply frames
+// (request_codec.h), or HTTP answers (each as this server writes them, with
+// Content-Length; an interim 100 Continue, which has none, stays).
+bool Reactor::fail_client(std::uint32_t index, std::uint32_t generation, std::size_t bytes,
+                          std::string_view message) {
+  Connection& connection = *connections_[index];
+  if (!connection.live() || connection.generation != generation) return false;
+  connection.latency_marks.release(
+      bytes, release_ns_,
+      shared_.metrics[shard_].latency[static_cast<std::size_t>(connection.protocol())]);
+  std::vector<std::uint8_t>& awaiting = connection.awaiting_durable;
+  const std::span<const std::uint8_t> failed{awaiting.data(), bytes};
+  const std::vector<std::uint8_t> refused =
+      connection.http ? refused_http_answers(failed, message)
+                      : refused_reply_frames(failed, Outcome::unavailable, message);
+  awaiting.erase(awaiting.begin(), awaiting.begin() + static_cast<std::ptrdiff_t>(bytes));
+  connection.send_queued.insert(connection.send_queued.end(), refused.begin(), refused.end());
   submit_send(connection);
   attend(connection);
   return true;

@@ -1,5 +1,8 @@
 #include "server/request_codec.h"
 
+#include <cassert>
+#include <cstring>
+
 #include "protocol/framing.h"
 #include "protocol/shard.h"
 
@@ -536,6 +539,46 @@ std::vector<std::uint8_t> single_reply_frame(Outcome outcome, std::string_view m
   finish_frame(builder, wire::CreateFrame(builder, 0, replies));
   const auto bytes = builder.GetBufferSpan();
   return {bytes.begin(), bytes.end()};
+}
+
+std::vector<std::uint8_t> refused_reply_frames(std::span<const std::uint8_t> frames,
+                                               Outcome outcome, std::string_view message) {
+  std::vector<std::uint8_t> out;
+  std::vector<std::uint64_t> aligned;  // the verifier wants the frame on an 8-byte boundary
+  ReplyFrameBuilder builder;
+  std::vector<ReplyOffset> replies;
+  while (frames.size() >= frame_header_size) {
+    const std::size_t size =
+        frame_header_size + (std::size_t{frames[0]} | std::size_t{frames[1]} << 8 |
+                             std::size_t{frames[2]} << 16 | std::size_t{frames[3]} << 24);
+    assert(size <= frames.size());  // whole frames this server wrote
+    aligned.resize(size / 8 + 1);
+    std::memcpy(aligned.data(), frames.data(), size);
+    std::string why;
+    const wire::Frame* frame =
+        verify_frame({reinterpret_cast<const std::uint8_t*>(aligned.data()), size}, &why);
+    frames = frames.subspan(size);
+    if (frame == nullptr || frame->replies() == nullptr) continue;
+    builder.Clear();
+    replies.clear();
+    for (const wire::Reply* original : *frame->replies()) {
+      const wire::HelloReply* hello = original->result_as_HelloReply();
+      replies.push_back(hello == nullptr
+                            ? encode_refusal(builder, original->id(), outcome, message)
+                            : reply(builder, original->id(), from_wire(original->outcome()),
+                                    original->message() == nullptr
+                                        ? std::string_view{}
+                                        : original->message()->string_view(),
+                                    wire::Result::HelloReply,
+                                    wire::CreateHelloReply(builder, hello->version(),
+                                                           hello->shards(), hello->shard())
+                                        .Union()));
+    }
+    finish_frame(builder, wire::CreateFrame(builder, 0, builder.CreateVector(replies)));
+    const auto bytes = builder.GetBufferSpan();
+    out.insert(out.end(), bytes.begin(), bytes.end());
+  }
+  return out;
 }
 
 }  // namespace admit::server

@@ -90,4 +90,10 @@ ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id,
 // refusal of a connection past --max-connections. Wire bytes, prefix included.
 std::vector<std::uint8_t> single_reply_frame(Outcome outcome, std::string_view message);
 
+// Reply frames (wire bytes, back to back) rewritten, one frame for each: every
+// reply keeps its id and becomes `outcome` with `message`, except a Hello's,
+// which reflects no state. For answers that waited for a log batch that failed.
+std::vector<std::uint8_t> refused_reply_frames(std::span<const std::uint8_t> frames,
+                                               Outcome outcome, std::string_view message);
+
 }  // namespace admit::server

@@ -8,15 +8,17 @@
 //
 // `Log` is storage::wal::ShardWal in admitd (or the simulator's log): a
 // template parameter, so the per-request calls into it are direct. It offers
-// admission(), failure(), append(command, now_ms), seal(), durable_batch(),
-// checkpoint_due(now_ms), checkpoint(snapshot, now_ms); storage/wal/wal.h says
-// what each means. Null: durability off, every batch counts as durable.
+// admission(), failure(), failed(), append(command, now_ms), seal(),
+// durable_batch(), checkpoint_due(now_ms), checkpoint(snapshot, now_ms);
+// storage/wal/wal.h says what each means. Null: durability off, every batch counts as durable.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
 
 #include <cstdint>
 #include <deque>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/durability_ledger.h"
@@ -77,7 +79,13 @@ class ShardCore final : public storage::EventObserver {
   }
   // 5. Everything whose batch is durable now goes: client answers to
   //    sink.release_client(slot, generation, count) (false: gone), ring
-  //    answers made visible, events and counters published.
+  //    answers made visible, events and counters published. While the log
+  //    is failed, the answers waiting for batches that are not durable go
+  //    too, to sink.fail_client(slot, generation, count, message) (false:
+  //    gone) and as ring answers made UNAVAILABLE: the sink answers them
+  //    UNAVAILABLE with `message`. Their events and counters stay
+  //    unpublished unless the batches commit after all (out of space, then
+  //    freed): the directory never shows what a crash could undo.
   template <class Sink>
   void release(Sink& sink);
 
@@ -120,7 +128,9 @@ class ShardCore final : public storage::EventObserver {
 
   storage::wal::Command log_command_;  // reused: its strings keep their capacity
   std::uint64_t turn_batch_ = 0;
-  bool turn_appended_ = false;
+  // Some answer of the turn came from the machine (not a refusal before it),
+  // or the turn logged a change.
+  bool turn_used_machine_ = false;
   std::uint32_t events_owned_ = 0;
   std::uint64_t overloaded_ = 0;
 
@@ -139,11 +149,18 @@ template <class Sink>
 struct ShardCore<Log>::ReleaseTo {
   Sink& clients;
   PeerChannel& peers;
+  std::string_view failed_message;
   bool release_client(std::uint32_t slot, std::uint32_t generation, std::size_t count) {
     return clients.release_client(slot, generation, count);
   }
+  bool fail_client(std::uint32_t slot, std::uint32_t generation, std::size_t count) {
+    return clients.fail_client(slot, generation, count, failed_message);
+  }
   void release_peer(std::uint32_t origin, std::uint32_t count) {
     peers.make_visible(origin, count);
+  }
+  void fail_peer(std::uint32_t origin, std::uint32_t count) {
+    peers.make_visible_refused(origin, count, Outcome::unavailable, failed_message);
   }
 };
 
@@ -162,9 +179,18 @@ void ShardCore<Log>::serve_peers(std::int64_t now_ms, Deliver&& deliver) {
 template <class Log>
 template <class Sink>
 void ShardCore<Log>::release(Sink& sink) {
+  // Failed first: a log that failed after committing more shows it in a
+  // durable batch read after, so nothing durable is answered UNAVAILABLE.
+  const bool failed = log_ && log_->failed();
   const std::uint64_t durable = durable_batch();
-  ReleaseTo<Sink> to{sink, peers_};
-  ledger_.release(durable, to);
+  std::string failed_message;
+  if (failed) {
+    failed_message = "storage: " + log_->failure() +
+                     "; this change is not known to be durable: retry with the same request id "
+                     "once storage works again";
+  }
+  ReleaseTo<Sink> to{sink, peers_, failed_message};
+  ledger_.release(durable, failed, to);
   for (; !publications_.empty() && publications_.front().batch <= durable;
        publications_.pop_front()) {
     publish(publications_.front());

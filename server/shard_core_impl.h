@@ -89,20 +89,27 @@ bool ShardCore<Log>::admitted(ShardResult* result) {
 template <class Log>
 void ShardCore<Log>::apply(const ShardCommand& command, std::int64_t now_ms, ShardResult* result) {
   result->op = command.op;  // nothing below assigns the whole result
-  if (!may_act_on_booking(machine_, command, result)) return;
-  if (!is_mutation(command.op)) return execute_read(machine_, command, result);
+  // A refusal here or a read reflects the machine, as does any admitted mutation.
+  if (!may_act_on_booking(machine_, command, result)) {
+    turn_used_machine_ = true;
+    return;
+  }
+  if (!is_mutation(command.op)) {
+    turn_used_machine_ = true;
+    return execute_read(machine_, command, result);
+  }
   if (command.op == ShardOp::create_event && events_owned_ >= events_per_shard_max) {
     ++overloaded_;
     return refuse(Outcome::overloaded, shard_core_detail::directory_full_message, result);
   }
   if (!admitted(result)) return;
+  turn_used_machine_ = true;  // even a refusal (SOLD_OUT, ALREADY_BOOKED) reflects its state
   to_wal_command(command, &log_command_);
   const std::uint64_t before = machine_.change_count();
   take_result(storage::wal::apply(machine_, log_command_, now_ms), result);
   if (machine_.change_count() == before) return;
   if (log_) {
     log_->append(log_command_, now_ms);
-    turn_appended_ = true;
   }
   if (command.op == ShardOp::create_event && result->outcome == Outcome::ok) ++events_owned_;
 }
@@ -123,7 +130,7 @@ bool ShardCore<Log>::expire(std::int64_t now_ms) {
   storage::wal::apply(machine_, expire_command, now_ms);
   if (log_ && machine_.change_count() != before) {
     log_->append(expire_command, now_ms);
-    turn_appended_ = true;
+    turn_used_machine_ = true;
   }
   return true;
 }
@@ -151,12 +158,13 @@ void ShardCore<Log>::seal() {
   if (!log_) return;  // turn_batch_ stays 0: answers go at once
   const std::uint64_t sealed = log_->seal();
   // While the storage is failed the sealed batches may never commit. A turn
-  // that logged nothing (refusals, reads) answers at once instead of behind
-  // them; a turn that logged something waits, so nothing unpersisted is
-  // acknowledged.
-  const bool failed = log_->admission() == storage::wal::Admission::unavailable;
-  turn_batch_ = failed && !turn_appended_ ? 0 : sealed;
-  turn_appended_ = false;
+  // whose answers reflect nothing of the machine (refusals before it) answers
+  // at once instead of behind them. One whose answers came from the machine,
+  // which may hold changes of those batches, waits: release() answers them
+  // UNAVAILABLE unless those batches are durable, so no client is told
+  // what a crash could undo.
+  turn_batch_ = log_->failed() && !turn_used_machine_ ? 0 : sealed;
+  turn_used_machine_ = false;
 }
 
 template <class Log>

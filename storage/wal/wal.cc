@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -39,8 +41,18 @@ int put_u32(MDB_txn* txn, MDB_dbi db, std::string_view key, std::uint32_t value)
   return mdb_put(txn, db, &k, &v, 0);
 }
 
+bool is_space_error(int rc) { return rc == ENOSPC || rc == EDQUOT || rc == EFBIG; }
+
 // Records replayed between looks at the clock for the progress callback.
 constexpr std::uint64_t progress_check_records = 4096;
+// A commit writes its records plus B-tree pages and the free list: at most
+// this many times the records' bytes, plus a few pages.
+constexpr std::uint64_t commit_bytes_factor = 2;
+constexpr std::uint64_t commit_overhead_bytes = 1 << 20;
+// Pages a commit touches besides its records' (branch pages, the named
+// databases' roots, the free list, the meta page), twice: what waits may
+// take two transactions.
+constexpr std::size_t commit_overhead_pages = 16;
 
 }  // namespace
 
@@ -68,7 +80,9 @@ struct ShardWal::Batch {
 ShardWal::Batch& ShardWal::slot(std::uint64_t batch) { return slots_[batch % slots_.size()]; }
 
 ShardWal::ShardWal(Options options)
-    : options_(std::move(options)), slots_(options_.sealed_batches_max + 1) {}
+    : options_(std::move(options)),
+      slots_(options_.sealed_batches_max + 1),
+      reserve_supported_(options_.reserve_ahead_bytes > 0) {}
 
 std::unique_ptr<ShardWal> ShardWal::open(Options options, std::string* why) {
   if (options.shards == 0 || options.shards > shards_max || options.shard >= options.shards) {
@@ -205,6 +219,9 @@ bool ShardWal::recover(StateMachine& machine, const Progress& progress, Recovery
   report->elapsed_ms = steady_ms() - start_ms;
   next_lsn_ = report->last_lsn + 1;
   records_since_checkpoint_ = report->records_replayed;
+  MDB_stat stat{};
+  if (mdb_env_stat(env_, &stat) == MDB_SUCCESS) page_bytes_ = stat.ms_psize;
+  reserve_space();  // before the first admission(): the room is known from the start
   recovered_ = true;
   syncer_ = std::thread([this] { run_syncer(); });
   return true;
@@ -284,11 +301,30 @@ void ShardWal::reclaim() {
   }
 }
 
+std::size_t ShardWal::commit_need(std::size_t bytes) const {
+  return bytes * commit_bytes_factor + commit_overhead_pages * page_bytes_;
+}
+
+// After reclaim(): the room is published before durable_batch() moves, so
+// a batch that left in_flight_bytes_ is in the file's use already.
+bool ShardWal::fits(std::size_t extra_bytes) {
+  const std::size_t checkpoint =
+      checkpoint_batch_ > durable_batch() ? pending_checkpoint_bytes_ : 0;
+  return commit_need(in_flight_bytes_ + checkpoint + extra_bytes) <=
+         room_bytes_.load(std::memory_order_acquire);
+}
+
 Admission ShardWal::admission() {
   assert(recovered_ && !closed_);
   reclaim();
   if (failed_.load(std::memory_order_acquire)) return Admission::unavailable;
   const Batch& open = slot(sealed_ + 1);
+  const bool refusing = !fits(open.bytes.size()) && space_short_.load();
+  if (refusing != space_refusing_.load(std::memory_order_relaxed)) {
+    space_refusing_.store(refusing, std::memory_order_relaxed);
+  }
+  if (refusing) return Admission::unavailable;
+  if (!fits(open.bytes.size())) return Admission::overloaded;  // the reserve is growing
   if (sealed_ - durable_batch() >= options_.sealed_batches_max ||
       in_flight_bytes_ + open.bytes.size() >= options_.sealed_bytes_max) {
     return Admission::overloaded;
@@ -301,7 +337,9 @@ void ShardWal::append(const Command& command, std::int64_t now_ms) {
   assert(sealed_ - durable_batch() < options_.sealed_batches_max);
   Batch& batch = slot(sealed_ + 1);
   if (batch.ends.empty()) batch.first_lsn = next_lsn_;
+  const std::size_t start = batch.bytes.size();
   encode(command, now_ms, batch.bytes);
+  bytes_since_checkpoint_ += batch.bytes.size() - start;
   batch.ends.push_back(static_cast<std::uint32_t>(batch.bytes.size()));
   ++next_lsn_;
   ++records_since_checkpoint_;
@@ -330,13 +368,40 @@ std::uint64_t ShardWal::seal() {
 bool ShardWal::checkpoint_due(std::int64_t now_ms) {
   if (last_checkpoint_ms_ < 0) last_checkpoint_ms_ = now_ms;
   if (checkpoint_batch_ > durable_batch()) return false;
-  return records_since_checkpoint_ >= options_.checkpoint_every_records ||
-         (records_since_checkpoint_ > 0 &&
-          now_ms - last_checkpoint_ms_ >= options_.checkpoint_every_ms);
+  const bool due = records_since_checkpoint_ >= options_.checkpoint_every_records ||
+                   (records_since_checkpoint_ > 0 &&
+                    now_ms - last_checkpoint_ms_ >= options_.checkpoint_every_ms);
+  // Not while the last snapshot's size would not fit (taken in vain): the
+  // syncer is asked for the room first.
+  return due && fits_checkpoint(checkpoint_bytes(last_snapshot_bytes_));
+}
+
+bool ShardWal::fits_checkpoint(std::size_t bytes) {
+  const std::size_t open = slot(sealed_ + 1).bytes.size();
+  if (fits(open + bytes)) return true;
+  const std::size_t wanted = commit_need(in_flight_bytes_ + open + bytes);
+  if (wanted_room_.exchange(wanted) != wanted) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  }
+  return false;
+}
+
+// The snapshot, and the log's pages, each rewritten once as its records go.
+std::size_t ShardWal::checkpoint_bytes(std::size_t snapshot_bytes) const {
+  return snapshot_bytes + bytes_since_checkpoint_;
 }
 
 bool ShardWal::checkpoint(std::vector<std::uint8_t> snapshot, std::int64_t now_ms) {
+  last_snapshot_bytes_ = snapshot.size();
   if (checkpoint_batch_ > durable_batch() || admission() != Admission::accept) return false;
+  const std::size_t bytes = checkpoint_bytes(snapshot.size());
+  if (!fits_checkpoint(bytes)) return false;
+  // The next checkpoint, a little larger, finds its room reserved already:
+  // no snapshot taken in vain.
+  wanted_room_.store(commit_need(bytes + bytes / 4));
+  pending_checkpoint_bytes_ = bytes;
+  bytes_since_checkpoint_ = 0;
   Batch& batch = slot(sealed_ + 1);
   batch.has_checkpoint = true;
   batch.checkpoint_lsn = next_lsn_ - 1;
@@ -349,7 +414,7 @@ bool ShardWal::checkpoint(std::vector<std::uint8_t> snapshot, std::int64_t now_m
 
 std::string ShardWal::failure() const {
   std::lock_guard lock(failure_mutex_);
-  return failure_;
+  return failed_.load() || !space_refusing_.load() ? failure_ : space_shortage_;
 }
 
 WalStats ShardWal::stats() const {
@@ -360,7 +425,8 @@ WalStats ShardWal::stats() const {
                   .checkpoints = checkpoints_.load(),
                   .map_resizes = map_resizes_.load(),
                   .map_size_bytes = map_size_bytes_.load(),
-                  .failed = failed_.load()};
+                  .failed = failed_.load(),
+                  .failed_for_good = failed_for_good_.load()};
 }
 
 void ShardWal::close() {
@@ -382,13 +448,18 @@ void ShardWal::run_syncer() {
   for (;;) {
     const bool stopping = stop_.load(std::memory_order_acquire);
     const std::uint64_t sealed = sealed_batch_.load(std::memory_order_acquire);
-    bool ok = true;
-    if (durable_batch() < sealed) ok = commit_pending(sealed);
+    // Failed for good: never written or flushed again (a flush that failed
+    // once may have dropped pages that a later one would report as synced).
+    bool ok = !failed_for_good_.load();
+    if (ok) reserve_space();
+    if (ok && durable_batch() < sealed) ok = commit_pending(sealed);
     if (ok) ok = sync_if_due(stopping || failed_.load());
     if (stopping && (!ok || durable_batch() == sealed)) return;  // failed: one try at close
 
     int timeout_ms = -1;
-    if (failed_.load()) {
+    if (failed_for_good_.load()) {
+      timeout_ms = -1;  // until told to stop
+    } else if (failed_.load() || space_short_.load()) {
       timeout_ms = static_cast<int>(options_.failed_retry_ms);
     } else if (unsynced_) {
       const std::int64_t due = last_sync_ms_ + options_.sync_interval_ms - steady_ms();
@@ -404,14 +475,15 @@ void ShardWal::run_syncer() {
 
 // Commits batches durable+1..last in one write transaction, growing the map
 // on MDB_MAP_FULL. On any other error the transaction is aborted (nothing of
-// it is acknowledged) and the WAL is failed until a retry succeeds.
+// it is acknowledged) and the WAL is failed: until a retry succeeds when it
+// is out of space, for good otherwise.
 bool ShardWal::commit_pending(std::uint64_t last) {
   const std::uint64_t first = durable_batch() + 1;
   for (;;) {
     MDB_txn* txn;
     int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-    if (rc != MDB_SUCCESS) {
-      enter_failed(lmdb_error("mdb_txn_begin", rc));
+    if (rc != MDB_SUCCESS) {  // MDB_PANIC: LMDB itself gave up after a failed write
+      enter_failed(lmdb_error("mdb_txn_begin", rc), false);
       return false;
     }
     rc = write_batches(txn, first, last);
@@ -435,9 +507,13 @@ bool ShardWal::commit_pending(std::uint64_t last) {
         continue;
       }
     }
-    enter_failed(rc == MDB_MAP_FULL ? "the WAL map is full at map_size_max_bytes = " +
-                                          std::to_string(map_size) + " bytes"
-                                    : lmdb_error("commit", rc));
+    if (rc == MDB_MAP_FULL) {
+      enter_failed(
+          "the WAL map is full at map_size_max_bytes = " + std::to_string(map_size) + " bytes",
+          true);
+    } else {
+      enter_failed(lmdb_error("commit", rc), out_of_space(rc, first, last));
+    }
     return false;
   }
   std::uint64_t records = 0;
@@ -445,6 +521,7 @@ bool ShardWal::commit_pending(std::uint64_t last) {
   records_committed_.fetch_add(records);
   batches_committed_.fetch_add(last - first + 1);
   transactions_.fetch_add(1);
+  publish_room();  // before durable moves: admission() then counts these pages as used
   durable_batch_.store(last, std::memory_order_release);
   if (options_.mode == Mode::strict) {
     syncs_.fetch_add(1);
@@ -509,8 +586,10 @@ bool ShardWal::sync_if_due(bool force) {
   if (!force && now_ms - last_sync_ms_ < options_.sync_interval_ms) return true;
   last_sync_ms_ = now_ms;
   const std::int64_t sync_start_ns = steady_ns();
+  // Never retried: the commits it covered were answered already, and a
+  // later flush that succeeds says nothing of the pages this one dropped.
   if (const int rc = mdb_env_sync(env_, 1); rc != MDB_SUCCESS) {
-    enter_failed(lmdb_error("mdb_env_sync", rc));
+    enter_failed(lmdb_error("mdb_env_sync", rc), false);
     return false;
   }
   if (options_.sync_latency) options_.sync_latency->observe(steady_ns() - sync_start_ns);
@@ -520,16 +599,111 @@ bool ShardWal::sync_if_due(bool force) {
   return true;
 }
 
-void ShardWal::enter_failed(const std::string& cause) {
-  if (failed_.load()) return;
+void ShardWal::reserve_space() {
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  const std::size_t used = (info.me_last_pgno + 1) * page_bytes_;
+  const std::size_t map_max = options_.map_size_max_bytes;
+  // And the room a checkpoint waits for.
+  const std::size_t wanted = wanted_room_.load();
+  const std::size_t target = std::min(map_max, used + options_.reserve_ahead_bytes + wanted);
+  int fd = -1;
+  struct stat file {};
+  // The file's size is what an earlier run reserved (LMDB only ever writes
+  // the pages it uses).
+  if (reserved_bytes_ == 0 && mdb_env_get_fd(env_, &fd) == MDB_SUCCESS && ::fstat(fd, &file) == 0) {
+    reserved_bytes_ = static_cast<std::size_t>(file.st_size);
+  }
+  // In steps of half the reserve, not a call per commit; while the disk is
+  // short, at every retry.
+  const std::size_t low = std::min(map_max, used + options_.reserve_ahead_bytes / 2 + wanted);
+  if (reserve_supported_ && (reserved_bytes_ < low || (disk_short_ && reserved_bytes_ < target)) &&
+      mdb_env_get_fd(env_, &fd) == MDB_SUCCESS) {
+    disk_short_ = false;
+    // Short of space: as much as the disk has left, in halving steps.
+    for (std::size_t step = target - reserved_bytes_; step >= page_bytes_; step /= 2) {
+      const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(reserved_bytes_ + step));
+      if (rc == 0) {
+        reserved_bytes_ += step;
+        break;
+      }
+      if (!is_space_error(rc)) {
+        reserve_supported_ = false;  // commits find out, and out_of_space() says which
+        break;
+      }
+      disk_short_ = true;
+      short_error_ = rc;
+    }
+  }
+  std::string shortage;
+  if (disk_short_) {
+    shortage = "out of disk space: cannot reserve " + std::to_string(target - reserved_bytes_) +
+               " more bytes for the log in " + shard_path(options_.dir, options_.shard).string() +
+               " (" + std::strerror(short_error_) + ")";
+  } else if (used + options_.reserve_ahead_bytes > map_max) {
+    shortage = "the WAL map is nearly full: " + std::to_string(used) +
+               " bytes used of map_size_max_bytes = " + std::to_string(map_max);
+  }
+  publish_room();
+  const bool was_short = space_short_.load();
+  if (!shortage.empty()) {
+    std::lock_guard lock(failure_mutex_);
+    space_shortage_ = shortage;
+  }
+  space_short_.store(!shortage.empty());
+  if (was_short == !shortage.empty()) return;
+  options_.log("admit wal shard " + std::to_string(options_.shard) + ": " +
+               (shortage.empty() ? std::string("storage has room again; writes accepted")
+                                 : "storage short of space: " + shortage +
+                                       "; writes answer "
+                                       "UNAVAILABLE once what waits would not fit in the " +
+                                       std::to_string(room_bytes_.load()) +
+                                       " bytes left, reads go on; retrying every " +
+                                       std::to_string(options_.failed_retry_ms) + " ms"));
+  signal_completion();
+}
+
+void ShardWal::publish_room() {
+  MDB_envinfo info{};
+  mdb_env_info(env_, &info);
+  const std::size_t used = (info.me_last_pgno + 1) * page_bytes_;
+  const std::size_t limit = reserve_supported_
+                                ? std::min(reserved_bytes_, options_.map_size_max_bytes)
+                                : options_.map_size_max_bytes;
+  room_bytes_.store(limit > used ? limit - used : 0, std::memory_order_release);
+}
+
+// ENOSPC, EDQUOT and EFBIG (a file size limit) say so. LMDB reports a short page write as EIO
+// ("short write, filesystem full?"): with less free space than the commit needs, that is the full
+// disk too. A retry is a new transaction that writes and flushes every one of its pages again,
+// never relying on the failed writes; a failed meta page write makes LMDB refuse every later
+// transaction (MDB_PANIC), which fails the WAL for good.
+bool ShardWal::out_of_space(int rc, std::uint64_t first, std::uint64_t last) {
+  if (is_space_error(rc)) return true;
+  if (rc != EIO) return false;
+  std::uint64_t bytes = 0;
+  for (std::uint64_t b = first; b <= last; ++b) {
+    bytes += slot(b).bytes.size() + slot(b).checkpoint_state.size();
+  }
+  struct statvfs fs {};
+  if (::statvfs(shard_path(options_.dir, options_.shard).c_str(), &fs) != 0) return false;
+  const std::uint64_t free_bytes = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+  return free_bytes < bytes * commit_bytes_factor + commit_overhead_bytes;
+}
+
+void ShardWal::enter_failed(const std::string& cause, bool retried) {
+  if (failed_.load() && (retried || failed_for_good_.load())) return;  // said once
+  if (!retried) failed_for_good_.store(true);
   {
     std::lock_guard lock(failure_mutex_);
-    failure_ = cause;
+    failure_ = retried ? cause : cause + " (not retried: restart admitd)";
   }
   failed_.store(true, std::memory_order_release);
   options_.log("admit wal shard " + std::to_string(options_.shard) + ": storage failed: " + cause +
-               "; writes answer UNAVAILABLE, reads go on; retrying every " +
-               std::to_string(options_.failed_retry_ms) + " ms");
+               "; writes answer UNAVAILABLE, reads go on; " +
+               (retried ? "retrying every " + std::to_string(options_.failed_retry_ms) + " ms"
+                        : "a failed write or flush is never retried: restart admitd to recover "
+                          "what the disk holds"));
   signal_completion();
 }
 

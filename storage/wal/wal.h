@@ -29,8 +29,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-
-#include "storage/wal/latency_histogram.h"
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -42,6 +40,7 @@
 #include "storage/state_machine.h"
 #include "storage/wal/command.h"
 #include "storage/wal/format.h"
+#include "storage/wal/latency_histogram.h"
 
 namespace admit::storage::wal {
 
@@ -63,7 +62,13 @@ struct Options {
   std::size_t sealed_bytes_max = std::size_t{64} << 20;    // their records' bytes
   std::uint64_t checkpoint_every_records = 1'000'000;      // whichever comes first
   std::int64_t checkpoint_every_ms = 5 * 60 * 1000;
-  std::uint32_t failed_retry_ms = 1000;       // a failed WAL retries its commit this often
+  std::uint32_t failed_retry_ms = 1000;  // a WAL out of space retries its commit this often
+  // The data file is allocated this far ahead of the log's use (and at most
+  // to map_size_max_bytes): a full disk then shows when the reserve cannot
+  // grow, and writes are refused before a change is applied, instead of
+  // inside a commit whose changes are applied already. 0: no reserve (a
+  // full disk then fails a commit, which is retried).
+  std::size_t reserve_ahead_bytes = std::size_t{16} << 20;
   std::uint32_t recovery_progress_ms = 1000;  // recover() reports progress this often
   // Told once when the WAL fails (with the cause) and once when it recovers.
   // Called on the syncer thread. Default: a line on stderr.
@@ -90,12 +95,16 @@ struct WalStats {
   std::uint64_t map_resizes = 0;
   std::size_t map_size_bytes = 0;
   bool failed = false;
+  bool failed_for_good = false;  // an I/O error: not retried, writes refused until a restart
 };
 
 enum class Admission : std::uint8_t {
   accept,
-  overloaded,   // too many sealed batches or bytes waiting for the disk: OVERLOADED
-  unavailable,  // the storage failed (disk full, I/O error): UNAVAILABLE, reads still served
+  overloaded,  // too many sealed batches or bytes waiting for the disk: OVERLOADED
+  // The storage failed (an I/O error, a commit that failed), or what is
+  // waiting would not fit in the space left (disk or map full):
+  // UNAVAILABLE, reads still served.
+  unavailable,
 };
 
 class ShardWal {
@@ -141,11 +150,16 @@ class ShardWal {
 
   // The cause while admission() is `unavailable`, else empty.
   std::string failure() const;
+  // A commit or flush failed: the sealed batches after durable_batch() may
+  // never commit (a full disk or map alone refuses new writes, see
+  // admission(), but what was admitted still fits and commits).
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
   std::uint64_t last_lsn() const { return next_lsn_ - 1; }
   WalStats stats() const;
 
   // Seals the open batch, lets the syncer commit everything sealed (one try
-  // if failed) and a final sync, stops it. Idempotent.
+  // if out of space, none if failed for good) and a final sync, stops it.
+  // Idempotent.
   void close();
 
  private:
@@ -164,8 +178,24 @@ class ShardWal {
   int write_batches(MDB_txn* txn, std::uint64_t first, std::uint64_t last);
   int write_checkpoint(MDB_txn* txn, const Batch& batch);
   bool sync_if_due(bool force);
-  void enter_failed(const std::string& cause);
+  // `retried`: out of space (ENOSPC, EDQUOT, the map at its maximum), the
+  // commit is tried again every failed_retry_ms. Otherwise (an I/O error, a
+  // failed flush) the WAL is failed for good: nothing is written or flushed
+  // again until a restart, whose recovery reads what the disk really holds.
+  void enter_failed(const std::string& cause, bool retried);
   void leave_failed();
+  bool out_of_space(int rc, std::uint64_t first, std::uint64_t last);
+  // Bytes a commit of `bytes` of records and snapshots may add to the file.
+  std::size_t commit_need(std::size_t bytes) const;
+  bool fits(std::size_t extra_bytes);  // reactor: what waits, plus `extra_bytes`
+  std::size_t checkpoint_bytes(std::size_t snapshot_bytes) const;
+  // Whether a checkpoint of `bytes` fits now; if not, asks the syncer to
+  // reserve room for it.
+  bool fits_checkpoint(std::size_t bytes);
+  // Grows the file's reserve to reserve_ahead_bytes past its use and
+  // publishes the room left; says once when space runs short and returns.
+  void reserve_space();
+  void publish_room();
   void signal_completion();
 
   Options options_;
@@ -184,7 +214,10 @@ class ShardWal {
   std::size_t in_flight_bytes_ = 0;
   std::uint64_t checkpoint_batch_ = 0;  // the batch carrying the last checkpoint
   std::uint64_t records_since_checkpoint_ = 0;
-  std::int64_t last_checkpoint_ms_ = -1;  // -1: start counting at the first checkpoint_due()
+  std::size_t bytes_since_checkpoint_ = 0;  // a checkpoint rewrites the log's pages to trim it
+  std::size_t last_snapshot_bytes_ = 0;
+  std::size_t pending_checkpoint_bytes_ = 0;  // checkpoint_bytes() of the one in flight
+  std::int64_t last_checkpoint_ms_ = -1;      // -1: start counting at the first checkpoint_due()
   bool recovered_ = false;
   bool closed_ = false;
 
@@ -192,15 +225,26 @@ class ShardWal {
   std::atomic<std::uint64_t> sealed_batch_{0};
   std::atomic<std::uint64_t> durable_batch_{0};
   std::atomic<bool> failed_{false};
+  std::atomic<bool> failed_for_good_{false};
   std::atomic<bool> stop_{false};
   mutable std::mutex failure_mutex_;
   std::string failure_;  // guarded by failure_mutex_
   std::atomic<std::uint64_t> records_committed_{0}, batches_committed_{0}, transactions_{0},
       syncs_{0}, checkpoints_{0}, map_resizes_{0};
   std::atomic<std::size_t> map_size_bytes_{0};
+  std::atomic<std::size_t> room_bytes_{0};   // reserved (or map) bytes past the file's use
+  std::atomic<bool> space_short_{false};     // the reserve cannot grow: room_bytes_ is all
+  std::atomic<std::size_t> wanted_room_{0};  // reactor -> syncer: a checkpoint's need
+  std::atomic<bool> space_refusing_{false};  // admission() refuses for lack of room now
+  std::string space_shortage_;               // why, guarded by failure_mutex_
 
-  // Syncer thread only.
-  bool unsynced_ = false;  // batched: commits since the last mdb_env_sync
+  // Syncer thread only (and recover(), before it starts).
+  std::size_t page_bytes_ = 4096;
+  std::size_t reserved_bytes_ = 0;  // allocated in the data file
+  bool reserve_supported_;          // reserving, and the file system can (fallocate)
+  bool disk_short_ = false;         // the last reservation stopped short...
+  int short_error_ = 0;             // ...with this error (ENOSPC, EDQUOT, EFBIG)
+  bool unsynced_ = false;           // batched: commits since the last mdb_env_sync
   std::int64_t last_sync_ms_ = 0;
 };
 

@@ -53,6 +53,7 @@ class FuzzShards {
   // Answers are encoded as soon as they are made: nothing waits for a flush.
   struct NoClients {
     bool release_client(std::uint32_t, std::uint32_t, std::size_t) { return true; }
+    bool fail_client(std::uint32_t, std::uint32_t, std::size_t, std::string_view) { return true; }
   };
 
   // Its event directory is 2 * events_per_shard_max slots per shard: too big

@@ -19,11 +19,18 @@ using Core = server::ShardCore<SimLog>;
 
 constexpr std::int64_t now_ms = 1'700'000'000'000;
 
-// What release() let go, per client slot.
+// What release() let go, per client slot, and what it answered UNAVAILABLE.
 struct Released {
   std::map<std::uint32_t, std::size_t> answers;
+  std::map<std::uint32_t, std::size_t> failed;
+  std::string message;
   bool release_client(std::uint32_t slot, std::uint32_t, std::size_t count) {
     answers[slot] += count;
+    return true;
+  }
+  bool fail_client(std::uint32_t slot, std::uint32_t, std::size_t count, std::string_view why) {
+    failed[slot] += count;
+    message = why;
     return true;
   }
 };
@@ -144,6 +151,54 @@ TEST_F(TwoShards, AClientsAnswersStayInOrder) {
   origin_log_.complete(0);
   origin_.release(released);
   EXPECT_EQ(released.answers[0], 2u);
+}
+
+// The log fails with a booking waiting for its batch: the booking is answered
+// UNAVAILABLE (never as booked), a read of the machine, which holds the
+// change, too; a refusal reflects nothing and goes at once.
+TEST_F(TwoShards, AnswersWaitingForAFailedBatchAreUnavailable) {
+  ShardResult result;
+  origin_.apply(book(origin_event_, "ada"), now_ms, &result);
+  ASSERT_EQ(result.outcome, Outcome::booked);
+  origin_.end_turn(now_ms);
+  origin_.flush_client(0, 0, 1, true);
+  origin_log_.fail("simulated disk error");
+  Released released;
+  origin_.release(released);
+  EXPECT_TRUE(released.answers.empty());
+  EXPECT_EQ(released.failed[0], 1u);
+  EXPECT_NE(released.message.find("simulated disk error"), std::string::npos) << released.message;
+
+  ShardCommand read = book(origin_event_, "ada");
+  read.op = ShardOp::list_bookings;
+  origin_.apply(read, now_ms, &result);
+  origin_.end_turn(now_ms);
+  origin_.flush_client(1, 0, 1, true);
+  origin_.apply(book(origin_event_, "grace"), now_ms, &result);
+  EXPECT_EQ(result.outcome, Outcome::unavailable);
+  origin_.end_turn(now_ms);
+  origin_.flush_client(2, 0, 1, true);
+  origin_.release(released);
+  EXPECT_EQ(released.failed[1], 1u);
+  EXPECT_EQ(released.answers[2], 1u);
+  EXPECT_TRUE(released.answers.count(0) == 0 && released.answers.count(1) == 0);
+}
+
+// A forwarded booking whose batch fails at the owner comes back UNAVAILABLE.
+TEST_F(TwoShards, AForwardedAnswerOfAFailedBatchComesBackUnavailable) {
+  ASSERT_TRUE(origin_.forward(1, 1, 7, book(owner_event_, "grace")));
+  owner_.serve_peers(now_ms, [](std::uint64_t, std::uint64_t, ShardResult&) {});
+  owner_.end_turn(now_ms);
+  owner_log_.fail("simulated disk error");
+  Released at_owner;
+  owner_.release(at_owner);
+  int delivered = 0;
+  origin_.serve_peers(now_ms, [&](std::uint64_t, std::uint64_t id, ShardResult& answer) {
+    EXPECT_EQ(id, 7u);
+    EXPECT_EQ(answer.outcome, Outcome::unavailable);
+    ++delivered;
+  });
+  EXPECT_EQ(delivered, 1);
 }
 
 }  // namespace

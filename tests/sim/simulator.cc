@@ -63,7 +63,6 @@ struct Answer {
   std::uint32_t owner = 0;
   std::uint64_t lsn = 0;  // records of the owner's log the answer may reflect
   bool served = false;    // the owner applied it (or the edge refused it): lsn is set
-  bool exempt = false;    // applied in a turn of a failed log that logged nothing
   bool acknowledged = false;
   Outcome outcome = Outcome::invalid;
   BookingRef ref;
@@ -91,6 +90,8 @@ class World {
 
   // DurabilityLedger's sink, for shard `releasing_`.
   bool release_client(std::uint32_t slot, std::uint32_t generation, std::size_t count);
+  bool fail_client(std::uint32_t slot, std::uint32_t generation, std::size_t count,
+                   std::string_view message);
 
  private:
   int pick(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
@@ -124,9 +125,7 @@ class World {
   std::vector<std::unique_ptr<SimLog>> logs_;
   std::unique_ptr<server::SharedState> shared_;
   std::vector<std::unique_ptr<Core>> cores_;
-  std::vector<std::uint64_t> turn_start_lsn_;           // per shard: appended at its last seal
-  std::vector<std::vector<std::uint64_t>> turn_local_;  // per shard: answers applied this turn
-  std::vector<std::vector<std::uint64_t>> in_ring_;     // per owner: forwarded, not yet served
+  std::vector<std::vector<std::uint64_t>> in_ring_;  // per owner: forwarded, not yet served
 
   std::vector<Client> clients_;
   std::vector<std::vector<std::uint32_t>> clients_of_;  // per shard, by slot
@@ -147,8 +146,6 @@ World::World(const RunOptions& options)
   for (std::uint32_t shard = 0; shard < shards_; ++shard) {
     logs_.push_back(std::make_unique<SimLog>(sealed_batches_max));
   }
-  turn_start_lsn_.assign(shards_, 0);
-  turn_local_.resize(shards_);
   in_ring_.resize(shards_);
   clients_of_.resize(shards_);
   const int clients = pick(2, 8);
@@ -188,8 +185,6 @@ void World::start_process() {
     }
     core.replayed();
     core.attach_log(logs_[shard].get());
-    turn_start_lsn_[shard] = logs_[shard]->appended();
-    turn_local_[shard].clear();
     in_ring_[shard].clear();
     check_recovered(shard);
   }
@@ -344,7 +339,6 @@ void World::client_sends(Client& client, std::uint32_t index) {
     sent.lsn = logs_[client.shard]->appended();
     sent.served = true;
     record(sent, result);
-    turn_local_[client.shard].push_back(id);
     client.stream.push_back(id);
     client.reflects_turn = true;
   } else if (core.forward(sent.owner, index, id, sent.command)) {
@@ -383,18 +377,11 @@ void World::end_turn(std::uint32_t shard) {
   });
   const std::uint64_t before_seal = log.appended();
   core.end_turn(now_ms_);
-  // The core answers at once in a turn of a failed log that logged nothing
-  // (server/README.md, known limit): those answers are not checked.
-  const bool exempt = log.failed() && before_seal == turn_start_lsn_[shard];
-  turn_start_lsn_[shard] = before_seal;
   for (const std::uint64_t id : in_ring_[shard]) {
     answers_[id].lsn = before_seal;
     answers_[id].served = true;
-    answers_[id].exempt = exempt;
   }
   in_ring_[shard].clear();
-  for (const std::uint64_t id : turn_local_[shard]) answers_[id].exempt = exempt;
-  turn_local_[shard].clear();
   for (const std::uint32_t index : clients_of_[shard]) {
     Client& client = clients_[index];
     core.flush_client(client.slot, client.generation, client.stream.size(), client.reflects_turn);
@@ -433,11 +420,26 @@ bool World::release_client(std::uint32_t slot, std::uint32_t generation, std::si
   return true;
 }
 
+// The log failed before the answers' batch was durable: they are answered
+// UNAVAILABLE, which acknowledges nothing.
+bool World::fail_client(std::uint32_t slot, std::uint32_t generation, std::size_t count,
+                        std::string_view) {
+  Client& client = clients_[clients_of_[releasing_][slot]];
+  if (client.generation != generation) return false;
+  for (std::size_t i = 0; i < count; ++i) {
+    answers_[client.stream.front()].outcome = Outcome::unavailable;
+    acknowledge(client.stream.front());
+    client.stream.pop_front();
+  }
+  return true;
+}
+
 void World::acknowledge(std::uint64_t id) {
   Answer& answer = answers_[id];
   answer.acknowledged = true;
   ++report_.acknowledged;
-  if (answer.exempt) return;
+  // Refusals before the machine reflect nothing (a failed log answers them at once).
+  if (answer.outcome == Outcome::unavailable || answer.outcome == Outcome::overloaded) return;
   const std::uint64_t durable = logs_[answer.owner]->durable_lsn();
   if (answer.lsn > durable) {
     fail("shard " + std::to_string(releasing_) + " released an answer of shard " +

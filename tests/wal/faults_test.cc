@@ -1,6 +1,7 @@
-// Storage faults and refusals: a full map grows, or fails the WAL at its
-// maximum without losing what was acknowledged; a folder written with another
-// shard count, or already open, is refused with a message that says why.
+// Storage faults and refusals: a full map grows, or refuses writes near its
+// maximum before they are applied; a file size limit refuses them until
+// lifted, losing nothing; a folder written with another shard count, or
+// already open, is refused with a message that says why.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -35,7 +36,7 @@ TEST_F(Faults, FullMapGrowsAndNothingIsLost) {
   EXPECT_EQ(recovered.dump(), live.dump());
 }
 
-TEST_F(Faults, MapFullAtTheMaximumFailsTheWalWithoutLosingAcknowledgedWrites) {
+TEST_F(Faults, MapNearlyFullAtTheMaximumRefusesWritesAndCommitsWhatItAdmitted) {
   Options o = options();
   o.map_size_bytes = 64 << 10;
   o.map_size_max_bytes = 128 << 10;
@@ -49,11 +50,11 @@ TEST_F(Faults, MapFullAtTheMaximumFailsTheWalWithoutLosingAcknowledgedWrites) {
   {
     auto wal = open_recovered(o, live);
     ASSERT_NE(wal, nullptr);
-    // Far more than 128 KiB of records: the drive must stop on the failure.
+    // Far more than 128 KiB of records: the drive must stop on the refusal.
     EXPECT_FALSE(drive(live, wal.get(), workload, 200000, /*turn=*/13, &logged));
     EXPECT_EQ(wal->admission(), Admission::unavailable);
-    EXPECT_NE(wal->failure().find("map is full"), std::string::npos) << wal->failure();
-    EXPECT_TRUE(wal->stats().failed);
+    EXPECT_NE(wal->failure().find("map is nearly full"), std::string::npos) << wal->failure();
+    EXPECT_FALSE(wal->stats().failed);  // refused before applied: no commit failed
     durable_before_close = wal->durable_batch();
     wal->close();
     durable_after_close = wal->durable_batch();
@@ -61,7 +62,7 @@ TEST_F(Faults, MapFullAtTheMaximumFailsTheWalWithoutLosingAcknowledgedWrites) {
   EXPECT_GE(durable_after_close, durable_before_close);
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.size(), 1u) << "the cause is logged once, not per retry";
-  EXPECT_NE(lines[0].find("storage failed"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("short of space"), std::string::npos) << lines[0];
 
   o.map_size_max_bytes = 64 << 20;  // the operator gave it room
   StateMachine recovered(machine_options());
@@ -69,16 +70,19 @@ TEST_F(Faults, MapFullAtTheMaximumFailsTheWalWithoutLosingAcknowledgedWrites) {
   StateMachine acknowledged(machine_options());
   replay_acknowledged(acknowledged, logged, durable_after_close);
   EXPECT_EQ(recovered.dump(), acknowledged.dump());
-  // And nothing that was never committed came back.
-  EXPECT_LT(durable_after_close, logged.back().batch);
+  // Everything admitted fit, and committed.
+  EXPECT_EQ(durable_after_close, logged.back().batch);
+  EXPECT_EQ(recovered.dump(), live.dump());
 }
 
-// RLIMIT_FSIZE makes the data file's growth fail with EFBIG or EIO, I/O
-// errors like ENOSPC: the WAL fails, acknowledges nothing more, and comes back by
-// itself once a retried commit succeeds.
-TEST_F(Faults, WriteErrorFailsTheWalUntilARetriedCommitSucceeds) {
+// RLIMIT_FSIZE makes the reservation of the data file's growth fail with
+// EFBIG, a limit like ENOSPC: writes are refused before they are applied,
+// what was admitted commits, and writes come back by themselves once a
+// retried reservation succeeds.
+TEST_F(Faults, FileSizeLimitRefusesWritesUntilLifted) {
   Options o = options();
   o.failed_retry_ms = 5;
+  o.reserve_ahead_bytes = 1 << 20;  // used up well within the drive below
   std::vector<std::string> lines;
   std::mutex lines_mutex;
   o.log = [&](const std::string& line) {
@@ -103,23 +107,20 @@ TEST_F(Faults, WriteErrorFailsTheWalUntilARetriedCommitSucceeds) {
   const std::string failure = wal->failure();
   ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &saved), 0);
   ASSERT_TRUE(stopped);
-  // EFBIG, or EIO when LMDB's pwrite was cut short at the limit.
-  EXPECT_TRUE(failure.find("File too large") != std::string::npos ||
-              failure.find("Input/output error") != std::string::npos)
-      << failure;
-  EXPECT_LT(durable_when_failed, logged.back().batch);  // the failed batch was not acknowledged
+  EXPECT_NE(failure.find("File too large"), std::string::npos) << failure;
+  EXPECT_FALSE(wal->stats().failed);
+  EXPECT_LE(durable_when_failed, logged.back().batch);
 
-  // The syncer retries every failed_retry_ms; the sealed batches then commit.
+  // The syncer retries every failed_retry_ms; writes are accepted again.
   while (wal->admission() != Admission::accept) std::this_thread::yield();
   while (wal->durable_batch() < logged.back().batch) std::this_thread::yield();
-  EXPECT_FALSE(wal->stats().failed);
   ASSERT_TRUE(drive(live, wal.get(), workload, 200, /*turn=*/5, &logged));
   wal->close();
   {
     std::lock_guard lock(lines_mutex);
     ASSERT_EQ(lines.size(), 2u);
-    EXPECT_NE(lines[0].find("storage failed"), std::string::npos) << lines[0];
-    EXPECT_NE(lines[1].find("works again"), std::string::npos) << lines[1];
+    EXPECT_NE(lines[0].find("short of space"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[1].find("room again"), std::string::npos) << lines[1];
   }
   wal.reset();
   StateMachine recovered(machine_options());
