@@ -25,11 +25,13 @@
 #include <vector>
 
 #include "tests/durability/durability_support.h"
+#include "tests/http/http_test_client.h"
 
 namespace admit::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using HttpClient = test::Client;  // libcurl; admit::Client speaks the binary protocol
 
 constexpr int load_threads = 4;
 constexpr auto load_time_max = std::chrono::seconds(8);
@@ -63,7 +65,7 @@ LoadResult book_until_unavailable(const AdmitdProcess& server,
   for (int t = 0; t < load_threads; ++t) {
     threads.emplace_back([&, t] {
       ClientOptions options = crash_client_options(server, t % 2 == 0);  // half forwarded
-      Client client(options);
+      admit::Client client(options);
       for (int i = 0; unavailable.load() < stop_after_unavailable && Clock::now() < deadline; ++i) {
         const std::string user = tag + "-" + std::to_string(t) + "-" + std::to_string(i) + padding;
         const std::string& event = events[static_cast<std::size_t>(i) % events.size()];
@@ -99,7 +101,7 @@ std::string describe(const LoadResult& load) {
 }
 
 std::vector<std::string> create_events(const AdmitdProcess& server) {
-  Client client(crash_client_options(server, true));
+  admit::Client client(crash_client_options(server, true));
   std::vector<std::string> events;
   for (int i = 0; i < 4; ++i) {  // on both shards
     events.push_back("disk-" + std::to_string(i));
@@ -112,7 +114,7 @@ std::vector<std::string> create_events(const AdmitdProcess& server) {
 // Stats) are served and show at least every acknowledged booking.
 void expect_counters_served(const AdmitdProcess& server, const std::vector<std::string>& events,
                             std::size_t acknowledged) {
-  Client reader(crash_client_options(server, true));
+  admit::Client reader(crash_client_options(server, true));
   std::uint64_t confirmed = 0;
   for (const std::string& id : events) {
     const Result<EventInfo> event = reader.get_event(id);
@@ -130,7 +132,7 @@ void expect_acknowledged_survive(AdmitdProcess& server,
                                  const std::vector<Acknowledged>& acknowledged) {
   server.kill9();
   server.start();
-  Client client(crash_client_options(server, true));
+  admit::Client client(crash_client_options(server, true));
   const std::vector<EventInfo> events = all_events(client);
   const std::vector<BookingInfo> bookings = all_bookings(client, events);
   std::map<std::string, std::string> users_by_ref;
@@ -147,7 +149,7 @@ void expect_acknowledged_survive(AdmitdProcess& server,
 // A booking tried once a second until one is BOOKED or `wait` passes.
 bool books_again_within(const AdmitdProcess& server, const std::string& event,
                         std::chrono::seconds wait, std::vector<Acknowledged>* acknowledged) {
-  Client client(crash_client_options(server, true));
+  admit::Client client(crash_client_options(server, true));
   const auto deadline = Clock::now() + wait;
   for (int i = 0; Clock::now() < deadline; ++i) {
     const std::string user = "again-" + std::to_string(i);
@@ -212,7 +214,7 @@ TEST(DiskFaults, FullTmpfsRefusesWritesServesReadsAndRecoversWhenItGrows) {
   }
   expect_counters_served(server, events, load.acknowledged.size());
   {  // the disk refused nothing admitted: bookings read from the machine are served too
-    Client reader(crash_client_options(server, true));
+    admit::Client reader(crash_client_options(server, true));
     const Result<BookingInfo> booking = reader.get_booking(load.acknowledged.back().ref);
     EXPECT_TRUE(booking.ok()) << booking.status().to_string();
   }
@@ -282,6 +284,14 @@ TEST(DiskFaults, FailingWritesStopTheShardsWritesUntilARestartAndLoseNothing) {
   ASSERT_FALSE(load.acknowledged.empty());
 
   disk.fail(true);
+  HttpClient http;
+  {  // the first write after the fault is applied, then its batch fails: 503, not 201
+    const Reply booked = http.send("POST", server.http_url("/v1/events/disk-0/bookings"),
+                                   R"({"user":"http-first"})");
+    EXPECT_EQ(booked.status, 503) << booked.body;
+    EXPECT_EQ(booked.outcome(), "UNAVAILABLE") << booked.body;
+    EXPECT_NE(booked.message().find("not known to be durable"), std::string::npos) << booked.body;
+  }
   LoadResult failing = book_until_unavailable(server, events, "failing", 40);
   EXPECT_EQ(failing.unanswered, 0) << describe(failing);
   ASSERT_GE(failing.outcomes[Outcome::unavailable], 40) << describe(failing);
@@ -294,6 +304,14 @@ TEST(DiskFaults, FailingWritesStopTheShardsWritesUntilARestartAndLoseNothing) {
   load.acknowledged.insert(load.acknowledged.end(), failing.acknowledged.begin(),
                            failing.acknowledged.end());
   expect_counters_served(server, events, load.acknowledged.size());
+  Reply health;
+  for (const auto deadline = Clock::now() + recovery_wait_max; Clock::now() < deadline;) {
+    health = http.send("GET", server.http_url("/healthz"));  // updated on a housekeeping tick
+    if (health.status == 503) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(health.status, 503) << health.body;
+  EXPECT_NE(health.body.find("shard"), std::string::npos) << health.body;
 
   // The disk works again, but a failed write or flush is never retried:
   // writes stay refused past several retry intervals, until a restart.
