@@ -48,7 +48,7 @@ std::vector<std::uint8_t> refused_http_answers(std::span<const std::uint8_t> byt
     assert(head_end != std::string_view::npos);  // whole answers this server wrote
     const std::string_view head = text.substr(at, head_end - at);
     const std::size_t length_at = head.find(length_field);
-    if (length_at == std::string_view::npos) {  // 100 Continue: no body, reflects nothing
+    if (length_at == std::string_view::npos) {  // no body here, reflects nothing
       out.append(text.substr(at, head_end + header_end.size() - at));
       at = head_end + header_end.size();
       continue;
@@ -129,7 +129,7 @@ bool Reactor::release_client(std::uint32_t index, std::uint32_t generation, std:
 
 // Answers of a failed batch, each replaced by a refusal: binary reply frames
 // (request_codec.h), or HTTP answers (each as this server writes them, with
-// Content-Length; an interim 100 Continue, which has none, stays).
+// Content-Length; a head without one, 100 Continue or an SSE stream's, stays).
 bool Reactor::fail_client(std::uint32_t index, std::uint32_t generation, std::size_t bytes,
                           std::string_view message) {
   Connection& connection = *connections_[index];

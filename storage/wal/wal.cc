@@ -615,10 +615,15 @@ void ShardWal::reserve_space() {
     reserved_bytes_ = static_cast<std::size_t>(file.st_size);
   }
   // In steps of half the reserve, not a call per commit; while the disk is
-  // short, at every retry.
+  // short, once per retry interval (a failed fallocate may cost as much as
+  // a successful one: tmpfs allocates, then gives back).
   const std::size_t low = std::min(map_max, used + options_.reserve_ahead_bytes / 2 + wanted);
-  if (reserve_supported_ && (reserved_bytes_ < low || (disk_short_ && reserved_bytes_ < target)) &&
+  const std::int64_t now_ms = steady_ms();
+  const bool try_now = disk_short_ ? now_ms - last_reserve_try_ms_ >= options_.failed_retry_ms
+                                   : reserved_bytes_ < low;
+  if (reserve_supported_ && try_now && reserved_bytes_ < target &&
       mdb_env_get_fd(env_, &fd) == MDB_SUCCESS) {
+    last_reserve_try_ms_ = now_ms;
     disk_short_ = false;
     // Short of space: as much as the disk has left, in halving steps.
     for (std::size_t step = target - reserved_bytes_; step >= page_bytes_; step /= 2) {

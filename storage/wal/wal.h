@@ -244,7 +244,8 @@ class ShardWal {
   bool reserve_supported_;          // reserving, and the file system can (fallocate)
   bool disk_short_ = false;         // the last reservation stopped short...
   int short_error_ = 0;             // ...with this error (ENOSPC, EDQUOT, EFBIG)
-  bool unsynced_ = false;           // batched: commits since the last mdb_env_sync
+  std::int64_t last_reserve_try_ms_ = 0;
+  bool unsynced_ = false;  // batched: commits since the last mdb_env_sync
   std::int64_t last_sync_ms_ = 0;
 };
 
