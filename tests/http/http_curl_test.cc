@@ -1,6 +1,7 @@
 // A real admitd (2 shards) held to DESIGN.md's HTTP API by libcurl (a client
 // nobody here wrote) and by raw sockets for what clients do not send
 // (pipelining, 1-byte writes, bad bytes).
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -540,6 +541,133 @@ TEST(HttpCurl, AHoldExpires) {
   EXPECT_EQ(r.json()["available"], 2);
   expect_refusal(client.send("POST", booking + "/confirm"), 400, "INVALID", "ref");
   EXPECT_EQ(client.send("GET", e).json()["confirmed"], 0);
+}
+
+// GET /v1/events/{id}/watch through libcurl: one streaming transfer driven
+// by curl multi, its Server-Sent Events parsed as they come.
+class SseStream {
+ public:
+  explicit SseStream(const std::string& url) : multi_(curl_multi_init()), curl_(curl_easy_init()) {
+    curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, on_bytes);
+    curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &bytes_);
+    curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+    curl_multi_add_handle(multi_, curl_);
+  }
+  ~SseStream() { close(); }
+
+  // Drives the transfer until `done(events)` or http_timeout_ms; the events
+  // (the JSON of each `data:` with its `event:` and `id:`) so far.
+  template <typename Done>
+  std::vector<nlohmann::json> until(Done done) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(http_timeout_ms);
+    int running = 1;
+    while (!done(events()) && running > 0 && std::chrono::steady_clock::now() < deadline) {
+      curl_multi_perform(multi_, &running);
+      curl_multi_poll(multi_, nullptr, 0, 20, nullptr);
+    }
+    return events();
+  }
+  long status() const {
+    long status = 0;
+    curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+  }
+  std::string content_type() const {
+    char* type = nullptr;
+    curl_easy_getinfo(curl_, CURLINFO_CONTENT_TYPE, &type);
+    return type != nullptr ? type : "";
+  }
+  void close() {
+    if (curl_ == nullptr) return;
+    curl_multi_remove_handle(multi_, curl_);
+    curl_easy_cleanup(curl_);
+    curl_multi_cleanup(multi_);
+    curl_ = nullptr;
+  }
+
+ private:
+  static std::size_t on_bytes(char* data, std::size_t size, std::size_t count, void* out) {
+    static_cast<std::string*>(out)->append(data, size * count);
+    return size * count;
+  }
+  // Whole events ("...\n\n") of the stream: {"event", "id", "data"}.
+  std::vector<nlohmann::json> events() const {
+    std::vector<nlohmann::json> out;
+    std::size_t at = 0;
+    for (std::size_t end; (end = bytes_.find("\n\n", at)) != std::string::npos; at = end + 2) {
+      nlohmann::json event;
+      std::size_t line_at = at;
+      while (line_at < end) {
+        const std::size_t line_end = std::min(bytes_.find('\n', line_at), end);
+        const std::string line = bytes_.substr(line_at, line_end - line_at);
+        const std::size_t colon = line.find(": ");
+        if (colon != std::string::npos) {
+          const std::string field = line.substr(0, colon), value = line.substr(colon + 2);
+          event[field] = field == "data" ? nlohmann::json::parse(value, nullptr, false)
+                                         : nlohmann::json(value);
+        }
+        line_at = line_end + 1;
+      }
+      if (event.contains("data")) out.push_back(event);  // not a heartbeat comment
+    }
+    return out;
+  }
+
+  CURLM* multi_;
+  CURL* curl_;
+  std::string bytes_;
+};
+
+// SSE: the event's state now, then its changes, newest last, never an older
+// state after a newer; the watcher is counted while it watches, and not
+// once it is gone.
+TEST(HttpCurl, WatchStreamsTheEventsCounters) {
+  AdmitdProcess server = start_admitd();
+  Client client;
+  const std::string e = server.http_url("/v1/events/stage");
+  ASSERT_EQ(client.send("PUT", e, R"({"capacity":5})").status, 201);
+  SseStream stream(e + "/watch");
+  std::vector<nlohmann::json> events =
+      stream.until([](const std::vector<nlohmann::json>& got) { return !got.empty(); });
+  ASSERT_FALSE(events.empty()) << "the current state first";
+  EXPECT_EQ(stream.status(), 200);
+  EXPECT_TRUE(stream.content_type().starts_with("text/event-stream")) << stream.content_type();
+  EXPECT_EQ(events[0]["event"], "availability");
+  EXPECT_EQ(events[0]["data"]["available"], 5);
+  EXPECT_EQ(events[0]["data"]["id"], "stage");
+  EXPECT_EQ(client.send("GET", e).json()["watchers"], 1);
+
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(
+        client.send("POST", e + "/bookings", R"({"user":"u)" + std::to_string(i) + "\"}").status,
+        201);
+  }
+  events = stream.until([](const std::vector<nlohmann::json>& got) {
+    return !got.empty() && got.back()["data"].value("confirmed", 0) == 5;
+  });
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back()["data"]["confirmed"], 5) << "the latest state arrives";
+  EXPECT_EQ(events.back()["data"]["available"], 0);
+  for (std::size_t i = 1; i < events.size(); ++i) {
+    EXPECT_GT(events[i]["data"]["seq"].get<std::uint64_t>(),
+              events[i - 1]["data"]["seq"].get<std::uint64_t>());
+    EXPECT_EQ(events[i]["id"], std::to_string(events[i]["data"]["seq"].get<std::uint64_t>()));
+    EXPECT_GE(events[i]["data"]["confirmed"].get<int>(),
+              events[i - 1]["data"]["confirmed"].get<int>())
+        << "never an older state after a newer";
+  }
+  stream.close();
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(http_timeout_ms);
+  while (client.send("GET", e).json()["watchers"] != 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(client.send("GET", e).json()["watchers"], 0) << "a closed watcher is not counted";
+  expect_refusal(client.send("GET", server.http_url("/v1/events/none/watch")), 404, "NOT_FOUND",
+                 "id");  // the path's {id}, as GET /v1/events/{id} names it
 }
 
 TEST(HttpCurl, StatsHealthAndMetricsPassPromtool) {
