@@ -1,6 +1,9 @@
 #include "admit/client.h"
 
+#include <algorithm>
 #include <cassert>
+#include <optional>
+#include <thread>
 
 #include "codec.h"
 #include "session.h"
@@ -147,6 +150,31 @@ Status AsyncClient::submit_stats(ReplyCallback callback) {
       std::move(callback));
 }
 
+Status AsyncClient::submit_watch(std::string_view event, ReplyCallback callback) {
+  if (Status s = codec::check_event_id(event); !s.answered()) return s;
+  Status failure;
+  if (session_->submit_watch(event, std::move(callback), &failure) == nullptr) return failure;
+  return Status();
+}
+
+Status AsyncClient::submit_unwatch(std::string_view event, ReplyCallback callback) {
+  if (Status s = codec::check_event_id(event); !s.answered()) return s;
+  Status failure;
+  if (session_->submit_unwatch(event, std::move(callback), &failure) == nullptr) return failure;
+  return Status();
+}
+
+void AsyncClient::on_update(std::function<void(const WatchUpdateView&)> handler) {
+  session_->watches().set_handler(std::move(handler));
+}
+
+void AsyncClient::on_watch_error(
+    std::function<void(std::string_view event, const Status&)> handler) {
+  session_->watches().set_error_handler(std::move(handler));
+}
+
+std::size_t AsyncClient::watches() const { return session_->watches().size(); }
+
 Status AsyncClient::flush() { return session_->flush_all(); }
 
 std::size_t AsyncClient::poll(std::chrono::milliseconds timeout) {
@@ -159,10 +187,25 @@ std::size_t AsyncClient::poll_many(std::span<AsyncClient* const> clients,
   // Reused across calls: a load generator polls thousands of times a second.
   thread_local PollSet waiting;
   waiting.clear();
+  // The earliest time a lost watch may be sent again: no wait goes past it.
+  std::optional<Clock::time_point> retry_at;
   for (AsyncClient* client : clients) {
     assert(client != nullptr);
-    client->session_->flush_all();
-    client->session_->add_awaiting(waiting);
+    Session& session = *client->session_;
+    if (!session.watches().empty()) {
+      session.restore_watches();
+      if (auto at = session.watch_retry_at(); at && (!retry_at || *at < *retry_at)) retry_at = at;
+    }
+    session.flush_all();
+    session.add_awaiting(waiting);
+  }
+  if (retry_at) {
+    const auto until_retry = std::chrono::ceil<std::chrono::milliseconds>(*retry_at - Clock::now());
+    timeout = std::max(std::chrono::milliseconds(0), std::min(timeout, until_retry));
+    if (waiting.empty()) {
+      std::this_thread::sleep_for(timeout);
+      return 0;
+    }
   }
   return waiting.wait_and_dispatch(timeout);
 }

@@ -90,7 +90,13 @@ bool is_transport_failure(ClientError error) {
 
 }  // namespace
 
-Client::Client(ClientOptions options) : session_(std::make_unique<Session>(std::move(options))) {}
+Client::Client(ClientOptions options) : session_(std::make_unique<Session>(std::move(options))) {
+  session_->watches().set_handler([this](const WatchUpdateView& update) { keep(update); });
+  // Only refusals: a re-watch's transport failure is next_update()'s own answer.
+  session_->watches().set_error_handler([this](std::string_view, const Status& status) {
+    if (status.answered()) watch_failures_.push_back(status);
+  });
+}
 Client::~Client() = default;
 
 Result<HelloInfo> Client::connect() { return session_->connect_base(); }
@@ -237,6 +243,106 @@ Result<WaitlistInfo> Client::leave_waitlist(std::string_view event, std::string_
 Result<StatsInfo> Client::stats() {
   return call<StatsInfo>(RouteKind::any, {}, true,
                          [&](codec::Builder& b) { return codec::encode_stats(b); });
+}
+
+}  // namespace admit
+
+namespace admit {
+
+// ---- Client: watches ----
+
+void Client::keep(const WatchUpdateView& update) {
+  // One per event, in arrival order: a newer state replaces the one waiting.
+  for (WatchUpdate& waiting : updates_) {
+    if (waiting.event != update.event) continue;
+    const bool first = waiting.first || update.first;
+    waiting = update.copy();
+    waiting.first = first;
+    return;
+  }
+  updates_.push_back(update.copy());
+}
+
+Status Client::watch(std::string_view event) {
+  if (Status s = codec::check_event_id(event); !s.answered()) return s;
+  const ClientOptions& options = session_->options();
+  auto backoff = options.retry_backoff;
+  Status result;
+  for (int attempt = 1;; ++attempt) {
+    bool done = false;
+    Status failure;
+    Connection* connection = session_->submit_watch(
+        event,
+        [&result, &done](const ReplyView& reply) {
+          result = reply.status();
+          done = true;
+        },
+        &failure);
+    if (connection != nullptr) {
+      connection->await(done, Clock::now() + options.request_timeout);
+      if (result.answered()) return result;
+      failure = result;
+    }
+    // Watch is idempotent: a transport failure is always worth another try.
+    if (!is_transport_failure(failure.error()) || attempt >= options.attempts_max) return failure;
+    std::this_thread::sleep_for(backoff);
+    backoff *= 2;
+  }
+}
+
+Status Client::unwatch(std::string_view event) {
+  if (Status s = codec::check_event_id(event); !s.answered()) return s;
+  std::erase_if(updates_, [event](const WatchUpdate& u) { return u.event == event; });
+  Status result;
+  bool done = false;
+  Status failure;
+  Connection* connection = session_->submit_unwatch(
+      event,
+      [&result, &done](const ReplyView& reply) {
+        result = reply.status();
+        done = true;
+      },
+      &failure);
+  if (connection == nullptr) return failure;
+  connection->await(done, Clock::now() + session_->options().request_timeout);
+  // The socket the watch lived on is gone: so is the watch, on the server too.
+  if (is_transport_failure(result.error())) return Status();
+  return result;
+}
+
+Result<WatchUpdate> Client::next_update(std::chrono::milliseconds timeout) {
+  const Clock::time_point deadline = Clock::now() + timeout;
+  while (true) {
+    if (!watch_failures_.empty()) {
+      Status refused = std::move(watch_failures_.front());
+      watch_failures_.erase(watch_failures_.begin());
+      return refused;
+    }
+    if (!updates_.empty()) {
+      WatchUpdate update = std::move(updates_.front());
+      updates_.erase(updates_.begin());
+      return Result<WatchUpdate>(Status(), std::move(update));
+    }
+    if (session_->watches().empty()) {
+      return Status::failure(ClientError::invalid_argument, "no event is watched: watch() first");
+    }
+    if (Status restored = session_->restore_watches(); !restored.answered()) return restored;
+    session_->flush_all();
+    if (Clock::now() >= deadline) {
+      return Status::failure(ClientError::timed_out,
+                             "no update within " + std::to_string(timeout.count()) + " ms");
+    }
+    Clock::time_point until = deadline;
+    if (const auto retry_at = session_->watch_retry_at()) until = std::min(until, *retry_at);
+    session_->wait_for_input(until);
+  }
+}
+
+std::vector<std::string> Client::watched() const {
+  std::vector<std::string> events;
+  session_->watches().for_each(
+      [&events](std::string_view event, const auto&) { events.emplace_back(event); });
+  return events;
 }
 
 }  // namespace admit

@@ -238,6 +238,16 @@ EncodedOp encode_stats(Builder& b) {
   return {wire::Op::Stats, wire::CreateStats(b).Union()};
 }
 
+EncodedOp encode_watch(Builder& b, std::string_view event) {
+  auto event_offset = b.repeated_string(event);
+  return {wire::Op::Watch, wire::CreateWatch(b, event_offset).Union()};
+}
+
+EncodedOp encode_unwatch(Builder& b, std::string_view event) {
+  auto event_offset = b.repeated_string(event);
+  return {wire::Op::Unwatch, wire::CreateUnwatch(b, event_offset).Union()};
+}
+
 // ---- typed decoding ----
 
 void decode(const ReplyView& reply, HelloInfo* out) { *out = reply.hello(); }

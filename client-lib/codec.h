@@ -37,6 +37,8 @@ EncodedOp encode_waitlist_position(Builder& b, std::string_view event, std::stri
 EncodedOp encode_leave_waitlist(Builder& b, std::string_view event, std::string_view user,
                                 std::string_view request_id);
 EncodedOp encode_stats(Builder& b);
+EncodedOp encode_watch(Builder& b, std::string_view event);
+EncodedOp encode_unwatch(Builder& b, std::string_view event);
 EncodedOp encode_hello(Builder& b, std::string_view token);
 
 // The typed value of a reply, for the synchronous Client.

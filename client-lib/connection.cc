@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -32,8 +33,8 @@ std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
 
-Connection::Connection(const ClientOptions& options, std::uint16_t port)
-    : options_(options), port_(port), pipeline_(options) {}
+Connection::Connection(const ClientOptions& options, std::uint16_t port, UpdateSink* updates)
+    : options_(options), port_(port), updates_(updates), pipeline_(options) {}
 
 Connection::~Connection() { close(ClientError::connection_lost, "client closed"); }
 
@@ -102,6 +103,8 @@ Result<HelloInfo> Connection::open() {
   }
   const auto connect_deadline = Clock::now() + options_.connect_timeout;
   if (Status s = connect_socket(connect_deadline); !s.answered()) return s;
+  static std::atomic<std::uint64_t> links{0};
+  link_ = ++links;
   in_size_ = 0;
   Result<HelloInfo> hello;
   bool done = false;
@@ -128,6 +131,7 @@ Result<HelloInfo> Connection::open() {
 void Connection::close(ClientError error, std::string_view why) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  pushes_expected_ = false;
   out_sent_ = 0;
   in_size_ = 0;
   pipeline_.fail_all(error, address() + ": " + std::string(why));
@@ -221,7 +225,7 @@ std::size_t Connection::dispatch_buffered(Clock::time_point received_at) {
     }
     std::string why;
     if (!pipeline_.dispatch_frame(std::span<const std::uint8_t>(frame, frame_size), received_at,
-                                  &ran, &why)) {
+                                  &ran, &why, updates_, link_)) {
       close(ClientError::protocol_error, why);
       return ran;
     }

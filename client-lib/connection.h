@@ -16,7 +16,8 @@ namespace admit {
 
 class Connection {
  public:
-  Connection(const ClientOptions& options, std::uint16_t port);
+  // `updates` receives the updates pushed on this connection (may be null).
+  Connection(const ClientOptions& options, std::uint16_t port, UpdateSink* updates = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -27,6 +28,13 @@ class Connection {
   // new one's Hello answer would be read over them.
   Result<HelloInfo> open();
   bool is_open() const { return fd_ >= 0; }
+  // Names this connection's current socket, unique in the process: a new one
+  // at every open(), so a watch sent on an earlier socket is told apart.
+  std::uint64_t link() const { return link_; }
+  // A Watch was sent on this socket: it is polled for pushed updates even
+  // with nothing in flight, until it closes.
+  void expect_pushes() { pushes_expected_ = true; }
+  bool awaits_input() const { return is_open() && (in_flight() > 0 || pushes_expected_); }
   // Closes the socket; every request in flight gets `error` and `why`.
   void close(ClientError error, std::string_view why);
 
@@ -72,6 +80,9 @@ class Connection {
   const std::uint16_t port_;
   std::int32_t shard_ = -1;
   int fd_ = -1;
+  std::uint64_t link_ = 0;
+  bool pushes_expected_ = false;
+  UpdateSink* const updates_;
 
   RequestPipeline pipeline_;
   std::size_t out_sent_ = 0;       // bytes of pipeline_.output() written

@@ -82,16 +82,34 @@ void RequestPipeline::release_slot(std::uint32_t index) {
 
 bool RequestPipeline::dispatch_frame(std::span<const std::uint8_t> bytes,
                                      Clock::time_point received_at, std::size_t* ran,
-                                     std::string* why) {
+                                     std::string* why, UpdateSink* sink, std::uint64_t link) {
   const wire::Frame* frame = verify_frame(bytes, why);
   if (frame == nullptr) return false;
-  if (frame->replies() == nullptr) {
-    *why = "frame without replies";
+  if (frame->replies() == nullptr && frame->updates() == nullptr) {
+    *why = "frame without replies or updates";
     return false;
   }
   dispatching_ = true;
   const std::uint32_t dispatch_epoch = epoch_;
-  for (const wire::Reply* reply : *frame->replies()) {
+  if (frame->replies() != nullptr) dispatch_replies(*frame->replies(), received_at, ran);
+  // Updates pushed to a connection closed by a callback above are dropped: the
+  // watch is sent again on the next one, whose first update is the current state.
+  if (frame->updates() != nullptr && sink != nullptr && epoch_ == dispatch_epoch) {
+    for (const wire::Update* update : *frame->updates()) {
+      sink->deliver(*update, link, received_at);
+      ++*ran;
+      if (epoch_ != dispatch_epoch) break;
+    }
+  }
+  dispatching_ = false;
+  return true;
+}
+
+void RequestPipeline::dispatch_replies(
+    const flatbuffers::Vector<flatbuffers::Offset<wire::Reply>>& replies,
+    Clock::time_point received_at, std::size_t* ran) {
+  const std::uint32_t dispatch_epoch = epoch_;
+  for (const wire::Reply* reply : replies) {
     const std::uint64_t id = reply->id();
     const auto index = static_cast<std::uint32_t>(id);
     // A reply to an abandoned request (its slot reused since) is dropped.
@@ -106,8 +124,6 @@ bool RequestPipeline::dispatch_frame(std::span<const std::uint8_t> bytes,
     ++*ran;
     if (epoch_ != dispatch_epoch) break;  // a callback's flush failed: all were failed
   }
-  dispatching_ = false;
-  return true;
 }
 
 void RequestPipeline::fail_all(ClientError error, std::string_view message) {

@@ -46,6 +46,18 @@ struct EncodedOp {
   flatbuffers::Offset<void> offset;
 };
 
+// Where the updates pushed in received frames go (Frame.updates). `link`
+// names the connection they came on (Connection::link()), so that an update
+// from a connection the watch no longer lives on is told apart.
+class UpdateSink {
+ public:
+  virtual void deliver(const wire::Update& update, std::uint64_t link,
+                       Clock::time_point received_at) = 0;
+
+ protected:
+  ~UpdateSink() = default;
+};
+
 class RequestPipeline {
  public:
   explicit RequestPipeline(const ClientOptions& options);
@@ -73,10 +85,13 @@ class RequestPipeline {
   const std::vector<std::uint8_t>& output() const { return out_; }
 
   // Runs the callbacks of one received frame (prefix included, 8-byte
-  // aligned) read at `received_at`; false (and `why`) if it is not a valid reply
-  // frame. Stops early when a callback failed every request (fail_all).
+  // aligned) read at `received_at`: its replies, then its updates (to `sink`,
+  // with `link`; counted in `ran`). False (and `why`) if it is not a valid
+  // frame from a server. Stops early when a callback failed every request
+  // (fail_all: the connection was closed under it).
   bool dispatch_frame(std::span<const std::uint8_t> frame, Clock::time_point received_at,
-                      std::size_t* ran, std::string* why);
+                      std::size_t* ran, std::string* why, UpdateSink* sink = nullptr,
+                      std::uint64_t link = 0);
   // True while dispatch_frame runs callbacks.
   bool dispatching() const { return dispatching_; }
 
@@ -94,6 +109,8 @@ class RequestPipeline {
     bool busy = false;
   };
 
+  void dispatch_replies(const flatbuffers::Vector<flatbuffers::Offset<wire::Reply>>& replies,
+                        Clock::time_point received_at, std::size_t* ran);
   void prepare_room();
   std::uint64_t take_slot(ReplyCallback&& callback);
   void release_slot(std::uint32_t index);

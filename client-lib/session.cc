@@ -7,7 +7,9 @@
 #include <cassert>
 #include <cerrno>
 #include <climits>
+#include <thread>
 
+#include "codec.h"
 #include "protocol/booking_ref.h"
 #include "protocol/shard.h"
 
@@ -16,6 +18,9 @@ namespace {
 
 // How long a shard port that refused us is left alone (the base port serves meanwhile).
 constexpr auto shard_retry_delay = std::chrono::seconds(1);
+// Longest wait between two tries to send lost watches again (doubling from
+// ClientOptions::retry_backoff).
+constexpr auto watch_backoff_max = std::chrono::milliseconds(1000);
 
 std::string hex128(std::uint64_t high, std::uint64_t low) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -65,7 +70,7 @@ std::string_view Session::request_id_or_new(std::string_view given, std::string&
 }
 
 Result<HelloInfo> Session::connect_base() {
-  if (base_ == nullptr) base_ = std::make_unique<Connection>(options_, options_.port);
+  if (base_ == nullptr) base_ = std::make_unique<Connection>(options_, options_.port, &watches_);
   if (base_->is_open() && hello_.shards > 0) return Result<HelloInfo>(Status(), hello_);
   Result<HelloInfo> hello = base_->open();
   if (!hello.ok()) return hello;
@@ -116,7 +121,7 @@ Connection* Session::shard_connection(int shard) {
   assert(shard >= 0 && static_cast<std::size_t>(shard) < shard_connections_.size());
   if (shard_connections_[shard] == nullptr) {
     const auto port = static_cast<std::uint16_t>(options_.port + 1 + shard);
-    shard_connections_[shard] = std::make_unique<Connection>(options_, port);
+    shard_connections_[shard] = std::make_unique<Connection>(options_, port, &watches_);
   }
   Connection* const connection = shard_connections_[shard].get();
   if (connection->is_open()) return connection;
@@ -175,7 +180,7 @@ void PollSet::clear() {
 }
 
 void PollSet::add(Connection* connection) {
-  assert(connection->is_open() && connection->in_flight() > 0);
+  assert(connection->awaits_input());
   connections_.push_back(connection);
   fds_.push_back(pollfd{connection->fd(), POLLIN, 0});
 }
@@ -198,7 +203,7 @@ std::size_t PollSet::wait_and_dispatch(std::chrono::milliseconds timeout) {
 
 void Session::add_awaiting(PollSet& set) const {
   auto add = [&set](Connection* c) {
-    if (c != nullptr && c->is_open() && c->in_flight() > 0) set.add(c);
+    if (c != nullptr && c->awaits_input()) set.add(c);
   };
   add(base_.get());
   for (const auto& c : shard_connections_) add(c.get());
@@ -208,6 +213,94 @@ std::size_t Session::in_flight() const {
   std::size_t total = base_ ? base_->in_flight() : 0;
   for (const auto& c : shard_connections_) total += c ? c->in_flight() : 0;
   return total;
+}
+
+}  // namespace admit
+
+namespace admit {
+
+Connection* Session::submit_watch(std::string_view event, ReplyCallback callback, Status* failure) {
+  watches_.add(event);
+  Connection* connection = connection_for(RouteKind::event, event, failure);
+  if (connection == nullptr) return nullptr;
+  if (connection->full()) {
+    *failure = Status::failure(ClientError::in_flight_full,
+                               connection->address() + ": in_flight_max requests are waiting");
+    return nullptr;
+  }
+  ReplyCallback answer = watches_.sent(event, *connection, std::move(callback));
+  connection->add([&](codec::Builder& b) { return codec::encode_watch(b, event); },
+                  std::move(answer));
+  connection->expect_pushes();
+  return connection;
+}
+
+Connection* Session::submit_unwatch(std::string_view event, ReplyCallback callback,
+                                    Status* failure) {
+  Connection* connection = nullptr;
+  if (const WatchTable::Watch* watch = watches_.find(event);
+      watch != nullptr && !WatchTable::needs_send(*watch)) {
+    connection = watch->connection;
+  }
+  watches_.remove(event);
+  if (connection == nullptr) connection = connection_for(RouteKind::event, event, failure);
+  if (connection == nullptr) return nullptr;
+  if (connection->full()) {
+    *failure = Status::failure(ClientError::in_flight_full,
+                               connection->address() + ": in_flight_max requests are waiting");
+    return nullptr;
+  }
+  connection->add([&](codec::Builder& b) { return codec::encode_unwatch(b, event); },
+                  std::move(callback));
+  return connection;
+}
+
+Status Session::restore_watches() {
+  if (closing_ || !watches_.any_needs_send()) {
+    watch_backoff_ = std::chrono::milliseconds(0);
+    return Status();
+  }
+  const Clock::time_point now = Clock::now();
+  if (now < watch_retry_at_) return Status();
+  // Copied first: sending connects, whose callbacks may add or drop watches.
+  std::vector<std::string> lost;
+  watches_.for_each([&lost](std::string_view event, const WatchTable::Watch& watch) {
+    if (WatchTable::needs_send(watch)) lost.emplace_back(event);
+  });
+  Status first_failure;
+  for (const std::string& event : lost) {
+    const WatchTable::Watch* watch = watches_.find(event);
+    if (watch == nullptr || !WatchTable::needs_send(*watch)) continue;
+    Status failure;
+    if (submit_watch(event, {}, &failure) != nullptr) continue;
+    watches_.report(event, failure);
+    if (first_failure.answered()) first_failure = std::move(failure);
+  }
+  const bool all_sent = first_failure.answered();
+  if (all_sent) {
+    watch_backoff_ = std::chrono::milliseconds(0);
+    return first_failure;
+  }
+  watch_backoff_ = std::min<std::chrono::milliseconds>(
+      watch_backoff_max, std::max(options_.retry_backoff, watch_backoff_ * 2));
+  watch_retry_at_ = Clock::now() + watch_backoff_;
+  return first_failure;
+}
+
+std::optional<Clock::time_point> Session::watch_retry_at() const {
+  if (closing_ || !watches_.any_needs_send()) return std::nullopt;
+  return watch_retry_at_;
+}
+
+std::size_t Session::wait_for_input(Clock::time_point deadline) {
+  PollSet set;
+  add_awaiting(set);
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+  if (set.empty()) {
+    if (wait.count() > 0) std::this_thread::sleep_for(wait);
+    return 0;
+  }
+  return set.wait_and_dispatch(std::max(wait, std::chrono::milliseconds(0)));
 }
 
 }  // namespace admit

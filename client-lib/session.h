@@ -5,12 +5,14 @@
 #include <poll.h>
 
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "admit/client.h"
 #include "connection.h"
+#include "watch_table.h"
 
 namespace admit {
 
@@ -19,6 +21,7 @@ class PollSet {
  public:
   void clear();
   void add(Connection* connection);
+  bool empty() const { return fds_.empty(); }
   // One poll(2) of up to `timeout` over every added connection (0: no wait),
   // then reads and dispatches those that are readable. Returns callbacks run.
   std::size_t wait_and_dispatch(std::chrono::milliseconds timeout);
@@ -60,9 +63,29 @@ class Session {
   Status flush_all();
   // Closes every connection: the callbacks waiting run with `error` and `why`.
   void close_all(ClientError error, std::string_view why);
-  // Adds the open connections that await replies.
+  // Adds the open connections that await replies or pushed updates.
   void add_awaiting(PollSet& set) const;
   std::size_t in_flight() const;
+
+  // ---- watches ----
+  WatchTable& watches() { return watches_; }
+  const WatchTable& watches() const { return watches_; }
+  // Remembers the watch and sends Watch on the event's route (or the socket
+  // the watch lives on); `callback` (may be empty) runs with the answer.
+  // Returns the connection, or nullptr (and *failure) when it was not sent;
+  // the watch stays remembered, to be sent by restore_watches().
+  Connection* submit_watch(std::string_view event, ReplyCallback callback, Status* failure);
+  // Forgets the watch (nothing of it is delivered after this) and sends
+  // Unwatch on the socket it lives on, else on its route.
+  Connection* submit_unwatch(std::string_view event, ReplyCallback callback, Status* failure);
+  // Sends again the watches whose connection was lost or reopened, when due
+  // (after a failure, not before watch_retry_at()). The first failure, or OK.
+  Status restore_watches();
+  // When restore_watches() is next due, if a watch waits to be sent.
+  std::optional<Clock::time_point> watch_retry_at() const;
+  // Waits until `deadline` for input on the connections that await it (sleeps
+  // when there are none) and dispatches it. Returns callbacks run.
+  std::size_t wait_for_input(Clock::time_point deadline);
 
   std::string make_request_id();
   // `given` when set; else, with auto_request_ids, a fresh id kept in `storage`
@@ -81,12 +104,16 @@ class Session {
 
   ClientOptions options_;
   HelloInfo hello_;
+  // Declared before the connections, which deliver to it: destroyed after them.
+  WatchTable watches_;
   std::unique_ptr<Connection> base_;
   std::vector<std::unique_ptr<Connection>> shard_connections_;
   // A shard port that failed is not tried again before this time.
   std::vector<Clock::time_point> shard_retry_at_;
   std::mt19937_64 random_;
   bool closing_ = false;
+  Clock::time_point watch_retry_at_{};
+  std::chrono::milliseconds watch_backoff_{0};
 };
 
 }  // namespace admit

@@ -26,6 +26,19 @@ sockaddr_in loopback(std::uint16_t port) {
   return address;
 }
 
+flatbuffers::Offset<wire::Update> make_update(flatbuffers::FlatBufferBuilder& builder,
+                                              const std::string& event, std::uint64_t seq,
+                                              const FakeCounters& c) {
+  return wire::CreateUpdate(builder, builder.CreateString(event), seq, c.version,
+                            wire::EventState::Open, c.capacity, c.available, c.held, c.confirmed,
+                            c.waitlisted, c.watchers);
+}
+
+std::string frame_bytes(flatbuffers::FlatBufferBuilder& builder) {
+  const auto bytes = builder.GetBufferSpan();
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
 bool write_all(int fd, const char* data, std::size_t size) {
   while (size > 0) {
     const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
@@ -60,6 +73,7 @@ void FakeServer::serve() {
   std::vector<pollfd> fds;
   char buffer[64 * 1024];
   while (!stop_) {
+    run_commands();
     fds.assign(1, pollfd{listener_, POLLIN, 0});
     for (const Peer& peer : peers_) fds.push_back(pollfd{peer.fd, POLLIN, 0});
     if (::poll(fds.data(), fds.size(), poll_wait_ms) <= 0) continue;
@@ -85,6 +99,98 @@ void FakeServer::serve() {
   }
 }
 
+void FakeServer::post(Command command) {
+  const std::lock_guard lock(commands_mutex_);
+  commands_.push_back(std::move(command));
+}
+
+void FakeServer::run_commands() {
+  std::vector<Command> commands;
+  {
+    const std::lock_guard lock(commands_mutex_);
+    commands.swap(commands_);
+  }
+  for (Command& command : commands) command();
+  std::map<std::string, int> counts;
+  for (const Peer& peer : peers_) {
+    if (peer.fd < 0) continue;
+    for (const auto& [event, seq] : peer.watching) ++counts[event];
+  }
+  const std::lock_guard lock(commands_mutex_);
+  watcher_counts_ = std::move(counts);
+}
+
+int FakeServer::watchers(const std::string& event) const {
+  const std::lock_guard lock(commands_mutex_);
+  const auto found = watcher_counts_.find(event);
+  return found == watcher_counts_.end() ? 0 : found->second;
+}
+
+void FakeServer::push(const std::string& event, const FakeCounters& counters) {
+  post([this, event, counters] {
+    events_[event] = counters;
+    push_now(event, 1);
+  });
+}
+
+void FakeServer::push_now(const std::string& event, std::int64_t seq_step) {
+  for (Peer& peer : peers_) {
+    auto watched = peer.watching.find(event);
+    if (peer.fd < 0 || watched == peer.watching.end()) continue;
+    watched->second =
+        static_cast<std::uint64_t>(static_cast<std::int64_t>(watched->second) + seq_step);
+    flatbuffers::FlatBufferBuilder builder;
+    auto update = make_update(builder, event, watched->second, events_[event]);
+    finish_frame(builder, wire::CreateFrame(builder, 0, 0, builder.CreateVector(&update, 1)));
+    if (!send_frame(peer, frame_bytes(builder), false)) {
+      ::close(peer.fd);
+      peer.fd = -1;
+    }
+  }
+}
+
+void FakeServer::push_odd(const std::string& event) {
+  post([this, event] {
+    const FakeCounters kept = events_[event];
+    FakeCounters odd = kept;
+    odd.available += 1000;  // a state the client must never show
+    for (Peer& peer : peers_) {
+      auto watched = peer.watching.find(event);
+      if (peer.fd < 0 || watched == peer.watching.end()) continue;
+      const std::uint64_t last = watched->second;
+      flatbuffers::FlatBufferBuilder builder;
+      std::vector<flatbuffers::Offset<wire::Update>> updates;
+      updates.push_back(make_update(builder, event, last, odd));      // the last seq again
+      updates.push_back(make_update(builder, event, last - 1, odd));  // an older one
+      updates.push_back(wire::CreateUpdate(builder, 0, last + 100));  // no event
+      updates.push_back(make_update(builder, "nobody-watches", 1, odd));
+      finish_frame(builder, wire::CreateFrame(builder, 0, 0, builder.CreateVector(updates)));
+      std::string frames = frame_bytes(builder);
+      flatbuffers::FlatBufferBuilder empty;
+      finish_frame(
+          empty,
+          wire::CreateFrame(empty, 0, 0,
+                            empty.CreateVector(std::vector<flatbuffers::Offset<wire::Update>>())));
+      frames += frame_bytes(empty);
+      if (!send_frame(peer, frames, false)) {
+        ::close(peer.fd);
+        peer.fd = -1;
+      }
+    }
+    push_now(event, 1);  // back in order: this one counts
+  });
+}
+
+void FakeServer::drop_connections() {
+  post([this] {
+    for (Peer& peer : peers_) {
+      if (peer.fd >= 0) ::close(peer.fd);
+      peer.fd = -1;
+    }
+    std::erase_if(peers_, [](const Peer& peer) { return peer.fd < 0; });
+  });
+}
+
 bool FakeServer::answer_frames(Peer& peer) {
   while (true) {
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(peer.in.data());
@@ -102,7 +208,7 @@ bool FakeServer::answer_frames(Peer& peer) {
     if (frame == nullptr) return false;
     const bool hello_only = frame->requests() != nullptr && frame->requests()->size() == 1 &&
                             frame->requests()->Get(0)->op_type() == wire::Op::Hello;
-    const std::string reply = reply_frame(frame);
+    const std::string reply = reply_frame(peer, frame);
     if (reply.empty()) continue;  // silent
     const bool closing = !hello_only && script_.close_after_frames > 0 &&
                          peer.frames_sent + 1 >= script_.close_after_frames;
@@ -116,13 +222,35 @@ std::vector<std::string> FakeServer::hello_tokens() const {
   return hello_tokens_;
 }
 
-std::string FakeServer::reply_frame(const void* request_frame) {
+std::string FakeServer::reply_frame(Peer& peer, const void* request_frame) {
   const auto* frame = static_cast<const wire::Frame*>(request_frame);
   flatbuffers::FlatBufferBuilder builder;
   std::vector<flatbuffers::Offset<wire::Reply>> replies;
+  std::vector<flatbuffers::Offset<wire::Update>> updates;
   if (frame->requests() != nullptr) {
     for (const wire::Request* request : *frame->requests()) {
       const int seen = requests_++;
+      if (request->op_type() == wire::Op::Watch || request->op_type() == wire::Op::Unwatch) {
+        const bool watch = request->op_type() == wire::Op::Watch;
+        const flatbuffers::String* name =
+            watch ? request->op_as_Watch()->event() : request->op_as_Unwatch()->event();
+        const std::string event = name != nullptr ? name->str() : std::string();
+        ++(watch ? watch_requests_ : unwatch_requests_);
+        if (watch && event == script_.unknown_event) {
+          replies.push_back(wire::CreateReply(builder, request->id(), wire::Outcome::NOT_FOUND,
+                                              builder.CreateString("event: " + event)));
+          continue;
+        }
+        replies.push_back(wire::CreateReply(builder, request->id(), wire::Outcome::OK));
+        if (!watch) {
+          peer.watching.erase(event);
+          continue;
+        }
+        // The current state, in the frame of the answer (a new watch, or a repeat).
+        const std::uint64_t seq = ++peer.watching[event];
+        updates.push_back(make_update(builder, event, seq, events_[event]));
+        continue;
+      }
       if (request->op_type() == wire::Op::Hello) {
         const flatbuffers::String* token = request->op_as_Hello()->token();
         const std::lock_guard lock(hello_tokens_mutex_);
@@ -151,9 +279,15 @@ std::string FakeServer::reply_frame(const void* request_frame) {
       replies.push_back(wire::CreateReply(builder, id, wire::Outcome::OK));
     }
   }
-  finish_frame(builder, wire::CreateFrame(builder, 0, builder.CreateVector(replies)));
-  const auto bytes = builder.GetBufferSpan();
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (script_.updates_with_replies) {
+    for (auto& [event, seq] : peer.watching) {
+      updates.push_back(make_update(builder, event, ++seq, events_[event]));
+    }
+    updates.push_back(make_update(builder, "nobody-watches", 1, FakeCounters{}));
+  }
+  finish_frame(builder, wire::CreateFrame(builder, 0, builder.CreateVector(replies),
+                                          updates.empty() ? 0 : builder.CreateVector(updates)));
+  return frame_bytes(builder);
 }
 
 bool FakeServer::send_frame(Peer& peer, const std::string& frame, bool closing) {

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <new>
 #include <optional>
@@ -208,6 +209,36 @@ struct StatsInfo {
   std::uint64_t resident_bytes = 0;  // the server process's RSS
 };
 
+// ---- watches ----
+
+// One pushed update of a watched event: its counters at the moment the server
+// published them. `seq` grows with every update of the event on one
+// connection; it starts again after the client re-watched (a reconnect, a
+// server restart), and then `first` is true and the update is the current state.
+struct WatchUpdate {
+  std::string event;
+  std::uint64_t seq = 0;
+  std::uint64_t version = 0;
+  EventState state = EventState::open;
+  std::uint32_t capacity = 0, available = 0, held = 0, confirmed = 0, waitlisted = 0;
+  std::uint32_t watchers = 0;  // live watchers of the event, all connections of the server
+  bool first = false;          // the first update since the Watch was (re)sent
+};
+
+// The same, valid only during the callback that receives it: `event` points
+// into the received frame (AsyncClient delivers updates without allocating).
+struct WatchUpdateView {
+  std::string_view event;
+  std::uint64_t seq = 0;
+  std::uint64_t version = 0;
+  EventState state = EventState::open;
+  std::uint32_t capacity = 0, available = 0, held = 0, confirmed = 0, waitlisted = 0;
+  std::uint32_t watchers = 0;
+  bool first = false;
+  std::chrono::steady_clock::time_point received_at;  // when its bytes were read
+  WatchUpdate copy() const;
+};
+
 // ---- options ----
 
 struct ClientOptions {
@@ -280,18 +311,44 @@ class Client {
                                       std::string_view request_id = {});
   Result<StatsInfo> stats();
 
+  // Watches `event`: OK once the server accepted (NOT_FOUND for an unknown
+  // event; INVALID past watches_per_connection_max on one connection). Its
+  // updates then come from next_update(), the first being the current state.
+  // Idempotent. The watch is remembered until unwatch() or a refusal: after a
+  // lost connection or a server restart the client watches again by itself
+  // (inside next_update()), so a transport failure here leaves it remembered.
+  Status watch(std::string_view event);
+  // Stops watching (OK also when it was not watched); queued updates of the
+  // event are dropped.
+  Status unwatch(std::string_view event);
+  // Waits up to `timeout` for the next update of a watched event and returns
+  // it. Updates that arrive during other calls are kept, one per event
+  // (latest state wins), in arrival order. Otherwise: timed_out when none
+  // came; could_not_connect while a lost watch cannot be sent again (it is
+  // retried on the next call, with backoff); the server's refusal (e.g.
+  // NOT_FOUND after a restart lost the event), once, when a re-watch was
+  // refused and the watch dropped; invalid_argument when nothing is watched.
+  Result<WatchUpdate> next_update(std::chrono::milliseconds timeout);
+  // Events watched (remembered), in no particular order.
+  std::vector<std::string> watched() const;
+
   // The port the last call was answered on, and the shard the server said is
   // behind it (-1: base port). For tests and diagnostics.
   std::uint16_t last_port() const;
   std::int32_t last_shard() const;
 
  private:
+  // Before session_: its connections deliver into them until it is destroyed.
+  std::vector<WatchUpdate> updates_;    // received, not yet returned: one per event
+  std::vector<Status> watch_failures_;  // re-watches refused, not yet returned
   std::unique_ptr<Session> session_;
   std::uint16_t last_port_ = 0;
   std::int32_t last_shard_ = -1;
 
   template <typename T, typename Encode>
   Result<T> call(RouteKind kind, std::string_view key, bool retry_safe, Encode&& encode);
+  // Keeps an update received during any call for next_update().
+  void keep(const WatchUpdateView& update);
 };
 
 // ---- AsyncClient: pipelined ----
@@ -436,19 +493,43 @@ class AsyncClient {
   Status submit_leave_waitlist(std::string_view event, std::string_view user,
                                std::string_view request_id, ReplyCallback callback);
   Status submit_stats(ReplyCallback callback);
+  // Watches `event` (callback: OK, NOT_FOUND, INVALID past
+  // watches_per_connection_max on one connection); its updates go to the
+  // on_update() handler, the first being the current state. The watch is
+  // remembered until unwatched or refused: when its connection is lost (or
+  // the server restarts), poll() watches again by itself (with backoff while
+  // the server cannot be reached) and the next update is the current state.
+  Status submit_watch(std::string_view event, ReplyCallback callback);
+  // Stops watching; no update of the event is delivered after this call.
+  Status submit_unwatch(std::string_view event, ReplyCallback callback);
+  // Where updates go: called inside poll() (and flush()) for every update of
+  // a watched event, never for an event not watched, never with an older
+  // state after a newer one on the same connection. Set it before watching.
+  // It may submit and flush but not poll.
+  void on_update(std::function<void(const WatchUpdateView&)> handler);
+  // Called when a watch could not be sent again after a reconnect: with the
+  // server's refusal (the watch is dropped) or the transport failure (it is
+  // tried again later).
+  void on_watch_error(std::function<void(std::string_view event, const Status&)> handler);
+  // Events watched (remembered).
+  std::size_t watches() const;
 
   // Writes every built frame, waiting (up to request_timeout) while the socket
   // is full; on a broken connection its callbacks run with connection_lost.
   Status flush();
-  // Waits up to `timeout` for replies (0: only what has arrived), runs their
-  // callbacks, and returns how many ran. Flushes first.
+  // Waits up to `timeout` for replies and updates (0: only what has arrived),
+  // runs their callbacks, and returns how many ran. Flushes first, and first
+  // sends again the watches whose connection was lost.
   std::size_t poll(std::chrono::milliseconds timeout);
   // poll() for many clients at once, e.g. a load generator's connections on one
-  // thread: flushes every client, then waits up to `timeout` (0: only what has
-  // arrived) in ONE poll(2) over all their connections that await replies, reads
-  // only the connections that are readable, runs their callbacks and returns
-  // how many ran. Returns 0 at once when no client awaits a reply. Sleeps in the
-  // kernel while all are idle, so waiting costs no CPU. The clients must be
+  // thread: flushes every client (and sends again its lost watches), then
+  // waits up to `timeout` (0: only what has arrived) in ONE poll(2) over all
+  // their connections that await replies or carry watches, reads only the
+  // connections that are readable, runs their callbacks (updates included) and
+  // returns how many ran. Returns 0 at once when no client awaits a reply or
+  // watches an event (while lost watches wait to be sent again: after that
+  // wait, at most `timeout`). Sleeps in the kernel while all are idle, so
+  // waiting costs no CPU. The clients must be
   // distinct, not null, and outlive the call; callbacks may submit on any of
   // them but not poll. Allocates only when more connections await replies than
   // any earlier call on this thread saw.
