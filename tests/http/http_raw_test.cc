@@ -89,6 +89,35 @@ TEST(HttpRaw, ManyPipelinedRequestsAnsweredInOrderAcrossShards) {
             count);
 }
 
+// RFC 9112 9.3.2: only safe requests may be processed in parallel; a
+// pipelined GET after a PUT or a booking on the same connection must see
+// their effect (its answer comes after theirs).
+TEST(HttpRaw, APipelinedReadSeesTheWritesBeforeIt) {
+  GTEST_SKIP() << "bug: GET /v1/events/{id} pipelined after a PUT or a booking on the same "
+                  "connection is answered from the published counters at arrival, before the "
+                  "earlier write is published: 201 then 404 'id: no such event', or counters "
+                  "without the booking (server/reactor_http.cc handle_http_request, Next::local)";
+  AdmitdProcess server = start_admitd();
+  for (std::uint32_t shard = 0; shard < shards; ++shard) {
+    SCOPED_TRACE("event on shard " + std::to_string(shard));
+    const std::string event = event_on(shard, shards, "ryw");
+    Raw raw(server.http_port());
+    ASSERT_TRUE(raw.send(
+        raw_request("PUT", "/v1/events/" + event, R"({"capacity":5})") +
+        raw_request("GET", "/v1/events/" + event, "") +
+        raw_request("POST", "/v1/events/" + event + "/bookings", R"({"user":"u","seats":2})") +
+        raw_request("GET", "/v1/events/" + event, "")));
+    const std::vector<RawAnswer> answers = split_answers(raw.read_answers(4));
+    ASSERT_EQ(answers.size(), 4u);
+    EXPECT_EQ(answers[0].status, 201);
+    EXPECT_EQ(answers[1].status, 200) << answers[1].body;
+    EXPECT_EQ(answers[1].json()["available"], 5);
+    EXPECT_EQ(answers[2].status, 201);
+    EXPECT_EQ(answers[3].json()["confirmed"], 2) << answers[3].body;
+    EXPECT_EQ(answers[3].json()["available"], 3);
+  }
+}
+
 // Pipelined requests after a `Connection: close` request, or after one the
 // server cannot frame, are never run: the answers before them go out, then
 // the connection closes.
