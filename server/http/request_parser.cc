@@ -107,6 +107,12 @@ int RequestParser::on_header_field(http_parser* parser, const char* at, std::siz
     p.name_size_ = 0;
     p.name_too_long_ = false;
   }
+  // "Content-Length : 5" (RFC 9112 5.1: a server MUST reject it): a proxy in
+  // front may ignore such a header while http_parser, lenient, honours it,
+  // and the two would frame the body differently (request smuggling).
+  if (std::string_view(at, size).find_first_of(" \t") != std::string_view::npos) {
+    return p.fail(400, "headers: whitespace between a header name and its colon");
+  }
   if (p.name_size_ + size > sizeof p.name_) {
     p.name_too_long_ = true;
     return 0;

@@ -244,6 +244,9 @@ std::vector<BadInput> bad_inputs(const std::string& event) {
       {"garbage (a TLS hello)", std::string(tls_hello, sizeof tls_hello - 1), 400, "", true},
       {"NUL bytes", std::string(64, '\0'), 400, "", true},
       {"no colon", "POST " + bookings + " HTTP/1.1\r\nNoColonHere\r\n\r\n", 400, "", true},
+      {"space before a header's colon (smuggling)",
+       "POST " + bookings + " HTTP/1.1\r\nContent-Length : 12\r\n\r\n{\"user\":\"x\"}", 400,
+       "headers:", true},
       {"bad Content-Length", "POST " + bookings + " HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400,
        "", true},
   };

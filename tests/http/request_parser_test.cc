@@ -184,6 +184,19 @@ TEST(RequestParser, GarbageIs400AndStaysFailed) {
   }
 }
 
+// RFC 9112 5.1: a space between a header name and its colon is refused, so
+// the body is never framed by a Content-Length a proxy would not see.
+TEST(RequestParser, WhitespaceBeforeTheColonIs400) {
+  for (const std::string_view bytes : {"POST /v1/events HTTP/1.1\r\nContent-Length : 2\r\n\r\n{}",
+                                       "GET /healthz HTTP/1.1\r\nX-Any\t: 1\r\n\r\n"}) {
+    RequestParser parser;
+    const RequestParser::Step step = parser.parse(bytes);
+    EXPECT_EQ(step.state, RequestParser::State::failed) << bytes;
+    EXPECT_EQ(parser.error().status, 400);
+    EXPECT_FALSE(parser.error().message.empty());
+  }
+}
+
 TEST(RequestParser, UnknownMethodsParseAsOther) {
   const auto out = feed("OPTIONS /v1/events HTTP/1.1\r\n\r\n", 100);
   ASSERT_EQ(out.requests.size(), 1u);
