@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <optional>
 
@@ -217,6 +218,24 @@ bool decode_params(const Path& path, Target* target, RouteError* error) {
   }
 }
 
+// The origin form of a target: RFC 9112 3.2.2 has servers accept the
+// absolute form ("http://host:port/v1/events") too; its scheme and authority
+// are dropped.
+std::string_view origin_form(std::string_view target) {
+  for (const std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() < scheme.size()) continue;
+    const bool same = std::equal(scheme.begin(), scheme.end(), target.begin(), [](char a, char b) {
+      return a == std::tolower(static_cast<unsigned char>(b));
+    });
+    if (!same) continue;
+    const std::string_view rest = target.substr(scheme.size());
+    const std::size_t path = rest.find_first_of("/?");
+    if (path == std::string_view::npos) return "/";
+    return rest.substr(path);
+  }
+  return target;
+}
+
 }  // namespace
 
 std::string_view route_name(Route route) {
@@ -231,6 +250,7 @@ std::string_view route_name(Route route) {
 
 bool route(Method method, std::string_view request_target, Target* target, RouteError* error) {
   *target = Target{};
+  request_target = origin_form(request_target);
   const std::size_t question = request_target.find('?');
   const std::string_view path = request_target.substr(0, question);
   const std::string_view query =

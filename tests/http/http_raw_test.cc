@@ -193,6 +193,20 @@ TEST(HttpRaw, Http10KeepAliveIsAnnounced) {
   EXPECT_NE(answers[1].head.find("\r\nConnection: close"), std::string::npos) << answers[1].head;
 }
 
+// RFC 9112 3.2.2: a request target in absolute form is served like its path.
+TEST(HttpRaw, AbsoluteFormTargetsAreServed) {
+  AdmitdProcess server = start_admitd();
+  Raw raw(server.http_port());
+  const std::string origin = "http://127.0.0.1:" + std::to_string(server.http_port());
+  ASSERT_TRUE(raw.send(raw_request("PUT", origin + "/v1/events/abs", R"({"capacity":2})") +
+                       raw_request("GET", origin + "/v1/events/abs", "")));
+  const std::vector<RawAnswer> answers = split_answers(raw.read_answers(2));
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].status, 201) << answers[0].body;
+  EXPECT_EQ(answers[0].json()["id"], "abs");
+  EXPECT_EQ(get_json(server, "/v1/events/abs")["capacity"], 2);
+}
+
 struct BadInput {
   std::string name;
   std::string bytes;

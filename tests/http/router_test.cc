@@ -38,6 +38,23 @@ TEST(Router, EveryRouteOfTheTable) {
   }
 }
 
+// RFC 9112 3.2.2: the absolute form is accepted (a client talking as to a proxy).
+TEST(Router, AbsoluteFormTargets) {
+  Target target;
+  RouteError error;
+  ASSERT_TRUE(route(Method::get, "http://127.0.0.1:7480/v1/events/e1", &target, &error))
+      << error.message;
+  EXPECT_EQ(target.route, Route::get_event);
+  EXPECT_EQ(target.id.view(), "e1");
+  ASSERT_TRUE(route(Method::get, "HTTP://admit.example/v1/events?limit=5", &target, &error));
+  EXPECT_EQ(target.route, Route::list_events);
+  EXPECT_EQ(target.limit, 5u);
+  EXPECT_FALSE(route(Method::get, "http://admit.example", &target, &error));
+  EXPECT_EQ(error.status, 404);
+  EXPECT_FALSE(route(Method::get, "ftp://admit.example/healthz", &target, &error));
+  EXPECT_EQ(error.status, 404);
+}
+
 TEST(Router, DecodesPathParameters) {
   Target target;
   RouteError error;
