@@ -1,6 +1,8 @@
 // The `admit` binary (env ADMIT_BIN) one-shot against a real admitd: the JSON
 // fields and exit codes that scripts rely on.
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,8 +11,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -392,6 +396,169 @@ TEST_F(ShellToken, TokensAgainstAServerWithAuth) {
   EXPECT_EQ(as_ann.json()["outcome"], "BOOKED") << as_ann.out;
   EXPECT_EQ(as_ben.exit_code, 3) << as_ben.err;
   EXPECT_EQ(as_ben.json()["outcome"], "UNAUTHORIZED") << as_ben.out;
+}
+
+// ---- admit watch ----
+
+// `admit ARGS...` left running, its stdout read line by line (with a deadline
+// on every read), stopped by a signal; killed if the test ends first.
+class RunningAdmit {
+ public:
+  explicit RunningAdmit(const std::vector<std::string>& args) {
+    const char* binary = std::getenv("ADMIT_BIN");
+    if (binary == nullptr) throw std::runtime_error("ADMIT_BIN is not set");
+    std::vector<std::string> words = {binary};
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    int out_pipe[2];
+    if (::pipe(out_pipe) != 0) throw std::runtime_error("pipe failed");
+    char err_path[] = "/tmp/admit-watch-test-XXXXXX";
+    err_fd_ = ::mkstemp(err_path);
+    ::unlink(err_path);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, err_fd_, STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out_pipe[0]);
+    const int rc = ::posix_spawn(&pid_, binary, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out_pipe[1]);
+    out_fd_ = out_pipe[0];
+    if (rc != 0) throw std::runtime_error("cannot run " + std::string(binary));
+  }
+  ~RunningAdmit() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(out_fd_);
+    ::close(err_fd_);
+  }
+  RunningAdmit(const RunningAdmit&) = delete;
+  RunningAdmit& operator=(const RunningAdmit&) = delete;
+
+  // The next line of stdout, or nullopt at EOF or after `timeout`.
+  std::optional<std::string> line(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      if (const std::size_t end = buffered_.find('\n'); end != std::string::npos) {
+        std::string text = buffered_.substr(0, end);
+        buffered_.erase(0, end + 1);
+        return text;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{out_fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+      char buffer[4096];
+      const ssize_t n = ::read(out_fd_, buffer, sizeof buffer);
+      if (n <= 0) return std::nullopt;
+      buffered_.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  // Sends `signal` (0: none) and waits up to `timeout` for the exit; its code,
+  // or -1 when it had to be killed.
+  int stop(int signal, std::chrono::milliseconds timeout) {
+    if (signal != 0) ::kill(pid_, signal);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  std::string err() const {
+    ::lseek(err_fd_, 0, SEEK_SET);
+    std::string text;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::read(err_fd_, buffer, sizeof buffer)) > 0) text.append(buffer, n);
+    return text;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  std::string buffered_;
+};
+
+constexpr auto watch_line_wait = std::chrono::seconds(10);
+
+TEST_F(Shell, WatchPrintsAJsonLinePerUpdateUntilCtrlC) {
+  ASSERT_EQ(admit({"event", "create", "watch-gig", "--capacity", "5"}).exit_code, 0);
+  // Not a terminal: JSON lines even without --json.
+  RunningAdmit watch({"--server", server_->address(), "watch", "watch-gig"});
+  std::optional<std::string> line = watch.line(watch_line_wait);
+  ASSERT_TRUE(line) << watch.err();
+  nlohmann::json first = nlohmann::json::parse(*line);
+  EXPECT_EQ(first["event"], "watch-gig");
+  EXPECT_EQ(first["first"], true);
+  EXPECT_EQ(first["available"], 5);
+  EXPECT_EQ(first["watchers"], 1);
+  for (const char* field :
+       {"seq", "version", "state", "capacity", "held", "confirmed", "waitlisted", "received_at"}) {
+    EXPECT_TRUE(first.contains(field)) << field;
+  }
+  for (int user = 0; user < 3; ++user) {
+    ASSERT_EQ(admit({"book", "watch-gig", "--user", "w" + std::to_string(user)}).exit_code, 0);
+  }
+  // Coalesced: not one line per booking, but the counters reach the final state
+  // and neither seq nor confirmed ever goes back.
+  nlohmann::json last = first;
+  while (last["confirmed"] != 3) {
+    line = watch.line(watch_line_wait);
+    ASSERT_TRUE(line) << "stuck at " << last.dump() << "\n" << watch.err();
+    nlohmann::json next = nlohmann::json::parse(*line);
+    EXPECT_GT(next["seq"], last["seq"]);
+    EXPECT_GE(next["confirmed"], last["confirmed"]);
+    last = std::move(next);
+  }
+  EXPECT_EQ(last["available"], 2);
+  EXPECT_EQ(watch.stop(SIGINT, std::chrono::seconds(5)), 0) << watch.err();
+  // Gone from the count once it left.
+  nlohmann::json event;
+  for (int i = 0; i < 100; ++i) {
+    event = admit({"event", "get", "watch-gig"}).json();
+    if (event["watchers"] == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(event["watchers"], 0);
+}
+
+TEST_F(Shell, WatchOfAnUnknownEventIsRefused) {
+  const AdmitRun run = admit({"watch", "watch-nothing"});
+  EXPECT_EQ(run.exit_code, 3) << run.err;
+  EXPECT_EQ(run.json()["outcome"], "NOT_FOUND") << run.out;
+}
+
+TEST(ShellWatch, ExitsOneWhenTheServerIsLostForGood) {
+  test::AdmitdProcess server;
+  ASSERT_EQ(
+      run_admit({"--server", server.address(), "event", "create", "lost-gig", "--capacity", "3"})
+          .exit_code,
+      0);
+  RunningAdmit watch(
+      {"--server", server.address(), "--json", "watch", "lost-gig", "--retry-for", "1"});
+  ASSERT_TRUE(watch.line(watch_line_wait)) << watch.err();
+  server.stop();
+  std::optional<std::string> line = watch.line(watch_line_wait);
+  ASSERT_TRUE(line) << watch.err();
+  EXPECT_EQ(nlohmann::json::parse(*line)["error"], "could_not_connect") << *line;
+  EXPECT_EQ(watch.stop(0, std::chrono::seconds(10)), 1);
+  EXPECT_NE(watch.err().find("server lost"), std::string::npos) << watch.err();
+}
+
+TEST(ShellWatch, HelpHasAnExample) {
+  const AdmitRun run = run_admit({"watch", "--help"});
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find("admit watch tour-vip"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("Ctrl-C"), std::string::npos) << run.out;
 }
 
 }  // namespace

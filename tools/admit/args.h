@@ -10,7 +10,7 @@ namespace admit::shell {
 
 enum class Command {
   none, help, shell, event_create, event_update, event_get, event_list, book, confirm, cancel,
-  booking_get, bookings, waitlist, leave, stats, token,
+  booking_get, bookings, waitlist, leave, stats, token, watch,
 };
 
 // A numeric flag and whether it was given.
@@ -51,6 +51,7 @@ struct Args {
   EventFlags create_flags;  // event create
   EventFlags update_flags;  // event update
   TokenFlags token_flags;   // token
+  double retry_for_s = 10;  // watch: seconds without the server before giving up
 };
 
 }  // namespace admit::shell

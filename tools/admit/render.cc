@@ -106,6 +106,30 @@ nlohmann::json book_json(const Result<BookReply>& result, const BookRequest& req
   return j;
 }
 
+nlohmann::json watch_json(const WatchUpdate& u, std::int64_t received_ms) {
+  return {
+      {"event", u.event},
+      {"seq", u.seq},
+      {"version", u.version},
+      {"state", event_state_name(u.state)},
+      {"capacity", u.capacity},
+      {"available", u.available},
+      {"held", u.held},
+      {"confirmed", u.confirmed},
+      {"waitlisted", u.waitlisted},
+      {"watchers", u.watchers},
+      {"first", u.first},
+      {"received_at", format_time(received_ms)},
+  };
+}
+
+std::string watch_text(const WatchUpdate& u) {
+  return u.event + "  available " + std::to_string(u.available) + "  held " +
+         std::to_string(u.held) + "  confirmed " + std::to_string(u.confirmed) + "  waitlisted " +
+         std::to_string(u.waitlisted) + "  watchers " + std::to_string(u.watchers) + "  (" +
+         std::string(event_state_name(u.state)) + ", of " + std::to_string(u.capacity) + ")";
+}
+
 nlohmann::json stats_json(const StatsInfo& stats) {
   nlohmann::json shards = nlohmann::json::array();
   for (const ShardStatsInfo& s : stats.shards) {

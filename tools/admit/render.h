@@ -32,6 +32,8 @@ nlohmann::json booking_json(const BookingInfo& booking);
 // retry_after_ms, opens_in_ms, expires_at.
 nlohmann::json book_json(const Result<BookReply>& result, const BookRequest& request);
 nlohmann::json stats_json(const StatsInfo& stats);
+// One pushed update of `admit watch`, with the time it was received.
+nlohmann::json watch_json(const WatchUpdate& update, std::int64_t received_ms);
 
 std::string book_text(const Result<BookReply>& result, const BookRequest& request);
 std::string event_text(const EventInfo& event);
@@ -39,5 +41,7 @@ std::string event_table(const EventPage& page);
 std::string booking_text(const BookingInfo& booking);
 std::string booking_table(const BookingPage& page);
 std::string stats_text(const StatsInfo& stats);
+// The live line of `admit watch`: "tour-vip  available 12  held 0  ...".
+std::string watch_text(const WatchUpdate& update);
 
 }  // namespace admit::shell

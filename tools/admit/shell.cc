@@ -35,6 +35,10 @@ constexpr CommandDoc command_docs[] = {
      "admit waitlist tour-vip --user user-42"},
     {"leave", "take a user off an event's waitlist", "admit leave tour-vip --user user-42"},
     {"stats", "server counters per shard", "admit stats"},
+    {"watch",
+     "follow an event's live counters until Ctrl-C (one JSON line per update with "
+     "--json or when not on a terminal)",
+     "admit watch tour-vip        # or: admit watch tour-vip --json | jq .available"},
     {"token", "mint a JWT for a server with --auth-secret (no server needed)",
      "export ADMIT_TOKEN=$(admit token --secret /etc/admit/secret --role app --sub user-42 "
      "--ttl 7d)"},
@@ -173,6 +177,13 @@ void add_waitlist_commands(CLI::App& app, Args& args) {
   leave->add_option("--user", args.user, "the user leaving")->required();
   leave->add_option("--request-id", args.request_id, "idempotency key (default: a random one)");
   add_command(&app, "stats", "stats", args, Command::stats);
+  CLI::App* watch = add_command(&app, "watch", "watch", args, Command::watch);
+  watch->add_option("EVENT", args.target, "event id")->required();
+  watch
+      ->add_option("--retry-for", args.retry_for_s,
+                   "seconds to keep reconnecting after the server is lost before giving up "
+                   "(exit 1; default 10)")
+      ->check(CLI::Range(0.0, 86400.0));
   add_token_command(app, args);
   add_command(&app, "help", "help", args, Command::help);
   CLI::App* repl = app.add_subcommand("shell", "the interactive shell (also: no command)");
@@ -206,7 +217,7 @@ Shell::~Shell() = default;
 const std::vector<std::string>& Shell::command_words() {
   static const std::vector<std::string> words = {
       "event", "create", "get", "list", "update", "book", "confirm", "cancel", "booking",
-      "bookings", "waitlist", "leave", "stats", "token", "help", "quit", "exit"};
+      "bookings", "waitlist", "leave", "stats", "watch", "token", "help", "quit", "exit"};
   return words;
 }
 

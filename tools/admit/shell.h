@@ -34,6 +34,9 @@ class Shell {
 
   // Runs one command line (the words after the program name). Returns the exit code.
   int run(const std::vector<std::string>& words);
+  // Whether stdout is a terminal: `watch` then redraws one line in place
+  // (else it prints one JSON line per update).
+  void set_terminal_output(bool terminal) { terminal_output_ = terminal; }
   // True after a `shell` command (or no command) asked for the REPL.
   bool repl_requested() const { return repl_requested_; }
 
@@ -66,6 +69,8 @@ class Shell {
   int stats(Args& args, Client& client);
   // Mints a token (no server): prints it on one line.
   int token(Args& args);
+  // Follows an event's counters until Ctrl-C (shell_watch.cc).
+  int watch(Args& args, Client& client);
 
   std::ostream& out_;
   std::ostream& err_;
@@ -75,6 +80,7 @@ class Shell {
   std::string client_server_;  // the address client_ talks to
   std::string client_token_;   // and the token it says Hello with
   bool repl_requested_ = false;
+  bool terminal_output_ = false;
   // --server, --token and --json given with the command that opened the REPL:
   // the defaults of every REPL line.
   std::string session_server_;

@@ -148,6 +148,7 @@ int Shell::execute(Args& args) {
     case Command::waitlist: return waitlist(args, *client);
     case Command::leave: return leave(args, *client);
     case Command::stats: return stats(args, *client);
+    case Command::watch: return watch(args, *client);
     default: return exit_usage;
   }
 }
