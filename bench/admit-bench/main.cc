@@ -44,6 +44,7 @@ constexpr const char* footer = R"(Examples:
   admit-bench throughput --connections 50 --rate 100000 --duration 10   # open loop
   admit-bench throughput --capacity 1000 --users 100000 --mix book=80,get=15,cancel=5
   admit-bench connections --connections 2000 --hold 10
+  admit-bench watch-storm --watchers 1000 --buyers 10 --capacity 5000
   admit-bench --json throughput --duration 5 | jq .throughput_rps
   ADMIT_TOKEN=$(admit token --secret s.key --role admin) admit-bench last-seat   # auth on
 Run `admit-bench SCENARIO --help` for a scenario's flags.)";
@@ -175,6 +176,26 @@ CLI::App* add_connections(CLI::App& app, ConnectionsOptions* o) {
   return cmd;
 }
 
+CLI::App* add_watch_storm(CLI::App& app, WatchStormOptions* o) {
+  auto* cmd = app.add_subcommand(
+      "watch-storm",
+      "W watchers (one connection each) watch one event while B buyers sell it out: pushes/s, "
+      "update latency (booking answered -> watcher received), updates per watcher, server "
+      "memory per watcher; every watcher ends on the final counters, never goes backwards, "
+      "watchers == W during the sale and 0 after");
+  cmd->add_option("--watchers", o->watchers, "watchers (one socket each)")
+      ->check(CLI::Range(1u, 100'000u))->capture_default_str();
+  cmd->add_option("--buyers", o->buyers, "buying connections (shard-aware)")
+      ->check(CLI::Range(1u, 10'000u))->capture_default_str();
+  cmd->add_option("--pipeline", o->pipeline, "bookings in flight per buyer")
+      ->check(CLI::Range(1u, 65'536u))->capture_default_str();
+  cmd->add_option("--capacity", o->capacity, "seats to sell out")
+      ->check(CLI::Range(1u, 1'000'000u))->capture_default_str();
+  cmd->add_option("--ramp", o->ramp_per_s, "watchers connecting per second (0: as fast as it goes)")
+      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  return cmd;
+}
+
 int report(const CommonOptions& common, const RunSummary& summary) {
   if (common.json) {
     fmt::print("{}\n", summary_json(summary));
@@ -200,6 +221,7 @@ int main(int argc, char** argv) {
   HoldsOptions holds;
   ThroughputOptions throughput;
   ConnectionsOptions connections;
+  WatchStormOptions watch_storm;
   std::string mix_text = "book=100";
   auto* flash_cmd = add_flash_sale(app, &flash);
   auto* last_cmd = add_last_seat(app, &last);
@@ -207,6 +229,7 @@ int main(int argc, char** argv) {
   auto* holds_cmd = add_holds(app, &holds);
   auto* throughput_cmd = add_throughput(app, &throughput, &mix_text);
   auto* connections_cmd = add_connections(app, &connections);
+  auto* watch_storm_cmd = add_watch_storm(app, &watch_storm);
   for (auto* cmd : app.get_subcommands({})) add_common(*cmd, &common, &server);
   CLI11_PARSE(app, argc, argv);
 
@@ -242,6 +265,7 @@ int main(int argc, char** argv) {
     if (holds_cmd->parsed()) return report(common, run_holds(common, holds));
     if (throughput_cmd->parsed()) return report(common, run_throughput(common, throughput));
     if (connections_cmd->parsed()) return report(common, run_connections(common, connections));
+    if (watch_storm_cmd->parsed()) return report(common, run_watch_storm(common, watch_storm));
   } catch (const std::exception& error) {
     fmt::print(stderr, "admit-bench: {}\n", error.what());
     return exit_usage;

@@ -81,6 +81,7 @@ void print_summary(std::FILE* out, const RunSummary& summary) {
                static_cast<double>(memory.resident_bytes_after) / (1 << 20),
                memory.bytes_per_unit(), memory.unit);
   }
+  for (const auto& [name, value] : summary.metrics) fmt::print(out, "  {}: {:g}\n", name, value);
   for (const auto& note : summary.notes) fmt::print(out, "  {}\n", note);
   fmt::print(out, "  verdict:\n");
   for (const auto& invariant : summary.invariants) {
@@ -120,6 +121,11 @@ std::string summary_json(const RunSummary& summary) {
     json["server"] = {{"resident_bytes_before", memory.resident_bytes_before},
                       {"resident_bytes_after", memory.resident_bytes_after},
                       {"bytes_per_" + memory.unit, memory.bytes_per_unit()}};
+  }
+  if (!summary.metrics.empty()) {
+    nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
+    for (const auto& [name, value] : summary.metrics) metrics[name] = value;
+    json["metrics"] = metrics;
   }
   nlohmann::ordered_json invariants = nlohmann::ordered_json::object();
   for (const auto& invariant : summary.invariants) invariants[invariant.name] = invariant.pass;

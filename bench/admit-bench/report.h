@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/admit-bench/histogram.h"
@@ -50,6 +51,9 @@ struct RunSummary {
   LatencyHistogram latency;
   std::vector<Invariant> invariants;
   std::vector<std::string> notes;  // scenario facts worth a line ("1 waitlisted at 1")
+  // Scenario figures by name (watch-storm: pushes_per_s, ...), in the summary
+  // and in JSON under "metrics".
+  std::vector<std::pair<std::string, double>> metrics;
 
   double throughput_rps() const { return elapsed_s > 0 ? attempts / elapsed_s : 0; }
   bool passed() const { return all_pass(invariants); }
@@ -59,7 +63,7 @@ void print_summary(std::FILE* out, const RunSummary& summary);
 // One line: scenario, attempts, outcomes{NAME:count}, seats_booked,
 // throughput_rps, client_cpu_s, client_user_cpu_s, latency_us{p50,p95,p99,p999,max}, when known
 // server{resident_bytes_before, resident_bytes_after, bytes_per_<unit>},
-// invariants{name:bool}, verdict.
+// metrics{name:value} when the scenario has some, invariants{name:bool}, verdict.
 std::string summary_json(const RunSummary& summary);
 
 // Merges per-event invariant lists: a name passes when it passes for every

@@ -60,11 +60,20 @@ struct ConnectionsOptions {
   std::uint64_t memory_per_connection_max = 0;
 };
 
+struct WatchStormOptions {
+  std::uint32_t watchers = 100;  // one connection each, on the base port
+  std::uint32_t buyers = 10;     // shard-aware pipelined connections
+  std::uint32_t pipeline = 16;   // bookings in flight per buyer
+  std::uint32_t capacity = 2000;
+  double ramp_per_s = 0;         // watchers connecting a second (0: as fast as it goes)
+};
+
 RunSummary run_flash_sale(const CommonOptions& common, const FlashSaleOptions& options);
 RunSummary run_last_seat(const CommonOptions& common, const LastSeatOptions& options);
 RunSummary run_rsvp(const CommonOptions& common, const RsvpOptions& options);
 RunSummary run_holds(const CommonOptions& common, const HoldsOptions& options);
 RunSummary run_throughput(const CommonOptions& common, const ThroughputOptions& options);
 RunSummary run_connections(const CommonOptions& common, const ConnectionsOptions& options);
+RunSummary run_watch_storm(const CommonOptions& common, const WatchStormOptions& options);
 
 }  // namespace admit::bench

@@ -130,6 +130,25 @@ TEST_F(AdmitBench, ConnectionsAreHeldWithoutDrops) {
   EXPECT_GE(outcome(run, "OK"), 50u) << run.output;
 }
 
+TEST_F(AdmitBench, WatchStormWatchersFollowTheSellOutExactly) {
+  const BenchRun run =
+      run_bench(*server_, "watch-storm --watchers 30 --buyers 3 --pipeline 8 --capacity 300");
+  expect_passed(run);
+  for (const char* name : {"all_watching", "watchers_counted", "sold_out", "all_saw_final",
+                           "never_backwards", "watchers_exact_during_sale", "no_rewatch",
+                           "watchers_gone", "watchers_exact_at_end"}) {
+    EXPECT_EQ(run.json["invariants"][name], true) << name << ": " << run.output;
+  }
+  EXPECT_EQ(outcome(run, "BOOKED"), 300u) << run.output;
+  EXPECT_EQ(run.json["seats_booked"], 300) << run.output;
+  const nlohmann::json& metrics = run.json["metrics"];
+  EXPECT_EQ(metrics["watchers"], 30) << run.output;
+  EXPECT_GE(metrics["pushes"].get<double>(), 30.0) << "each watcher saw the sale" << run.output;
+  EXPECT_GE(metrics["updates_per_watcher_min"].get<double>(), 2.0) << run.output;
+  EXPECT_GT(run.json["latency_us"]["max"].get<double>(), 0.0) << run.output;
+  EXPECT_TRUE(run.json["server"]["bytes_per_watcher"].is_number()) << run.output;
+}
+
 TEST_F(AdmitBench, BadFlagsAreRefusedNamingTheFlag) {
   const BenchRun run = run_bench(*server_, "throughput --mix book=50");
   EXPECT_EQ(run.exit_code, 2) << run.output;
