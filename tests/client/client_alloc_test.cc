@@ -1,5 +1,6 @@
 // AsyncClient allocates nothing per request once warm: submit, flush, poll and
-// the callbacks of a deep pipeline run without a single operator new.
+// the callbacks of a deep pipeline run without a single operator new; nor per
+// pushed update of a watched event.
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -58,6 +59,41 @@ TEST(AsyncClientAllocations, NoneOncePipelineIsWarm) {
   counting = false;
   EXPECT_EQ(allocations.load(), 0);
   EXPECT_EQ(booked, 2 * pipeline);
+}
+
+TEST(AsyncClientAllocations, NonePerPushedUpdate) {
+  test::AdmitdProcess server({.extra_args = {"--watch-interval-ms", "0"}});
+  ClientOptions options;
+  options.port = server.port();
+  Client buyer(options);
+  ASSERT_TRUE(buyer.create_event({.id = "alloc-watch", .capacity = 1'000}).ok());
+
+  AsyncClient watcher(options);
+  ASSERT_TRUE(watcher.connect().ok());
+  std::uint32_t confirmed = 0;
+  long updates = 0;
+  watcher.on_update([&](const WatchUpdateView& update) {
+    confirmed = update.confirmed;
+    ++updates;
+  });
+  ASSERT_TRUE(watcher.submit_watch("alloc-watch", [](const ReplyView&) {}).ok());
+  // Books one seat (allocations not counted), then polls, counted, until the
+  // watcher has seen it.
+  auto sale = [&](std::uint32_t seat) {
+    ASSERT_TRUE(buyer.book({.event = "alloc-watch", .user = "u" + std::to_string(seat)}).ok());
+    counting = true;
+    for (int turn = 0; turn < 1000 && confirmed < seat; ++turn) {
+      watcher.poll(std::chrono::milliseconds(20));
+    }
+    counting = false;
+    ASSERT_EQ(confirmed, seat);
+  };
+  for (std::uint32_t seat = 1; seat <= 5; ++seat) sale(seat);  // warm
+  allocations = 0;
+  const long warm_updates = updates;
+  for (std::uint32_t seat = 6; seat <= 50; ++seat) sale(seat);
+  EXPECT_EQ(allocations.load(), 0);
+  EXPECT_GE(updates - warm_updates, 45);
 }
 
 }  // namespace
