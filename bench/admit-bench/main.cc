@@ -45,6 +45,7 @@ constexpr const char* footer = R"(Examples:
   admit-bench throughput --capacity 1000 --users 100000 --mix book=80,get=15,cancel=5
   admit-bench connections --connections 2000 --hold 10
   admit-bench watch-storm --watchers 1000 --buyers 10 --capacity 5000
+  admit-bench watch-storm --watchers 1000 --http     # the same watchers over Server-Sent Events
   admit-bench --json throughput --duration 5 | jq .throughput_rps
   ADMIT_TOKEN=$(admit token --secret s.key --role admin) admit-bench last-seat   # auth on
 Run `admit-bench SCENARIO --help` for a scenario's flags.)";
@@ -193,6 +194,11 @@ CLI::App* add_watch_storm(CLI::App& app, WatchStormOptions* o) {
       ->check(CLI::Range(1u, 1'000'000u))->capture_default_str();
   cmd->add_option("--ramp", o->ramp_per_s, "watchers connecting per second (0: as fast as it goes)")
       ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  cmd->add_flag("--http", o->http,
+                "watchers on Server-Sent Events (GET /v1/events/{id}/watch) instead of binary "
+                "Watch");
+  cmd->add_option("--http-port", o->http_port,
+                  "admitd's HTTP port for --http (default: the base port + 80)");
   return cmd;
 }
 

@@ -66,6 +66,8 @@ struct WatchStormOptions {
   std::uint32_t pipeline = 16;   // bookings in flight per buyer
   std::uint32_t capacity = 2000;
   double ramp_per_s = 0;         // watchers connecting a second (0: as fast as it goes)
+  bool http = false;             // Server-Sent Events watchers instead of binary Watch
+  std::uint16_t http_port = 0;   // 0: admitd's default, the base port + 80
 };
 
 RunSummary run_flash_sale(const CommonOptions& common, const FlashSaleOptions& options);

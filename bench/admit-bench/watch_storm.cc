@@ -1,5 +1,6 @@
-// watch-storm: W watchers (one connection each) watch one event while B
-// pipelined buyers sell it out at full speed (buyers on their own thread).
+// watch-storm: W watchers (one connection each: binary Watch, or with --http
+// Server-Sent Events) watch one event while B pipelined buyers sell it out at
+// full speed (buyers on their own thread).
 // Reports pushes received per second, update latency (a watcher's receipt of
 // a state from the moment a buyer was answered the booking that reached it),
 // updates per watcher and the server's memory per watcher, and judges:
@@ -7,15 +8,19 @@
 // watcher saw seq or counters go backwards, every update of the sale counted
 // W watchers, and the count drops to 0 once the watchers leave.
 #include <fmt/format.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <thread>
 
 #include "bench/admit-bench/scenarios.h"
+#include "bench/admit-bench/sse_watcher.h"
 #include "bench/admit-bench/wave.h"
 
 namespace admit::bench {
@@ -56,10 +61,8 @@ struct Storm {
   std::vector<Watcher> seen;
 };
 
-void on_update(Storm& storm, Watcher& w, const WatchUpdateView& u) {
+void on_update(Storm& storm, Watcher& w, const Seen& now, std::uint64_t received_ns) {
   ++w.updates;
-  const Seen now{u.seq,  u.version,   u.state,      u.available,
-                 u.held, u.confirmed, u.waitlisted, u.watchers};
   if (w.have_last && w.went_back.empty()) {
     const Seen& before = w.last;
     if (now.seq <= before.seq || now.version < before.version || now.confirmed < before.confirmed ||
@@ -76,8 +79,124 @@ void on_update(Storm& storm, Watcher& w, const WatchUpdateView& u) {
   }
   w.last = now;
   w.have_last = true;
-  w.sightings.push_back({now.confirmed, ns_since_epoch(u.received_at)});
+  w.sightings.push_back({now.confirmed, received_ns});
 }
+
+// The watchers of one run, over either transport.
+class WatcherPool {
+ public:
+  virtual ~WatcherPool() = default;
+  // Waits up to `timeout` for updates and hands them to the Watchers.
+  virtual void poll(std::chrono::milliseconds timeout) = 0;
+  // Every watcher leaves (its socket closes).
+  virtual void close_all() = 0;
+};
+
+// Binary watchers: an AsyncClient each, on the base port.
+class BinaryPool final : public WatcherPool {
+ public:
+  BinaryPool(const CommonOptions& common, const WatchStormOptions& options, Storm& storm,
+             const std::string& event) {
+    ClientOptions single = common.client;
+    single.shard_aware = false;
+    Progress progress("watchers connecting");
+    const Status opened = fleet_.open(single, options.watchers, options.ramp_per_s, &progress);
+    if (!opened.answered()) throw std::runtime_error("watchers: " + opened.to_string());
+    for (std::size_t i = 0; i < fleet_.size(); ++i) {
+      Watcher* w = &storm.seen[i];
+      Storm* s = &storm;
+      fleet_[i].on_update([s, w](const WatchUpdateView& u) {
+        const Seen now{u.seq,  u.version,   u.state,      u.available,
+                       u.held, u.confirmed, u.waitlisted, u.watchers};
+        on_update(*s, *w, now, ns_since_epoch(u.received_at));
+      });
+      fleet_[i].on_watch_error([w](std::string_view, const Status&) { ++w->watch_errors; });
+      const Status sent =
+          fleet_[i].submit_watch(event, [w](const ReplyView& r) { w->watch_answer = r.status(); });
+      if (!sent.answered()) {
+        throw std::runtime_error(fmt::format("watcher {}: {}", i + 1, sent.to_string()));
+      }
+    }
+  }
+  void poll(std::chrono::milliseconds timeout) override { fleet_.poll_all(timeout); }
+  void close_all() override { fleet_ = Fleet(); }
+
+ private:
+  Fleet fleet_;
+};
+
+// The counters of an SSE update's data (the event's JSON plus "seq").
+std::optional<Seen> seen_from_json(std::string_view data) {
+  const nlohmann::json j = nlohmann::json::parse(data, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  Seen seen;
+  seen.seq = j.value("seq", std::uint64_t{0});
+  seen.version = j.value("version", std::uint64_t{0});
+  seen.state = event_state_from_name(j.value("state", std::string())).value_or(EventState::open);
+  seen.available = j.value("available", 0u);
+  seen.held = j.value("held", 0u);
+  seen.confirmed = j.value("confirmed", 0u);
+  seen.waitlisted = j.value("waitlisted", 0u);
+  seen.watchers = j.value("watchers", 0u);
+  return seen;
+}
+
+// --http: Server-Sent Events watchers on admitd's HTTP port, waited on in one poll(2).
+class SsePool final : public WatcherPool {
+ public:
+  SsePool(const CommonOptions& common, const WatchStormOptions& options, Storm& storm,
+          const std::string& event)
+      : storm_(storm) {
+    const std::uint16_t port = options.http_port != 0
+                                   ? options.http_port
+                                   : static_cast<std::uint16_t>(common.client.port + http_offset);
+    watchers_.reserve(options.watchers);
+    const auto started = Clock::now();
+    for (std::uint32_t i = 0; i < options.watchers; ++i) {
+      if (options.ramp_per_s > 0) {
+        std::this_thread::sleep_until(started +
+                                      std::chrono::duration<double>(i / options.ramp_per_s));
+      }
+      std::string why;
+      SseWatcher& sse = watchers_.emplace_back();
+      if (!sse.open(common.client.host, port, event, common.client.token, &why)) {
+        throw std::runtime_error(fmt::format("SSE watcher {}: {}", i + 1, why));
+      }
+    }
+  }
+  void poll(std::chrono::milliseconds timeout) override {
+    fds_.clear();
+    for (const SseWatcher& sse : watchers_) fds_.push_back(pollfd{sse.fd(), POLLIN, 0});
+    if (::poll(fds_.data(), fds_.size(), static_cast<int>(timeout.count())) <= 0) return;
+    for (std::size_t i = 0; i < watchers_.size(); ++i) {
+      if (fds_[i].revents == 0 || !watchers_[i].is_open()) continue;
+      Watcher& w = storm_.seen[i];
+      const std::uint64_t received_ns = now_ns();
+      std::string why;
+      const bool open = watchers_[i].read(
+          [&](std::string_view data) {
+            if (const std::optional<Seen> seen = seen_from_json(data)) {
+              on_update(storm_, w, *seen, received_ns);
+            }
+          },
+          &why);
+      if (watchers_[i].accepted() && !w.watch_answer) w.watch_answer = Status();
+      if (!open) {
+        ++w.watch_errors;  // an SSE watcher does not come back: counted as a lost watch
+        if (!w.watch_answer) w.watch_answer = Status::failure(ClientError::protocol_error, why);
+      }
+    }
+  }
+  void close_all() override { watchers_.clear(); }
+
+ private:
+  // admitd's default HTTP port is its base port + 80.
+  static constexpr std::uint16_t http_offset = 80;
+
+  Storm& storm_;
+  std::vector<SseWatcher> watchers_;
+  std::vector<pollfd> fds_;
+};
 
 // The buyers' side, filled on their thread and read after it joined.
 struct Sale {
@@ -156,10 +275,10 @@ void sell_out(Fleet& buyers, const std::string& event, std::uint32_t pipeline, S
 
 // Polls the watchers until `done` or `deadline`; false at the deadline.
 template <typename Done>
-bool poll_watchers_until(Fleet& watchers, Clock::time_point deadline, Done&& done) {
+bool poll_watchers_until(WatcherPool& watchers, Clock::time_point deadline, Done&& done) {
   while (!done()) {
     if (Clock::now() > deadline) return false;
-    watchers.poll_all(poll_wait);
+    watchers.poll(poll_wait);
   }
   return true;
 }
@@ -217,21 +336,10 @@ void measure_latency(const Storm& storm, std::vector<std::uint64_t> booked_ns,
   add_metric(summary, "final_state_latency_max_ms", final_latency.max_ns() / ns_per_ms);
 }
 
-// Opens the watchers and watches: every one answered OK and holding its first
-// update, then the server counting all of them.
-void start_watching(Fleet& watchers, Storm& storm, const std::string& event, Client& admin,
+// Waits for every watch to be answered OK with a first update, then for the
+// server to count all of them.
+void await_watching(WatcherPool& watchers, Storm& storm, const std::string& event, Client& admin,
                     Clock::time_point deadline, RunSummary* summary) {
-  for (std::size_t i = 0; i < watchers.size(); ++i) {
-    Watcher* w = &storm.seen[i];
-    Storm* s = &storm;
-    watchers[i].on_update([s, w](const WatchUpdateView& u) { on_update(*s, *w, u); });
-    watchers[i].on_watch_error([w](std::string_view, const Status&) { ++w->watch_errors; });
-    const Status sent =
-        watchers[i].submit_watch(event, [w](const ReplyView& r) { w->watch_answer = r.status(); });
-    if (!sent.answered()) {
-      throw std::runtime_error(fmt::format("watcher {}: {}", i + 1, sent.to_string()));
-    }
-  }
   const bool all_watching = poll_watchers_until(watchers, deadline, [&] {
     return std::all_of(storm.seen.begin(), storm.seen.end(),
                        [](const Watcher& w) { return w.watch_answer && w.updates > 0; });
@@ -243,14 +351,14 @@ void start_watching(Fleet& watchers, Storm& storm, const std::string& event, Cli
                      std::count_if(storm.seen.begin(), storm.seen.end(),
                                    [](const Watcher& w) { return w.updates == 0; })));
   const std::uint32_t counted = await_watcher_count(admin, event, storm.watchers, deadline,
-                                                    [&] { watchers.poll_all(poll_wait); });
+                                                    [&] { watchers.poll(poll_wait); });
   expect(
       summary, "watchers_counted", counted == storm.watchers,
       fmt::format("GetEvent says {} watchers before the sale, {} watch", counted, storm.watchers));
 }
 
 // Every watcher's last update against the final counters, once they settle.
-void judge_watchers(Fleet& watchers, Storm& storm, const EventInfo& final_state,
+void judge_watchers(WatcherPool& watchers, Storm& storm, const EventInfo& final_state,
                     Clock::time_point deadline, RunSummary* summary) {
   poll_watchers_until(watchers, deadline, [&] {
     return std::all_of(storm.seen.begin(), storm.seen.end(), [&](const Watcher& w) {
@@ -297,22 +405,21 @@ RunSummary run_watch_storm(const CommonOptions& common, const WatchStormOptions&
   create_event_or_throw(admin, event, options.capacity, 0, false);
   const auto phase = std::chrono::seconds(common.phase_timeout_s);
 
-  // Watchers: one socket each (the base port, which serves every event), as a page would.
-  ClientOptions single = common.client;
-  single.shard_aware = false;
+  // Watchers: one socket each (binary: the base port, which serves every
+  // event), as a page would.
   ServerMemory& memory = summary.server_memory;
   memory.unit = "watcher";
   memory.resident_bytes_before = server_resident_bytes(admin);
-  Fleet watchers;
-  {
-    Progress progress("watchers connecting");
-    const Status opened = watchers.open(single, options.watchers, options.ramp_per_s, &progress);
-    if (!opened.answered()) throw std::runtime_error("watchers: " + opened.to_string());
-  }
   Storm storm;
   storm.watchers = options.watchers;
   storm.seen.resize(options.watchers);
-  start_watching(watchers, storm, event, admin, Clock::now() + phase, &summary);
+  std::unique_ptr<WatcherPool> watchers;
+  if (options.http) {
+    watchers = std::make_unique<SsePool>(common, options, storm, event);
+  } else {
+    watchers = std::make_unique<BinaryPool>(common, options, storm, event);
+  }
+  await_watching(*watchers, storm, event, admin, Clock::now() + phase, &summary);
   memory.resident_bytes_after = server_resident_bytes(admin);
   memory.units = options.watchers;
   std::uint64_t updates_before = 0;
@@ -340,7 +447,7 @@ RunSummary run_watch_storm(const CommonOptions& common, const WatchStormOptions&
   {
     Progress progress("watch-storm");
     while (!sale_over) {
-      watchers.poll_all(poll_wait);
+      watchers->poll(poll_wait);
       progress.update(sale.answered.load(std::memory_order_relaxed), 0);
     }
   }
@@ -350,7 +457,7 @@ RunSummary run_watch_storm(const CommonOptions& common, const WatchStormOptions&
   expect(
       &summary, "sold_out", sale.failure.empty() && final_state->available == 0,
       sale.failure.empty() ? fmt::format("{} seats left", final_state->available) : sale.failure);
-  judge_watchers(watchers, storm, *final_state, Clock::now() + phase, &summary);
+  judge_watchers(*watchers, storm, *final_state, Clock::now() + phase, &summary);
   summary.elapsed_s = std::chrono::duration<double>(Clock::now() - started).count();
   const CpuSeconds cpu_after = process_cpu();
   summary.client_cpu_s = cpu_after.total() - cpu_before.total();
@@ -358,7 +465,7 @@ RunSummary run_watch_storm(const CommonOptions& common, const WatchStormOptions&
   const std::uint32_t watching_at_end = final_state->watchers;
 
   // The watchers leave (their sockets close): the count must reach 0.
-  watchers = Fleet();
+  watchers->close_all();
   const std::uint32_t left = await_watcher_count(admin, event, 0, Clock::now() + phase, [] {
     std::this_thread::sleep_for(count_poll_interval);
   });
@@ -384,10 +491,10 @@ RunSummary run_watch_storm(const CommonOptions& common, const WatchStormOptions&
   add_metric(&summary, "updates_per_watcher_avg", static_cast<double>(updates) / options.watchers);
   add_metric(&summary, "updates_per_watcher_max", static_cast<double>(most));
   summary.notes.push_back(fmt::format(
-      "{} watchers, {} buyers (pipeline {}): sold {} seats; {} pushes ({:.0f}/s), {:.1f} "
+      "{} {} watchers, {} buyers (pipeline {}): sold {} seats; {} pushes ({:.0f}/s), {:.1f} "
       "updates per watcher (min {}, max {}); latency = booking answered -> watcher received",
-      options.watchers, options.buyers, options.pipeline, final_state->confirmed, pushes,
-      summary.elapsed_s > 0 ? pushes / summary.elapsed_s : 0.0,
+      options.watchers, options.http ? "SSE" : "binary", options.buyers, options.pipeline,
+      final_state->confirmed, pushes, summary.elapsed_s > 0 ? pushes / summary.elapsed_s : 0.0,
       static_cast<double>(updates) / options.watchers, fewest, most));
   return summary;
 }

@@ -149,6 +149,18 @@ TEST_F(AdmitBench, WatchStormWatchersFollowTheSellOutExactly) {
   EXPECT_TRUE(run.json["server"]["bytes_per_watcher"].is_number()) << run.output;
 }
 
+TEST_F(AdmitBench, WatchStormOverServerSentEvents) {
+  const BenchRun run = run_bench(
+      *server_, "watch-storm --http --watchers 20 --buyers 2 --pipeline 8 --capacity 200");
+  expect_passed(run);
+  for (const char* name : {"all_watching", "all_saw_final", "never_backwards",
+                           "watchers_exact_during_sale", "no_rewatch", "watchers_gone"}) {
+    EXPECT_EQ(run.json["invariants"][name], true) << name << ": " << run.output;
+  }
+  EXPECT_EQ(outcome(run, "BOOKED"), 200u) << run.output;
+  EXPECT_GE(run.json["metrics"]["pushes"].get<double>(), 20.0) << run.output;
+}
+
 TEST_F(AdmitBench, BadFlagsAreRefusedNamingTheFlag) {
   const BenchRun run = run_bench(*server_, "throughput --mix book=50");
   EXPECT_EQ(run.exit_code, 2) << run.output;
