@@ -33,6 +33,8 @@ MetricOp metric_op_of(ShardOp op) {
       return MetricOp::confirm;
     case ShardOp::cancel:
       return MetricOp::cancel;
+    case ShardOp::get_event:
+      return MetricOp::get_event;
     case ShardOp::get_booking:
       return MetricOp::get_booking;
     case ShardOp::list_bookings:

@@ -244,6 +244,9 @@ class Reactor {
   void flush_http(Connection& connection);
   void close_stalled_http();
   void start_sse(Connection& connection, std::uint64_t ticket, const http::Prepared& prepared);
+  void apply_or_forward(Connection& connection, std::uint64_t ticket,
+                        const http::Prepared& prepared, MetricOp op);
+  bool owes_earlier_answers(const Connection& connection) const;
 
   // reactor_watch.cc: watches of both protocols (server/watches.h)
   void watch(Connection& connection, std::uint64_t id, std::string_view event, MetricOp op);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "protocol/shard.h"
 #include "server/http/metrics_text.h"
 #include "server/reactor.h"
 
@@ -111,7 +112,6 @@ void Reactor::handle_http_request(Connection& connection, http::ParsedRequest& r
                                   std::uint64_t ticket) {
   ++requests_;
   note_arrival(connection);
-  HttpSession& session = *connection.http;
   http::Prepared& prepared = scratch_prepared_;
   preparer_.prepare(request, now_ms_, &prepared);
   const bool keep_alive = prepared.keep_alive;
@@ -125,21 +125,19 @@ void Reactor::handle_http_request(Connection& connection, http::ParsedRequest& r
         start_sse(connection, ticket, prepared);
         return;
       }
+      if (prepared.target.route == http::Route::get_event && owes_earlier_answers(connection)) {
+        // Its earlier requests may have changed the event and are not
+        // published yet: read it at the owner, after them.
+        prepared.command.op = ShardOp::get_event;
+        prepared.command.event.assign(prepared.target.id.view());
+        prepared.owner = owner_shard(prepared.target.id.view(), options_.shards);
+        apply_or_forward(connection, ticket, prepared, op);
+        break;
+      }
       fill_http(connection, ticket, local_http_answer(prepared.target), keep_alive, op);
       break;
     case http::Next::owned:
-      if (prepared.owner == shard_) {
-        core_.apply(prepared.command, now_ms_, &scratch_result_);
-        connection.reflects_turn = true;
-        fill_http(connection, ticket, preparer_.finish(prepared, scratch_result_), keep_alive, op);
-        delete scratch_result_.take_page();
-      } else if (core_.forward(prepared.owner, handle_of(connection), ticket, prepared.command)) {
-        ++connection.inflight;
-        session.forwarded.emplace_back(ticket, std::make_unique<http::Prepared>(prepared));
-      } else {
-        fill_http(connection, ticket, http::refusal(Outcome::overloaded, ring_full_message),
-                  keep_alive, op);
-      }
+      apply_or_forward(connection, ticket, prepared, op);
       break;
   }
   mark_dirty(connection);
@@ -147,6 +145,31 @@ void Reactor::handle_http_request(Connection& connection, http::ParsedRequest& r
     connection.enter(ConnectionState::last_answer);
     stop_reading(connection);
   }
+}
+
+// A command for its owner: applied here, or forwarded over the rings.
+void Reactor::apply_or_forward(Connection& connection, std::uint64_t ticket,
+                               const http::Prepared& prepared, MetricOp op) {
+  if (prepared.owner == shard_) {
+    core_.apply(prepared.command, now_ms_, &scratch_result_);
+    connection.reflects_turn = true;
+    fill_http(connection, ticket, preparer_.finish(prepared, scratch_result_), prepared.keep_alive,
+              op);
+    delete scratch_result_.take_page();
+  } else if (core_.forward(prepared.owner, handle_of(connection), ticket, prepared.command)) {
+    ++connection.inflight;
+    connection.http->forwarded.emplace_back(ticket, std::make_unique<http::Prepared>(prepared));
+  } else {
+    fill_http(connection, ticket, http::refusal(Outcome::overloaded, ring_full_message),
+              prepared.keep_alive, op);
+  }
+}
+
+// Whether an answer to an earlier request of the connection has not left
+// yet (the request being handled holds the last ticket).
+bool Reactor::owes_earlier_answers(const Connection& connection) const {
+  return connection.http->order.waiting() > 1 || connection.inflight != 0 ||
+         !connection.awaiting_durable.empty();
 }
 
 // Answers of the receiving shard: published state only (never a hop).

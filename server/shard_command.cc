@@ -96,6 +96,7 @@ bool is_mutation(ShardOp op) {
     case ShardOp::cancel:
     case ShardOp::leave_waitlist:
       return true;
+    case ShardOp::get_event:
     case ShardOp::get_booking:
     case ShardOp::list_bookings:
     case ShardOp::waitlist_position:
@@ -110,6 +111,8 @@ void execute_read(const storage::StateMachine& machine, const ShardCommand& comm
   switch (command.op) {
     case ShardOp::get_booking:
       return take_booking(machine.get_booking(command.ref.view()), result);
+    case ShardOp::get_event:
+      return take_event(machine.get_event(command.event.view()), result);
     case ShardOp::list_bookings:
       return take_page(
           machine.list_bookings(command.event.view(), command.ref.view(), command.limit), result);

@@ -79,6 +79,10 @@ enum class ShardOp : std::uint8_t {
   list_bookings,
   waitlist_position,
   leave_waitlist,
+  // An event read by its owner, in order after the connection's earlier
+  // requests (HTTP pipelining: a GET after a write sees it). Other event
+  // reads come from the published directory without a hop.
+  get_event,
 };
 
 struct ShardCommand {

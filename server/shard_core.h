@@ -189,12 +189,14 @@ void ShardCore<Log>::release(Sink& sink) {
                      "; this change is not known to be durable: retry with the same request id "
                      "once storage works again";
   }
-  ReleaseTo<Sink> to{sink, peers_, failed_message};
-  ledger_.release(durable, failed, to);
+  // Published before any answer leaves: a client that got its answer and
+  // then reads the event (on any shard) sees its change.
   for (; !publications_.empty() && publications_.front().batch <= durable;
        publications_.pop_front()) {
     publish(publications_.front());
   }
+  ReleaseTo<Sink> to{sink, peers_, failed_message};
+  ledger_.release(durable, failed, to);
 }
 
 extern template class ShardCore<storage::wal::ShardWal>;

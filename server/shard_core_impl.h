@@ -96,7 +96,14 @@ void ShardCore<Log>::apply(const ShardCommand& command, std::int64_t now_ms, Sha
   }
   if (!is_mutation(command.op)) {
     turn_used_machine_ = true;
-    return execute_read(machine_, command, result);
+    execute_read(machine_, command, result);
+    // The machine does not know the watchers; the directory counts them.
+    if (command.op == ShardOp::get_event && result->outcome == Outcome::ok) {
+      if (const auto published = shared_.directory.find(command.event.view())) {
+        result->event.watchers = published->watchers;
+      }
+    }
+    return;
   }
   if (command.op == ShardOp::create_event && events_owned_ >= events_per_shard_max) {
     ++overloaded_;

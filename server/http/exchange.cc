@@ -52,6 +52,8 @@ Operation operation_of(ShardOp op) {
       return Operation::confirm;
     case ShardOp::cancel:
       return Operation::cancel;
+    case ShardOp::get_event:
+      return Operation::get_event;
     case ShardOp::get_booking:
       return Operation::get_booking;
     case ShardOp::list_bookings:

@@ -21,6 +21,7 @@
 #include "protocol/framing.h"
 #include "server/request_codec.h"
 #include "server/shard_command.h"
+#include "server/watches.h"
 #include "storage/state_machine.h"
 #include "storage/wal/command.h"
 
@@ -59,6 +60,7 @@ class FuzzedServer {
     }
     check_reply_frame(builder, replies);
     shards_.end_turn();
+    push_watches();
     return true;
   }
 
@@ -76,8 +78,23 @@ class FuzzedServer {
         return encode_refusal(builder, id, decoded.outcome, decoded.message);
       case RequestKind::hello:
         return encode_hello(builder, id, *request.op_as_Hello(), shards_.shards(), 0);
-      case RequestKind::get_event:
-        return encode_get_event(builder, id, *request.op_as_GetEvent(), shards_.shared().directory);
+      case RequestKind::get_event: {
+        Outcome outcome = Outcome::ok;
+        return encode_get_event(builder, id, *request.op_as_GetEvent(), shards_.shared().directory,
+                                &outcome);
+      }
+      case RequestKind::watch: {
+        const auto added = watches_.watch(watcher_, request.op_as_Watch()->event()->string_view(),
+                                          shards_.shared().directory);
+        const Outcome outcome = added == Watches::Added::no_event ? Outcome::not_found
+                                : added == Watches::Added::limit  ? Outcome::invalid
+                                                                  : Outcome::ok;
+        return encode_refusal(builder, id, outcome, outcome == Outcome::ok ? "" : "watch");
+      }
+      case RequestKind::unwatch:
+        watches_.unwatch(watcher_, request.op_as_Unwatch()->event()->string_view(),
+                         shards_.shared().directory);
+        return encode_refusal(builder, id, Outcome::ok, "");
       case RequestKind::list_events:
         return encode_list_events(builder, id, *request.op_as_ListEvents(),
                                   shards_.shared().directory);
@@ -135,7 +152,24 @@ class FuzzedServer {
                  "one reply per request");
   }
 
+  // Every pushed update must be a frame a client can verify, with updates only.
+  void push_watches() {
+    watches_.push_round(shards_.shared().directory, [](const Watches::Watcher&,
+                                                       std::span<const std::uint8_t> bytes) {
+      std::vector<std::uint64_t> aligned(bytes.size() / 8 + 1);
+      std::memcpy(aligned.data(), bytes.data(), bytes.size());
+      std::string why;
+      const wire::Frame* frame =
+          verify_frame({reinterpret_cast<const std::uint8_t*>(aligned.data()), bytes.size()}, &why);
+      fuzz_require(frame != nullptr && frame->updates() != nullptr && frame->replies() == nullptr,
+                   "a pushed update is a verifiable frame of updates");
+      return true;
+    });
+  }
+
   FuzzShards shards_;
+  Watches watches_;
+  const Watches::Watcher watcher_{1, 1, Protocol::binary};
   storage::wal::Command wal_command_;
 };
 

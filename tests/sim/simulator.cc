@@ -52,6 +52,8 @@ const char* op_name(ShardOp op) {
       return "WaitlistPosition";
     case ShardOp::leave_waitlist:
       return "LeaveWaitlist";
+    case ShardOp::get_event:
+      return "GetEvent";
   }
   return "?";
 }
