@@ -1,14 +1,18 @@
 // admitd's limits: connections past --max-connections are told OVERLOADED
 // and closed; a client that never reads is paused and then dropped, and the
 // others keep being served; an idle connection holds little memory.
+#include "server/server_limits.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <fstream>
 
-#include "server/server_limits.h"
 #include "tests/server/server_test_support.h"
 
 namespace admit::test {
@@ -208,6 +212,77 @@ TEST(AdmitdLimits, IdleConnectionsHoldNoBuffers) {
     RequestFrame frame;
     frame.get_event(1, "missing");
     ASSERT_NE(idle.back()->call(frame, 1), nullptr) << "connection " << i;
+  }
+  const std::uint64_t after = resident_bytes_of(server.pid());
+  ASSERT_GT(before, 0u);
+  if (rss_measures_admitd) {
+    EXPECT_LE((after - std::min(after, before)) / connections, bytes_per_connection_max)
+        << before << " bytes resident before, " << after << " after";
+  }
+  idle.clear();
+  expect_clean_stop(server);
+}
+
+// An HTTP keep-alive connection, answered once, then left open.
+class IdleHttp {
+ public:
+  // `requests` keep-alive requests, one after the other.
+  explicit IdleHttp(std::uint16_t port, std::uint32_t requests = 1)
+      : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    answered_ =
+        fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    for (std::uint32_t i = 0; i < requests && answered_; ++i) {
+      answered_ = ask("GET /healthz HTTP/1.1\r\nHost: admit\r\n\r\n");
+    }
+  }
+  ~IdleHttp() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool answered() const { return answered_; }
+
+ private:
+  // Sends the request and reads until the answer's JSON body ends (bounded).
+  bool ask(std::string_view request) {
+    if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size())) {
+      return false;
+    }
+    std::string answer;
+    char bytes[1024];
+    while (answer.find("}") == std::string::npos) {
+      pollfd ready{fd_, POLLIN, 0};
+      if (::poll(&ready, 1, 20'000) != 1) return false;
+      const ssize_t got = ::recv(fd_, bytes, sizeof bytes, 0);
+      if (got <= 0) return false;
+      answer.append(bytes, static_cast<std::size_t>(got));
+    }
+    return answer.starts_with("HTTP/1.1 200");
+  }
+
+  int fd_;
+  bool answered_ = false;
+};
+
+// Issue target: an idle HTTP connection costs no more than an idle binary
+// one (at most 4 KiB; its parser and answer order hold no buffers).
+TEST(AdmitdLimits, IdleHttpConnectionsHoldLittle) {
+  AdmitdProcess server(admitd_options(2));
+  // As above, every receive buffer touched first: 16 connections, spread
+  // over both shards by the kernel, each reading more than all of them.
+  for (int warm = 0; warm < 16; ++warm) {
+    ASSERT_TRUE(IdleHttp(server.http_port(), server::recv_buffer_count + 16).answered());
+  }
+  const std::uint64_t before = resident_bytes_of(server.pid());
+  constexpr std::uint64_t connections = 800;  // within a default limit of 1024 descriptors
+  constexpr std::uint64_t bytes_per_connection_max = 4096;
+  std::vector<std::unique_ptr<IdleHttp>> idle;
+  for (std::uint64_t i = 0; i < connections; ++i) {
+    idle.push_back(std::make_unique<IdleHttp>(server.http_port()));
+    ASSERT_TRUE(idle.back()->answered()) << "connection " << i;
   }
   const std::uint64_t after = resident_bytes_of(server.pid());
   ASSERT_GT(before, 0u);
