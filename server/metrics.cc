@@ -4,11 +4,25 @@ namespace admit::server {
 namespace {
 
 constexpr std::array<std::string_view, metric_op_count> metric_op_names = {
-    "hello",       "create_event",  "update_event",      "get_event",
-    "list_events", "book",          "confirm",           "cancel",
-    "get_booking", "list_bookings", "waitlist_position", "leave_waitlist",
-    "stats",       "metrics",       "healthz",           "watch",
-    "unwatch",     "other",
+    "hello",
+    "create_event",
+    "update_event",
+    "get_event",
+    "list_events",
+    "book",
+    "confirm",
+    "cancel",
+    "get_booking",
+    "list_bookings",
+    "waitlist_position",
+    "leave_waitlist",
+    "stats",
+    "metrics",
+    "healthz",
+    "watch",
+    "unwatch",
+    "page",
+    "other",
 };
 
 }  // namespace

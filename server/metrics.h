@@ -39,6 +39,7 @@ enum class MetricOp : std::uint8_t {
   healthz,
   watch,
   unwatch,
+  page,   // GET /, the live page
   other,  // unreadable, unrouted or unknown
 };
 inline constexpr std::size_t metric_op_count = static_cast<std::size_t>(MetricOp::other) + 1;

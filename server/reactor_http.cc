@@ -6,6 +6,7 @@
 #include <cassert>
 
 #include "protocol/shard.h"
+#include "server/http/live_page.h"
 #include "server/http/metrics_text.h"
 #include "server/reactor.h"
 
@@ -53,6 +54,8 @@ MetricOp metric_op_of(http::Route route) {
       return MetricOp::healthz;
     case http::Route::watch:
       return MetricOp::watch;
+    case http::Route::page:
+      return MetricOp::page;
   }
   return MetricOp::other;
 }
@@ -194,6 +197,8 @@ http::Answer Reactor::local_http_answer(const http::Target& target) {
                                  resident_bytes()});
     case http::Route::metrics:
       return metrics_answer();
+    case http::Route::page:
+      return http::live_page_answer();
     case http::Route::healthz: {
       const auto failure = shared_.first_storage_failure();
       if (!failure) return http::health_answer(std::nullopt);

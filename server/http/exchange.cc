@@ -35,6 +35,7 @@ std::optional<Operation> operation_of(Route route) {
     case Route::metrics:
       return Operation::metrics;
     case Route::healthz:
+    case Route::page:  // the page is public; the API calls it makes are not
       break;
   }
   return std::nullopt;

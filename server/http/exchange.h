@@ -23,7 +23,7 @@ namespace admit::server::http {
 enum class Next : std::uint8_t {
   answer,  // `answer` is ready (a refusal)
   local,   // answer from the receiving shard: `target.route` is get_event, list_events,
-           // stats, metrics or healthz
+           // stats, metrics, healthz, watch or page
   owned,   // send `command` to shard `owner`, then finish() its result
 };
 
@@ -38,7 +38,7 @@ struct Prepared {
   bool keep_alive = true;  // false: close once this answer is sent
 };
 
-// The operation auth sees for a route; nullopt for /healthz (no token needed).
+// The operation auth sees for a route; nullopt for /healthz and / (no token needed).
 std::optional<Operation> operation_of(Route route);
 // ... and for a command of either protocol.
 Operation operation_of(ShardOp op);

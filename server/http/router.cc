@@ -137,10 +137,11 @@ struct Shape {
 std::optional<Shape> shape_of(const Path& path) {
   const auto& s = path.segments;
   const std::size_t n = path.count;
+  using enum Method;
+  if (n == 1 && s[0].empty()) return Shape{"GET", {{{get, Route::page}}}, 1};  // "/"
   for (std::size_t i = 0; i < n; ++i) {
     if (s[i].empty()) return std::nullopt;
   }
-  using enum Method;
   if (n == 1 && s[0] == "metrics") return Shape{"GET", {{{get, Route::metrics}}}, 1};
   if (n == 1 && s[0] == "healthz") return Shape{"GET", {{{get, Route::healthz}}}, 1};
   if (n < 2 || s[0] != "v1") return std::nullopt;
@@ -239,12 +240,13 @@ std::string_view origin_form(std::string_view target) {
 }  // namespace
 
 std::string_view route_name(Route route) {
-  static constexpr std::array<std::string_view, 16> names = {
+  static constexpr std::array<std::string_view, 17> names = {
       "create_event", "put_event", "get_event",         "update_event",
       "list_events",  "book",      "list_bookings",     "get_booking",
       "cancel",       "confirm",   "waitlist_position", "leave_waitlist",
-      "stats",        "metrics",   "healthz",           "watch"};
-  static_assert(names.size() == static_cast<std::size_t>(Route::watch) + 1);
+      "stats",        "metrics",   "healthz",           "watch",
+      "page"};
+  static_assert(names.size() == static_cast<std::size_t>(Route::page) + 1);
   return names[static_cast<std::size_t>(route)];
 }
 
@@ -272,6 +274,7 @@ bool route(Method method, std::string_view request_target, Target* target, Route
   }
   target->route = found->second;
   if (!decode_params(split, target, error)) return false;
+  if (target->route == Route::page) return true;  // its query is the page's script's
   const bool lists = target->route == Route::list_events || target->route == Route::list_bookings;
   return decode_query(query, lists, target, error);
 }

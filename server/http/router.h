@@ -32,6 +32,7 @@ enum class Route : std::uint8_t {
   metrics,            // GET /metrics
   healthz,            // GET /healthz
   watch,              // GET /v1/events/{id}/watch (Server-Sent Events)
+  page,               // GET / (the live sale page, live_page.h)
 };
 
 std::string_view route_name(Route route);  // "book", "get_event", ...

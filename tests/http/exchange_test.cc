@@ -54,6 +54,11 @@ TEST(Preparer, TokensAndTheirLimits) {
   EXPECT_EQ(p.answer.status, 401);
   EXPECT_TRUE(p.answer.bearer_challenge);
   EXPECT_EQ(prepare(preparer, "GET /healthz HTTP/1.1\r\n\r\n").next, Next::local);
+  // The live page is public; the API calls its script makes are not.
+  p = prepare(preparer, "GET /?event=e HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(p.next, Next::local);
+  EXPECT_EQ(p.target.route, Route::page);
+  EXPECT_EQ(prepare(preparer, "GET /v1/events/e/watch HTTP/1.1\r\n\r\n").answer.status, 401);
   p = with(Role::app, "u1", "POST /v1/events/e/bookings HTTP/1.1", R"({"user":"u2"})");
   EXPECT_EQ(p.answer.status, 403);
   p = with(Role::app, "u1", "POST /v1/events/e/bookings HTTP/1.1", "");

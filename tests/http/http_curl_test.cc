@@ -301,7 +301,7 @@ TEST(HttpCurl, RouteAndMethodRefusals) {
   AdmitdProcess server = start_admitd();
   Client client;
   for (const std::string path :
-       {"/", "/v1", "/v2/events", "/v1/events/e/nothing", "/v1/bookings"}) {
+       {"/index.html", "/v1", "/v2/events", "/v1/events/e/nothing", "/v1/bookings"}) {
     const Reply r = client.send("GET", server.http_url(path));
     EXPECT_EQ(r.status, 404) << path << " " << r.body;
     EXPECT_EQ(r.outcome(), "NOT_FOUND");

@@ -29,6 +29,9 @@ TEST(Router, EveryRouteOfTheTable) {
       {Method::get, "/v1/stats", Route::stats},
       {Method::get, "/metrics", Route::metrics},
       {Method::get, "/healthz", Route::healthz},
+      {Method::get, "/v1/events/e1/watch", Route::watch},
+      {Method::get, "/", Route::page},
+      {Method::get, "/?event=a&event=b%20c&anything", Route::page},  // read by the page itself
   };
   for (const Case& c : cases) {
     Target target;
@@ -49,8 +52,8 @@ TEST(Router, AbsoluteFormTargets) {
   ASSERT_TRUE(route(Method::get, "HTTP://admit.example/v1/events?limit=5", &target, &error));
   EXPECT_EQ(target.route, Route::list_events);
   EXPECT_EQ(target.limit, 5u);
-  EXPECT_FALSE(route(Method::get, "http://admit.example", &target, &error));
-  EXPECT_EQ(error.status, 404);
+  ASSERT_TRUE(route(Method::get, "http://admit.example", &target, &error));  // an empty path is "/"
+  EXPECT_EQ(target.route, Route::page);
   EXPECT_FALSE(route(Method::get, "ftp://admit.example/healthz", &target, &error));
   EXPECT_EQ(error.status, 404);
 }
@@ -71,7 +74,7 @@ TEST(Router, DecodesPathParameters) {
 
 TEST(Router, UnknownPathsAre404NamingTheRoute) {
   for (const std::string_view path :
-       {"/", "/v1", "/v1/", "/v2/events", "/v1/events/", "/v1/events//bookings",
+       {"//", "/v1", "/v1/", "/v2/events", "/v1/events/", "/v1/events//bookings",
         "/v1/events/e1/watch/x", "/v1/events/e1/bookings/x", "/v1/bookings", "/metrics/x",
         "/v1/events/e/waitlist/u/x/y", "no-slash", ""}) {
     Target target;
@@ -90,6 +93,9 @@ TEST(Router, WrongMethodsAre405WithAllow) {
   EXPECT_EQ(error.allow, "GET, PUT, PATCH");
   EXPECT_FALSE(route(Method::get, "/v1/bookings/BK-7M2Q9XK4/confirm", &target, &error));
   EXPECT_EQ(error.allow, "POST");
+  EXPECT_FALSE(route(Method::post, "/", &target, &error));
+  EXPECT_EQ(error.status, 405);
+  EXPECT_EQ(error.allow, "GET");
   EXPECT_FALSE(route(Method::other, "/v1/events", &target, &error));
   EXPECT_EQ(error.status, 405);
   EXPECT_EQ(error.allow, "GET, POST");
