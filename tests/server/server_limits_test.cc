@@ -179,9 +179,10 @@ TEST(AdmitdLimits, FullRingAnswersOverloaded) {
   expect_clean_stop(server);
 }
 
-#if defined(__SANITIZE_THREAD__)
-// ThreadSanitizer's shadow memory grows with every byte admitd touches, so
-// RSS does not measure admitd's own memory there; every other build checks it.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+// A sanitizer's shadow memory, redzones and quarantine grow with every byte
+// admitd touches, so RSS does not measure admitd's own memory there; every
+// other build checks it.
 constexpr bool rss_measures_admitd = false;
 #else
 constexpr bool rss_measures_admitd = true;
