@@ -188,6 +188,17 @@ constexpr bool rss_measures_admitd = false;
 constexpr bool rss_measures_admitd = true;
 #endif
 
+// admitd's resident memory grew by at most `bytes_max` per connection since
+// `before` (not checked where RSS is a sanitizer's).
+void expect_memory_per_connection(const AdmitdProcess& server, std::uint64_t before,
+                                  std::uint64_t connections, std::uint64_t bytes_max) {
+  const std::uint64_t after = resident_bytes_of(server.pid());
+  ASSERT_GT(before, 0u);
+  if (!rss_measures_admitd) return;
+  EXPECT_LE((after - std::min(after, before)) / connections, bytes_max)
+      << before << " bytes resident before, " << after << " after";
+}
+
 // Answered and idle, a connection keeps only its struct (about 200 bytes):
 // reply drafts and byte buffers go back to the shard's spares (issue target:
 // at most 4 KiB per idle connection).
@@ -214,12 +225,7 @@ TEST(AdmitdLimits, IdleConnectionsHoldNoBuffers) {
     frame.get_event(1, "missing");
     ASSERT_NE(idle.back()->call(frame, 1), nullptr) << "connection " << i;
   }
-  const std::uint64_t after = resident_bytes_of(server.pid());
-  ASSERT_GT(before, 0u);
-  if (rss_measures_admitd) {
-    EXPECT_LE((after - std::min(after, before)) / connections, bytes_per_connection_max)
-        << before << " bytes resident before, " << after << " after";
-  }
+  expect_memory_per_connection(server, before, connections, bytes_per_connection_max);
   idle.clear();
   expect_clean_stop(server);
 }
@@ -285,12 +291,7 @@ TEST(AdmitdLimits, IdleHttpConnectionsHoldLittle) {
     idle.push_back(std::make_unique<IdleHttp>(server.http_port()));
     ASSERT_TRUE(idle.back()->answered()) << "connection " << i;
   }
-  const std::uint64_t after = resident_bytes_of(server.pid());
-  ASSERT_GT(before, 0u);
-  if (rss_measures_admitd) {
-    EXPECT_LE((after - std::min(after, before)) / connections, bytes_per_connection_max)
-        << before << " bytes resident before, " << after << " after";
-  }
+  expect_memory_per_connection(server, before, connections, bytes_per_connection_max);
   idle.clear();
   expect_clean_stop(server);
 }
