@@ -138,47 +138,39 @@ Answer Preparer::finish(const Prepared& prepared, const ShardResult& result) con
 }
 
 std::uint64_t AnswerOrder::take_ticket() {
-  answers_.emplace_back();
-  ready_.push_back(false);
-  announce_.push_back(false);
-  return first_ + answers_.size() - 1;
+  slots_.emplace_back();
+  return first_ + slots_.size() - 1;
 }
 
 void AnswerOrder::announce_keep_alive(std::uint64_t ticket) {
-  assert(ticket >= first_ && ticket - first_ < answers_.size());
-  announce_[ticket - first_] = true;
+  assert(ticket >= first_ && ticket - first_ < slots_.size());
+  slots_[ticket - first_].announce_keep_alive = true;
 }
 
 void AnswerOrder::fill(std::uint64_t ticket, const Answer& answer, bool keep_alive) {
-  assert(ticket >= first_ && ticket - first_ < answers_.size());
-  const std::size_t at = ticket - first_;
-  append_answer(&answers_[at], answer, keep_alive, announce_[at]);
-  ready_[at] = true;
+  assert(ticket >= first_ && ticket - first_ < slots_.size());
+  Slot& slot = slots_[ticket - first_];
+  append_answer(&slot.bytes, answer, keep_alive, slot.announce_keep_alive);
+  slot.ready = true;
 }
 
 void AnswerOrder::fill_raw(std::uint64_t ticket, std::string_view bytes) {
-  assert(ticket >= first_ && ticket - first_ < answers_.size());
-  const std::size_t at = ticket - first_;
-  answers_[at].assign(bytes);
-  ready_[at] = true;
+  assert(ticket >= first_ && ticket - first_ < slots_.size());
+  Slot& slot = slots_[ticket - first_];
+  slot.bytes.assign(bytes);
+  slot.ready = true;
 }
 
 std::size_t AnswerOrder::drain(std::string* out) {
   std::size_t done = 0;
-  while (done < answers_.size() && ready_[done]) {
-    out->append(answers_[done]);
+  while (done < slots_.size() && slots_[done].ready) {
+    out->append(slots_[done].bytes);
     ++done;
   }
   if (done == 0) return 0;
-  answers_.erase(answers_.begin(), answers_.begin() + static_cast<std::ptrdiff_t>(done));
-  ready_.erase(ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(done));
-  announce_.erase(announce_.begin(), announce_.begin() + static_cast<std::ptrdiff_t>(done));
+  slots_.erase(slots_.begin(), slots_.begin() + static_cast<std::ptrdiff_t>(done));
   first_ += done;
-  if (answers_.empty()) {  // an idle connection keeps no buffers
-    std::vector<std::string>().swap(answers_);
-    std::vector<bool>().swap(ready_);
-    std::vector<bool>().swap(announce_);
-  }
+  if (slots_.empty()) std::vector<Slot>().swap(slots_);  // an idle connection keeps no buffers
   return done;
 }
 

@@ -74,7 +74,7 @@ class Preparer {
 // writes out the answers whose turn has come. Holds nothing once drained.
 class AnswerOrder {
  public:
-  std::size_t waiting() const { return answers_.size(); }
+  std::size_t waiting() const { return slots_.size(); }
   bool full() const { return waiting() >= pipelined_requests_max; }
   std::uint64_t take_ticket();
   // The answer to `ticket` says `Connection: keep-alive` when it keeps the
@@ -87,10 +87,15 @@ class AnswerOrder {
   std::size_t drain(std::string* out);
 
  private:
-  std::uint64_t first_ = 0;  // the ticket of answers_[0]
-  std::vector<std::string> answers_;
-  std::vector<bool> ready_;
-  std::vector<bool> announce_;
+  struct Slot {
+    std::string bytes;  // the answer's, once filled
+    bool ready = false;
+    bool announce_keep_alive = false;
+  };
+  std::uint64_t first_ = 0;  // the ticket of slots_[0]
+  // One vector, not one per field: a request on an idle connection costs
+  // one allocation here (its slot), then its answer's bytes.
+  std::vector<Slot> slots_;
 };
 
 }  // namespace admit::server::http

@@ -26,6 +26,17 @@ inline constexpr std::size_t known_header_name_size_max = 32;
 // token_size_max, like Hello.token.
 inline constexpr std::size_t bearer_prefix_size = 7;  // "Bearer "
 
+// Reserved for a request's kept bytes (target, kept headers, body, and the
+// padding simdjson reads past the body) when it starts: a typical API
+// request then costs one allocation, not one per growth of the string.
+inline constexpr std::size_t request_bytes_reserved = 256;
+// Reserved for a JSON answer body when it starts (a booking ~150 bytes, an
+// event ~330), for the same reason.
+inline constexpr std::size_t answer_body_bytes_reserved = 384;
+// An answer's status line and headers but for the values of variable size
+// (body, Location, Allow): the whole answer's bytes are reserved at once.
+inline constexpr std::size_t answer_head_bytes_max = 256;
+
 inline constexpr std::int64_t header_timeout_ms_default = 10'000;
 inline constexpr std::int64_t idle_timeout_ms_default = 60'000;
 

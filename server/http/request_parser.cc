@@ -90,7 +90,9 @@ void RequestParser::append(Slice* slice, const char* at, std::size_t size) {
 }
 
 int RequestParser::on_message_begin(http_parser* parser) {
-  self(parser).in_message_ = true;
+  RequestParser& p = self(parser);
+  p.in_message_ = true;
+  p.request_.bytes.reserve(request_bytes_reserved);  // idle() holds when not in a message
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "protocol/time_text.h"
+#include "server/http/http_limits.h"
 #include "server/http/json_writer.h"
 
 namespace admit::server::http {
@@ -91,10 +92,18 @@ std::string_view message_or_default(Outcome outcome, std::string_view message) {
   }
 }
 
+// An answer whose JSON body is written next, with room for it: the hot
+// answers (booking, refusal, event) then allocate their body once.
+Answer json_answer() {
+  Answer answer;
+  answer.body.reserve(answer_body_bytes_reserved);
+  return answer;
+}
+
 // The answer to a booking attempt: the shell's `book --json` object.
 Answer book_answer(const ShardCommand& command, const ShardResult& result) {
   const storage::BookResult& r = result.book;
-  Answer answer;
+  Answer answer = json_answer();
   answer.outcome = result.outcome;
   answer.status = outcome_http_status(result.outcome);
   JsonWriter json(&answer.body);
@@ -253,6 +262,8 @@ void append_answer(std::string* out, const Answer& answer, bool keep_alive,
   const auto append_number = [&](std::int64_t value) {
     out->append(number, std::to_chars(number, number + sizeof number, value).ptr);
   };
+  out->reserve(out->size() + answer_head_bytes_max + answer.body.size() + answer.location.size() +
+               answer.allow.size());
   out->append("HTTP/1.1 ");
   append_number(answer.status);
   out->push_back(' ');
@@ -281,7 +292,7 @@ void append_answer(std::string* out, const Answer& answer, bool keep_alive,
 }
 
 Answer refusal(Outcome outcome, std::string_view message, int status) {
-  Answer answer;
+  Answer answer = json_answer();
   answer.outcome = outcome;
   answer.status = status != 0 ? status : outcome_http_status(outcome);
   JsonWriter json(&answer.body);
@@ -335,7 +346,7 @@ Answer shard_answer(Route route, const ShardCommand& command, const ShardResult&
 }
 
 Answer event_answer(const EventSnapshot& event) {
-  Answer answer;
+  Answer answer = json_answer();
   JsonWriter json(&answer.body);
   write_event(json, event);
   return answer;
