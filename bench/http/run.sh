@@ -9,7 +9,7 @@
 # Builds release admitd (./dev bench server/admitd: build-release/) unless --no-build. Every
 # server runs on CPU1 (taskset), wrk -t1 on CPU0, keep-alive, --duration s per run (5),
 # --repeat (3) passes; each pass starts every server, then runs each workload on each server
-# back to back (ratios are taken within a pass). About 9 minutes with the defaults.
+# back to back (ratios are taken within a pass). About 7–8 minutes with the defaults.
 #   admitd --shards 1 --durability off:    book, GET /v1/events/{id}, sold out (409) at each
 #                                          --connections; book pipelined (--pipeline per write)
 #   admitd --shards 1 --durability strict: book at each --connections; book pipelined
