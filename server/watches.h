@@ -13,6 +13,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ class Watches {
     Protocol protocol = Protocol::binary;
   };
   enum class Added : std::uint8_t { added, already, limit, no_event };
+
+  Watches();
+  ~Watches();
 
   // Idempotent per connection; past watches_per_connection_max: limit. The
   // event's `watchers` count moves at once.
@@ -70,7 +74,9 @@ class Watches {
   absl::flat_hash_map<std::string, WatchedEvent> events_;
   // Each connection's watched events (at most watches_per_connection_max).
   absl::flat_hash_map<std::uint32_t, std::vector<std::string>> by_connection_;
-  flatbuffers::FlatBufferBuilder builder_;
+  // Made and used only in watches.cc: includers that see FlatBuffers' builder
+  // with another layout (the fuzz build's harness did) never touch it.
+  std::unique_ptr<flatbuffers::FlatBufferBuilder> builder_;
 };
 
 template <class Sink>
