@@ -17,4 +17,5 @@ mkdir -p "$work/corpus/$name" "$work/crashes"
 flags=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
   -error_exitcode=1 -timeout_exitcode=1 -artifact_prefix="$work/crashes/$name-")
 [ -f "$here/dict/$name.dict" ] && flags+=(-dict="$here/dict/$name.dict")
+[ -n "${ADMIT_FUZZ_SEED:-}" ] && flags+=(-seed="$ADMIT_FUZZ_SEED")
 exec "$binary" "${flags[@]}" "$work/corpus/$name" "$here/corpus/$name"
