@@ -1,10 +1,9 @@
-#include "admit/client.h"
-
 #include <algorithm>
 #include <cassert>
 #include <optional>
 #include <thread>
 
+#include "admit/client.h"
 #include "codec.h"
 #include "session.h"
 
@@ -49,8 +48,7 @@ Status AsyncClient::submit_create_event(const EventSpec& spec, ReplyCallback cal
   if (Status s = codec::check_event_spec(spec); !s.answered()) return s;
   return submit_to(
       *session_, RouteKind::event, spec.id,
-      [&](codec::Builder& b) { return codec::encode_create_event(b, spec); },
-      std::move(callback));
+      [&](codec::Builder& b) { return codec::encode_create_event(b, spec); }, std::move(callback));
 }
 
 Status AsyncClient::submit_update_event(const EventUpdate& update, ReplyCallback callback) {
@@ -138,9 +136,7 @@ Status AsyncClient::submit_leave_waitlist(std::string_view event, std::string_vi
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
   return submit_to(
       *session_, RouteKind::event, event,
-      [&](codec::Builder& b) {
-        return codec::encode_leave_waitlist(b, event, user, request_id);
-      },
+      [&](codec::Builder& b) { return codec::encode_leave_waitlist(b, event, user, request_id); },
       std::move(callback));
 }
 

@@ -133,9 +133,9 @@ Result<T> Client::call(RouteKind kind, std::string_view key, bool retry_safe, En
       }
       failure = result.status();
     }
-    const bool may_retry = is_transport_failure(failure.error()) &&
-                           (retry_safe || failure.error() == ClientError::could_not_connect ||
-                            !sent);
+    const bool may_retry =
+        is_transport_failure(failure.error()) &&
+        (retry_safe || failure.error() == ClientError::could_not_connect || !sent);
     if (!may_retry || attempt == options.attempts_max) return failure;
     std::this_thread::sleep_for(backoff);
     backoff *= 2;
@@ -147,17 +147,15 @@ Result<EventInfo> Client::create_event(const EventSpec& spec) {
   if (Status s = codec::check_event_spec(spec); !s.answered()) return s;
   // CreateEvent carries no request id: a retry after a lost answer says INVALID
   // (the id exists), which is the truth.
-  return call<EventInfo>(RouteKind::event, spec.id, true, [&](codec::Builder& b) {
-    return codec::encode_create_event(b, spec);
-  });
+  return call<EventInfo>(RouteKind::event, spec.id, true,
+                         [&](codec::Builder& b) { return codec::encode_create_event(b, spec); });
 }
 
 Result<EventInfo> Client::update_event(const EventUpdate& update) {
   if (Status s = codec::check_event_update(update); !s.answered()) return s;
   // Applying the same patch twice leaves the same config (only version moves).
-  return call<EventInfo>(RouteKind::event, update.id, true, [&](codec::Builder& b) {
-    return codec::encode_update_event(b, update);
-  });
+  return call<EventInfo>(RouteKind::event, update.id, true,
+                         [&](codec::Builder& b) { return codec::encode_update_event(b, update); });
 }
 
 Result<EventInfo> Client::get_event(std::string_view id) {
@@ -234,10 +232,9 @@ Result<WaitlistInfo> Client::leave_waitlist(std::string_view event, std::string_
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
   std::string own_id;
   request_id = session_->request_id_or_new(request_id, own_id);
-  return call<WaitlistInfo>(RouteKind::event, event, !request_id.empty(),
-                            [&](codec::Builder& b) {
-                              return codec::encode_leave_waitlist(b, event, user, request_id);
-                            });
+  return call<WaitlistInfo>(RouteKind::event, event, !request_id.empty(), [&](codec::Builder& b) {
+    return codec::encode_leave_waitlist(b, event, user, request_id);
+  });
 }
 
 Result<StatsInfo> Client::stats() {

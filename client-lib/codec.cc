@@ -169,8 +169,8 @@ EncodedOp encode_update_event(Builder& b, const EventUpdate& u) {
   return {wire::Op::UpdateEvent,
           wire::CreateUpdateEvent(b, id, to_fb(u.capacity), to_fb(u.per_user_max),
                                   to_fb(u.hold_ttl_ms), to_fb(u.waitlist), to_fb(u.waitlist_max),
-                                  to_fb(u.opens_at_ms), to_fb(u.closes_at_ms),
-                                  to_fb(u.rate_per_s), to_fb(u.rate_burst), state)
+                                  to_fb(u.opens_at_ms), to_fb(u.closes_at_ms), to_fb(u.rate_per_s),
+                                  to_fb(u.rate_burst), state)
               .Union()};
 }
 
@@ -188,9 +188,9 @@ EncodedOp encode_book(Builder& b, const BookRequest& r) {
   auto event = b.repeated_string(r.event);
   auto user = b.CreateString(r.user.data(), r.user.size());
   auto request_id = string_or_absent(b, r.request_id);
-  return {wire::Op::Book, wire::CreateBook(b, event, user, r.seats, r.hold,
-                                           to_wire(r.waitlist), request_id)
-                              .Union()};
+  return {
+      wire::Op::Book,
+      wire::CreateBook(b, event, user, r.seats, r.hold, to_wire(r.waitlist), request_id).Union()};
 }
 
 EncodedOp encode_confirm(Builder& b, std::string_view ref, std::string_view request_id) {
@@ -234,9 +234,7 @@ EncodedOp encode_leave_waitlist(Builder& b, std::string_view event, std::string_
           wire::CreateLeaveWaitlist(b, event_offset, user_offset, id_offset).Union()};
 }
 
-EncodedOp encode_stats(Builder& b) {
-  return {wire::Op::Stats, wire::CreateStats(b).Union()};
-}
+EncodedOp encode_stats(Builder& b) { return {wire::Op::Stats, wire::CreateStats(b).Union()}; }
 
 EncodedOp encode_watch(Builder& b, std::string_view event) {
   auto event_offset = b.repeated_string(event);
@@ -364,11 +362,10 @@ StatsInfo ReplyView::stats() const {
   out.resident_bytes = s->resident_bytes();
   if (s->shards() == nullptr) return out;
   for (const wire::ShardStats* shard : *s->shards()) {
-    out.shards.push_back(ShardStatsInfo{shard->shard(), shard->events(), shard->connections(),
-                                        shard->live_bookings(), shard->held_seats(),
-                                        shard->confirmed_seats(), shard->waitlisted(),
-                                        shard->requests(), shard->forwarded(),
-                                        shard->overloaded()});
+    out.shards.push_back(ShardStatsInfo{
+        shard->shard(), shard->events(), shard->connections(), shard->live_bookings(),
+        shard->held_seats(), shard->confirmed_seats(), shard->waitlisted(), shard->requests(),
+        shard->forwarded(), shard->overloaded()});
   }
   return out;
 }

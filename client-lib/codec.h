@@ -2,9 +2,9 @@
 // before anything is sent. Private to client-lib.
 #pragma once
 
-#include <string_view>
-
 #include <flatbuffers/flatbuffers.h>
+
+#include <string_view>
 
 #include "admit/client.h"
 #include "request_pipeline.h"

@@ -38,9 +38,7 @@ Connection::Connection(const ClientOptions& options, std::uint16_t port, UpdateS
 
 Connection::~Connection() { close(ClientError::connection_lost, "client closed"); }
 
-std::string Connection::address() const {
-  return options_.host + ":" + std::to_string(port_);
-}
+std::string Connection::address() const { return options_.host + ":" + std::to_string(port_); }
 
 Status Connection::connect_socket(Clock::time_point deadline) {
   addrinfo hints{};
@@ -49,8 +47,7 @@ Status Connection::connect_socket(Clock::time_point deadline) {
   addrinfo* found = nullptr;
   const std::string service = std::to_string(port_);
   if (int rc = ::getaddrinfo(options_.host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    return Status::failure(ClientError::could_not_connect,
-                           address() + ": " + ::gai_strerror(rc));
+    return Status::failure(ClientError::could_not_connect, address() + ": " + ::gai_strerror(rc));
   }
   std::string why = "no address";
   for (addrinfo* a = found; a != nullptr && fd_ < 0; a = a->ai_next) {
@@ -108,8 +105,7 @@ Result<HelloInfo> Connection::open() {
   in_size_ = 0;
   Result<HelloInfo> hello;
   bool done = false;
-  add(
-      [this](codec::Builder& b) { return codec::encode_hello(b, options_.token); },
+  add([this](codec::Builder& b) { return codec::encode_hello(b, options_.token); },
       [&hello, &done](const ReplyView& reply) {
         hello = Result<HelloInfo>(reply.status(), reply.hello());
         done = true;
@@ -192,8 +188,8 @@ std::size_t Connection::read_and_dispatch() {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    close(ClientError::connection_lost, n == 0 ? "server closed the connection"
-                                               : "recv: " + errno_text());
+    close(ClientError::connection_lost,
+          n == 0 ? "server closed the connection" : "recv: " + errno_text());
   }
   return ran;
 }

@@ -85,8 +85,8 @@ class Connection {
   UpdateSink* const updates_;
 
   RequestPipeline pipeline_;
-  std::size_t out_sent_ = 0;       // bytes of pipeline_.output() written
-  std::vector<std::uint8_t> in_;   // received bytes; [0, in_size_) are valid
+  std::size_t out_sent_ = 0;      // bytes of pipeline_.output() written
+  std::vector<std::uint8_t> in_;  // received bytes; [0, in_size_) are valid
   std::size_t in_size_ = 0;
   std::vector<std::uint64_t> aligned_copy_;  // for a frame that arrived misaligned
 };

@@ -5,14 +5,14 @@
 // (bench/hotpath/client_bench.cc). Private to client-lib.
 #pragma once
 
+#include <flatbuffers/flatbuffers.h>
+
 #include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <flatbuffers/flatbuffers.h>
 
 #include "admit/client.h"
 #include "protocol/admit_generated.h"

@@ -12,8 +12,8 @@ inline constexpr std::uint32_t protocol_version = 1;
 
 // Frames: 4-byte little-endian length prefix, then the FlatBuffer.
 inline constexpr std::size_t frame_header_size = 4;
-inline constexpr std::size_t frame_size_max = 1u << 20;   // FlatBuffer bytes, prefix excluded
-inline constexpr std::size_t frame_requests_max = 1024;   // requests or replies per frame
+inline constexpr std::size_t frame_size_max = 1u << 20;  // FlatBuffer bytes, prefix excluded
+inline constexpr std::size_t frame_requests_max = 1024;  // requests or replies per frame
 
 inline constexpr std::size_t event_id_size_max = 128;
 inline constexpr std::size_t user_size_max = 64;

@@ -367,11 +367,10 @@ flatbuffers::uoffset_t message_or_null(ReplyFrameBuilder& builder, std::string_v
 ReplyOffset reply(ReplyFrameBuilder& builder, std::uint64_t id, Outcome outcome,
                   std::string_view message, wire::Result type, flatbuffers::Offset<void> result) {
   const flatbuffers::uoffset_t message_at = message_or_null(builder, message);
-  const std::size_t layout = 0b00011 | (message_at != 0 ? 0b00100 : 0) |
-                             (result.IsNull() ? 0 : 0b11000);
+  const std::size_t layout =
+      0b00011 | (message_at != 0 ? 0b00100 : 0) | (result.IsNull() ? 0 : 0b11000);
   const std::array<std::uint64_t, 5> values{id, static_cast<std::uint8_t>(to_wire(outcome)),
-                                            message_at, static_cast<std::uint8_t>(type),
-                                            result.o};
+                                            message_at, static_cast<std::uint8_t>(type), result.o};
   const std::size_t vtable = (message_at != 0 ? 1 : 0) | (result.IsNull() ? 0 : 2);
   return write_hand_table(builder, reply_layouts[layout], values, reply_field_sizes, 0b10100,
                           &builder.reply_vtables[vtable]);
@@ -381,12 +380,11 @@ flatbuffers::Offset<wire::EventInfo> event_info(FlatBufferBuilder& builder,
                                                 const EventSnapshot& event) {
   const auto id = builder.CreateString(event.id.bytes, event.id.size);
   const storage::EventConfig& config = event.config;
-  return wire::CreateEventInfo(builder, id, config.capacity, config.per_user_max,
-                               config.hold_ttl_ms, config.waitlist, config.waitlist_max,
-                               config.opens_at_ms, config.closes_at_ms, config.rate_per_s,
-                               config.rate_burst, to_wire(config.state), event.version,
-                               event.available, event.held, event.confirmed, event.waitlisted,
-                               event.watchers);
+  return wire::CreateEventInfo(
+      builder, id, config.capacity, config.per_user_max, config.hold_ttl_ms, config.waitlist,
+      config.waitlist_max, config.opens_at_ms, config.closes_at_ms, config.rate_per_s,
+      config.rate_burst, to_wire(config.state), event.version, event.available, event.held,
+      event.confirmed, event.waitlisted, event.watchers);
 }
 
 flatbuffers::Offset<wire::BookingInfo> booking_info(FlatBufferBuilder& builder,
@@ -415,8 +413,7 @@ flatbuffers::Offset<void> book_reply(ReplyFrameBuilder& builder, const storage::
       book.opens_in_ms == 0 && book.expires_at_ms == 0) {
     return 0;
   }
-  const flatbuffers::uoffset_t ref =
-      book.ref.empty() ? 0 : builder.CreateString(book.ref.view()).o;
+  const flatbuffers::uoffset_t ref = book.ref.empty() ? 0 : builder.CreateString(book.ref.view()).o;
   const std::array<std::uint64_t, 6> values{ref,
                                             book.seats,
                                             book.position,
@@ -519,10 +516,10 @@ ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id, const Sta
   }
   const auto vector = builder.CreateVector(shards);
   const auto durability = builder.CreateString(source.durability.data(), source.durability.size());
-  return reply(builder, id, Outcome::ok, {}, wire::Result::StatsReply,
-               wire::CreateStatsReply(builder, vector, durability, source.uptime_ms,
-                                                source.resident_bytes)
-                   .Union());
+  return reply(
+      builder, id, Outcome::ok, {}, wire::Result::StatsReply,
+      wire::CreateStatsReply(builder, vector, durability, source.uptime_ms, source.resident_bytes)
+          .Union());
 }
 
 void ReplyFrameBuilder::Clear() {

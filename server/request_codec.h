@@ -26,7 +26,7 @@ enum class RequestKind : std::uint8_t {
   stats,        // summed from every shard's counters
   watch,        // the receiving shard keeps the watch (server/watches.h)
   unwatch,
-  owned,        // `command` goes to shard `owner`
+  owned,  // `command` goes to shard `owner`
 };
 
 struct DecodedRequest {
@@ -60,16 +60,15 @@ class ReplyFrameBuilder : public flatbuffers::FlatBufferBuilder {
   // Offsets (from the buffer's end) of this frame's vtables by layout; 0: not written yet.
   std::array<flatbuffers::uoffset_t, reply_vtable_count> reply_vtables{};
   std::array<flatbuffers::uoffset_t, book_reply_vtable_count> book_reply_vtables{};
-  std::string last_message;                   // the reason written last...
+  std::string last_message;                    // the reason written last...
   flatbuffers::uoffset_t last_message_at = 0;  // ...and where; 0: none yet
 };
 
-ReplyOffset encode_refusal(ReplyFrameBuilder& builder, std::uint64_t id,
-                           Outcome outcome, std::string_view message);
-ReplyOffset encode_result(ReplyFrameBuilder& builder, std::uint64_t id,
-                          const ShardResult& result);
-ReplyOffset encode_hello(ReplyFrameBuilder& builder, std::uint64_t id,
-                         const wire::Hello& hello, std::uint32_t shards, int shard);
+ReplyOffset encode_refusal(ReplyFrameBuilder& builder, std::uint64_t id, Outcome outcome,
+                           std::string_view message);
+ReplyOffset encode_result(ReplyFrameBuilder& builder, std::uint64_t id, const ShardResult& result);
+ReplyOffset encode_hello(ReplyFrameBuilder& builder, std::uint64_t id, const wire::Hello& hello,
+                         std::uint32_t shards, int shard);
 // `outcome`: OK, or NOT_FOUND (for metrics).
 ReplyOffset encode_get_event(ReplyFrameBuilder& builder, std::uint64_t id,
                              const wire::GetEvent& get, const EventDirectory& directory,
@@ -83,8 +82,7 @@ struct StatsSource {
   std::int64_t uptime_ms = 0;
   std::uint64_t resident_bytes = 0;
 };
-ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id,
-                         const StatsSource& source);
+ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id, const StatsSource& source);
 
 // A whole frame holding one reply: the answer to an unreadable frame or the
 // refusal of a connection past --max-connections. Wire bytes, prefix included.

@@ -36,7 +36,7 @@ struct ServerOptions {
   std::uint16_t http_port = 0;
   std::int64_t http_header_timeout_ms = 0;
   std::int64_t http_idle_timeout_ms = 0;
-  std::uint32_t metrics_events = 0;  // per-event gauges on /metrics, at most
+  std::uint32_t metrics_events = 0;     // per-event gauges on /metrics, at most
   std::uint32_t watch_interval_ms = 0;  // a watcher gets at most one update per interval
   // --auth-secret: the HS256 key (the file's bytes without a trailing
   // newline). Unset: no auth (every request acts as admin).

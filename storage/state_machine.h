@@ -48,7 +48,7 @@ struct EventPatch {
 
 struct EventView {
   std::string_view id;
-  EventConfig config;  // per_user_max, waitlist_max resolved (never 0 here)
+  EventConfig config;         // per_user_max, waitlist_max resolved (never 0 here)
   std::uint64_t version = 0;  // 1 at creation, +1 per config change
   std::uint32_t available = 0, held = 0, confirmed = 0, waitlisted = 0;
 };
@@ -107,9 +107,9 @@ struct LeaveWaitlistCommand {
 struct BookResult {
   Outcome outcome = Outcome::invalid;
   Reason reason = Reason::none;
-  BookingRef ref;               // BOOKED, HELD, ALREADY_BOOKED
-  std::uint32_t seats = 0;      // BOOKED, HELD, ALREADY_BOOKED, WAITLISTED
-  std::uint32_t position = 0;   // WAITLISTED, 1-based
+  BookingRef ref;                   // BOOKED, HELD, ALREADY_BOOKED
+  std::uint32_t seats = 0;          // BOOKED, HELD, ALREADY_BOOKED, WAITLISTED
+  std::uint32_t position = 0;       // WAITLISTED, 1-based
   std::int64_t retry_after_ms = 0;  // RATE_LIMITED
   std::int64_t opens_in_ms = 0;     // NOT_OPEN (0 when paused)
   std::int64_t expires_at_ms = 0;   // HELD
@@ -171,7 +171,7 @@ class EventObserver {
 };
 
 struct Options {
-  std::uint32_t shard = 0;  // goes into every booking ref; < shards_max
+  std::uint32_t shard = 0;               // goes into every booking ref; < shards_max
   std::uint32_t default_rate_per_s = 0;  // 0 = no rate limit unless the event sets one
   std::uint32_t default_rate_burst = 0;
   std::size_t request_ids_max = 10'000'000;  // retained idempotency answers

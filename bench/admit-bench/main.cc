@@ -1,13 +1,13 @@
 // admit-bench: scenarios over the binary protocol (through libadmit), each
 // judged by a verdict table. Exit code 0: every check passed; 1: a check
 // failed; 2: bad flags or the run could not be set up.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <functional>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "bench/admit-bench/mix.h"
 #include "bench/admit-bench/scenarios.h"
@@ -55,10 +55,11 @@ void add_common(CLI::App& app, CommonOptions* common, std::string* server) {
   app.add_option("--token", common->client.token,
                  "auth token sent in every connection's Hello, role admin (the run creates "
                  "events); default $ADMIT_TOKEN. Mint one with `admit token --role admin`");
-  app.add_flag("--json", common->json,
-               "print one JSON object (scenario, attempts, outcomes, seats_booked, "
-               "throughput_rps, client CPU, latency_us, server memory, invariants, verdict) instead of "
-               "the summary");
+  app.add_flag(
+      "--json", common->json,
+      "print one JSON object (scenario, attempts, outcomes, seats_booked, "
+      "throughput_rps, client CPU, latency_us, server memory, invariants, verdict) instead of "
+      "the summary");
   app.add_option("--record", common->record_path,
                  "write every acknowledged success (event, ref, user, seats) to FILE as JSON "
                  "lines");
@@ -74,12 +75,15 @@ CLI::App* add_flash_sale(CLI::App& app, FlashSaleOptions* o) {
   auto* cmd = app.add_subcommand("flash-sale",
                                  "N users (one connection each) try to book K seats each at the "
                                  "same instant; exactly capacity/K of them must win");
-  cmd->add_option("--users", o->users, "distinct users")->check(CLI::Range(1u, 100'000u))
+  cmd->add_option("--users", o->users, "distinct users")
+      ->check(CLI::Range(1u, 100'000u))
       ->capture_default_str();
-  cmd->add_option("--capacity", o->capacity, "seats on sale")->check(CLI::Range(1u, 1'000'000u))
+  cmd->add_option("--capacity", o->capacity, "seats on sale")
+      ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
   cmd->add_option("--seats", o->seats, "seats each user asks for (all or nothing)")
-      ->check(CLI::Range(1u, 1'000'000u))->capture_default_str();
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
   cmd->add_flag("--waitlist", o->waitlist, "losers join the waitlist instead of SOLD_OUT");
   return cmd;
 }
@@ -88,7 +92,8 @@ CLI::App* add_last_seat(CLI::App& app, LastSeatOptions* o) {
   auto* cmd = app.add_subcommand("last-seat",
                                  "N users race for N-1 seats (waitlist on): exactly one must end "
                                  "up waitlisted, at position 1");
-  cmd->add_option("--users", o->users, "distinct users")->check(CLI::Range(2u, 100'000u))
+  cmd->add_option("--users", o->users, "distinct users")
+      ->check(CLI::Range(2u, 100'000u))
       ->capture_default_str();
   cmd->add_option("--capacity", o->capacity, "seats (default: users - 1)")
       ->check(CLI::Range(1u, 1'000'000u));
@@ -99,12 +104,15 @@ CLI::App* add_rsvp(CLI::App& app, RsvpOptions* o) {
   auto* cmd = app.add_subcommand("rsvp",
                                  "users RSVP once, some twice: exactly min(users, capacity) "
                                  "attendees; a repeat gets ALREADY_BOOKED with the same ref");
-  cmd->add_option("--users", o->users, "distinct users")->check(CLI::Range(1u, 100'000u))
+  cmd->add_option("--users", o->users, "distinct users")
+      ->check(CLI::Range(1u, 100'000u))
       ->capture_default_str();
-  cmd->add_option("--capacity", o->capacity, "places")->check(CLI::Range(1u, 1'000'000u))
+  cmd->add_option("--capacity", o->capacity, "places")
+      ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
   cmd->add_option("--repeats", o->repeats, "users who RSVP a second time (<= users)")
-      ->check(CLI::Range(0u, 100'000u))->capture_default_str();
+      ->check(CLI::Range(0u, 100'000u))
+      ->capture_default_str();
   return cmd;
 }
 
@@ -112,14 +120,18 @@ CLI::App* add_holds(CLI::App& app, HoldsOptions* o) {
   auto* cmd = app.add_subcommand("holds",
                                  "users ask for holds; some confirm, the rest expire and "
                                  "promote the waitlist, which must be FIFO");
-  cmd->add_option("--users", o->users, "distinct users")->check(CLI::Range(1u, 100'000u))
+  cmd->add_option("--users", o->users, "distinct users")
+      ->check(CLI::Range(1u, 100'000u))
       ->capture_default_str();
-  cmd->add_option("--capacity", o->capacity, "seats")->check(CLI::Range(1u, 1'000'000u))
+  cmd->add_option("--capacity", o->capacity, "seats")
+      ->check(CLI::Range(1u, 1'000'000u))
       ->capture_default_str();
   cmd->add_option("--hold-ttl", o->hold_ttl_ms, "milliseconds a hold lasts unconfirmed")
-      ->check(CLI::Range(50u, 600'000u))->capture_default_str();
+      ->check(CLI::Range(50u, 600'000u))
+      ->capture_default_str();
   cmd->add_option("--confirm-percent", o->confirm_percent, "holders who confirm")
-      ->check(CLI::Range(0u, 100u))->capture_default_str();
+      ->check(CLI::Range(0u, 100u))
+      ->capture_default_str();
   return cmd;
 }
 
@@ -130,27 +142,35 @@ CLI::App* add_throughput(CLI::App& app, ThroughputOptions* o, std::string* mix) 
       "send at --rate (open loop: latency from each request's intended send time, so a stall "
       "is not hidden). Sold-out variant: a small --capacity");
   cmd->add_option("--connections", o->connections, "connections (each shard-aware)")
-      ->check(CLI::Range(1u, 100'000u))->capture_default_str();
+      ->check(CLI::Range(1u, 100'000u))
+      ->capture_default_str();
   cmd->add_option("--pipeline", o->pipeline, "requests in flight per connection")
-      ->check(CLI::Range(1u, 65'536u))->capture_default_str();
+      ->check(CLI::Range(1u, 65'536u))
+      ->capture_default_str();
   cmd->add_option("--duration", o->duration_s, "seconds of load")
-      ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
   cmd->add_option("--events", o->events, "events, spread over the shards (default: one per shard)")
       ->check(CLI::Range(1u, 10'000u));
   cmd->add_option("--capacity", o->capacity, "seats per event (small: the sold-out variant)")
-      ->check(CLI::Range(0u, 1'000'000'000u))->capture_default_str();
+      ->check(CLI::Range(0u, 1'000'000'000u))
+      ->capture_default_str();
   cmd->add_option("--users", o->users,
                   "user pool per event (repeats get ALREADY_BOOKED); 0: a fresh user per booking")
-      ->check(CLI::Range(0u, 1'000'000'000u))->capture_default_str();
+      ->check(CLI::Range(0u, 1'000'000'000u))
+      ->capture_default_str();
   cmd->add_option("--threads", o->threads, "client threads sharing the connections")
-      ->check(CLI::Range(1u, 64u))->capture_default_str();
+      ->check(CLI::Range(1u, 64u))
+      ->capture_default_str();
   cmd->add_option("--rate", o->rate_per_s, "open loop: total requests per second (0: closed)")
-      ->check(CLI::Range(0.0, 1e9))->capture_default_str();
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
   cmd->add_option("--mix", *mix, "operation percentages, e.g. book=80,get=15,cancel=5")
       ->capture_default_str();
   cmd->add_option("--verify-max", o->verify_bookings_max,
                   "bookings per event listed for the verdict; past it, counters are compared")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))->capture_default_str();
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
+      ->capture_default_str();
   return cmd;
 }
 
@@ -159,13 +179,17 @@ CLI::App* add_connections(CLI::App& app, ConnectionsOptions* o) {
                                  "open N connections (ramped), hold them S seconds with a light "
                                  "request on each, count drops");
   cmd->add_option("--connections", o->connections, "connections (one socket each)")
-      ->check(CLI::Range(1u, 100'000u))->capture_default_str();
-  cmd->add_option("--hold", o->hold_s, "seconds to hold them")->check(CLI::Range(0.1, 3600.0))
+      ->check(CLI::Range(1u, 100'000u))
+      ->capture_default_str();
+  cmd->add_option("--hold", o->hold_s, "seconds to hold them")
+      ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
   cmd->add_option("--ramp", o->ramp_per_s, "new connections per second (0: as fast as it goes)")
-      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   cmd->add_option("--interval", o->interval_ms, "milliseconds between a connection's requests")
-      ->check(CLI::Range(10u, 60'000u))->capture_default_str();
+      ->check(CLI::Range(10u, 60'000u))
+      ->capture_default_str();
   cmd->add_option("--memory-per-connection-max", o->memory_per_connection_max,
                   "verdict memory_per_connection: the server's RSS growth per held connection "
                   "((RSS with all open - RSS before) / N, from Stats) must be at most BYTES "
@@ -173,7 +197,8 @@ CLI::App* add_connections(CLI::App& app, ConnectionsOptions* o) {
                   "memory freed by earlier connections is reused without growing RSS. RSS counts "
                   "touched pages, not reserved ones nor kernel socket buffers; a server that does "
                   "not report RSS fails it")
-      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40))->capture_default_str();
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40))
+      ->capture_default_str();
   return cmd;
 }
 
@@ -185,15 +210,20 @@ CLI::App* add_watch_storm(CLI::App& app, WatchStormOptions* o) {
       "memory per watcher; every watcher ends on the final counters, never goes backwards, "
       "watchers == W during the sale and 0 after");
   cmd->add_option("--watchers", o->watchers, "watchers (one socket each)")
-      ->check(CLI::Range(1u, 100'000u))->capture_default_str();
+      ->check(CLI::Range(1u, 100'000u))
+      ->capture_default_str();
   cmd->add_option("--buyers", o->buyers, "buying connections (shard-aware)")
-      ->check(CLI::Range(1u, 10'000u))->capture_default_str();
+      ->check(CLI::Range(1u, 10'000u))
+      ->capture_default_str();
   cmd->add_option("--pipeline", o->pipeline, "bookings in flight per buyer")
-      ->check(CLI::Range(1u, 65'536u))->capture_default_str();
+      ->check(CLI::Range(1u, 65'536u))
+      ->capture_default_str();
   cmd->add_option("--capacity", o->capacity, "seats to sell out")
-      ->check(CLI::Range(1u, 1'000'000u))->capture_default_str();
+      ->check(CLI::Range(1u, 1'000'000u))
+      ->capture_default_str();
   cmd->add_option("--ramp", o->ramp_per_s, "watchers connecting per second (0: as fast as it goes)")
-      ->check(CLI::Range(0.0, 1e6))->capture_default_str();
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
   cmd->add_flag("--http", o->http,
                 "watchers on Server-Sent Events (GET /v1/events/{id}/watch) instead of binary "
                 "Watch");

@@ -1,8 +1,8 @@
 #include "bench/admit-bench/report.h"
 
-#include <cassert>
-
 #include <fmt/format.h>
+
+#include <cassert>
 #include <nlohmann/json.hpp>
 
 #include "admit/client.h"
@@ -59,19 +59,21 @@ void print_latency(std::FILE* out, const LatencyHistogram& latency) {
 void print_summary(std::FILE* out, const RunSummary& summary) {
   fmt::print(out, "admit-bench {}\n", summary.scenario);
   if (!summary.events.empty()) {
-    fmt::print(out, "  event{}: {}{}\n", summary.events.size() > 1 ? "s" : "", summary.events[0],
-               summary.events.size() > 1 ? fmt::format(" (+{} more)", summary.events.size() - 1)
-                                         : "");
+    fmt::print(
+        out, "  event{}: {}{}\n", summary.events.size() > 1 ? "s" : "", summary.events[0],
+        summary.events.size() > 1 ? fmt::format(" (+{} more)", summary.events.size() - 1) : "");
   }
-  fmt::print(out, "  attempts: {}   seats booked: {}   elapsed: {:.3f} s   throughput: {:.0f} "
-                  "req/s\n",
+  fmt::print(out,
+             "  attempts: {}   seats booked: {}   elapsed: {:.3f} s   throughput: {:.0f} "
+             "req/s\n",
              summary.attempts, summary.seats_booked, summary.elapsed_s, summary.throughput_rps());
   print_outcomes(out, summary);
   print_latency(out, summary.latency);
   if (summary.client_cpu_s > 0 && summary.attempts > 0) {
     const double attempts = static_cast<double>(summary.attempts);
-    fmt::print(out, "  client CPU: {:.2f} s ({:.0f} % of one core), {:.2f} us per request "
-                    "({:.2f} us of it in user space)\n",
+    fmt::print(out,
+               "  client CPU: {:.2f} s ({:.0f} % of one core), {:.2f} us per request "
+               "({:.2f} us of it in user space)\n",
                summary.client_cpu_s, 100 * summary.client_cpu_s / summary.elapsed_s,
                1e6 * summary.client_cpu_s / attempts, 1e6 * summary.client_user_cpu_s / attempts);
   }

@@ -24,13 +24,14 @@ inline constexpr int client_error_kinds = 8;  // ClientError values
 struct ServerMemory {
   std::uint64_t resident_bytes_before = 0;  // 0: not measured or not reported
   std::uint64_t resident_bytes_after = 0;
-  std::string unit;        // "connection" or "booking"
+  std::string unit;  // "connection" or "booking"
   std::uint64_t units = 0;
 
   bool known() const { return resident_bytes_before > 0 && resident_bytes_after > 0 && units > 0; }
   // (after - before) / units; negative when the server gave memory back.
   double bytes_per_unit() const {
-    return (static_cast<double>(resident_bytes_after) - static_cast<double>(resident_bytes_before)) /
+    return (static_cast<double>(resident_bytes_after) -
+            static_cast<double>(resident_bytes_before)) /
            static_cast<double>(units);
   }
 };
@@ -47,7 +48,7 @@ struct RunSummary {
   // threads); 0 when not measured. Shows whether the client was the limit.
   double client_cpu_s = 0;
   double client_user_cpu_s = 0;  // the part of it in user space (the rest: the kernel's)
-  ServerMemory server_memory;  // throughput and connections only
+  ServerMemory server_memory;    // throughput and connections only
   LatencyHistogram latency;
   std::vector<Invariant> invariants;
   std::vector<std::string> notes;  // scenario facts worth a line ("1 waitlisted at 1")

@@ -39,13 +39,13 @@ struct HoldsOptions {
 
 struct ThroughputOptions {
   std::uint32_t connections = 50;
-  std::uint32_t pipeline = 1;      // requests in flight per connection
+  std::uint32_t pipeline = 1;  // requests in flight per connection
   double duration_s = 10;
-  std::uint32_t events = 0;        // 0: one per server shard
+  std::uint32_t events = 0;  // 0: one per server shard
   std::uint32_t capacity = 1'000'000'000;
-  std::uint32_t users = 0;         // 0: a fresh user for every booking; else a pool per event
+  std::uint32_t users = 0;  // 0: a fresh user for every booking; else a pool per event
   std::uint32_t threads = 1;
-  double rate_per_s = 0;           // 0: closed loop; else open loop at this total rate
+  double rate_per_s = 0;  // 0: closed loop; else open loop at this total rate
   std::uint32_t mix_book = 100, mix_get = 0, mix_cancel = 0;  // percent
   std::size_t verify_bookings_max = 2'000'000;  // per event; past it, views compare counters
 };
@@ -53,7 +53,7 @@ struct ThroughputOptions {
 struct ConnectionsOptions {
   std::uint32_t connections = 2000;
   double hold_s = 10;
-  double ramp_per_s = 2000;        // new connections a second
+  double ramp_per_s = 2000;          // new connections a second
   std::uint32_t interval_ms = 1000;  // each connection sends a GetEvent this often
   // The server's RSS growth per held connection must stay at or under this
   // (a verdict); 0: reported, not judged.
@@ -65,9 +65,9 @@ struct WatchStormOptions {
   std::uint32_t buyers = 10;     // shard-aware pipelined connections
   std::uint32_t pipeline = 16;   // bookings in flight per buyer
   std::uint32_t capacity = 2000;
-  double ramp_per_s = 0;         // watchers connecting a second (0: as fast as it goes)
-  bool http = false;             // Server-Sent Events watchers instead of binary Watch
-  std::uint16_t http_port = 0;   // 0: admitd's default, the base port + 80
+  double ramp_per_s = 0;        // watchers connecting a second (0: as fast as it goes)
+  bool http = false;            // Server-Sent Events watchers instead of binary Watch
+  std::uint16_t http_port = 0;  // 0: admitd's default, the base port + 80
 };
 
 RunSummary run_flash_sale(const CommonOptions& common, const FlashSaleOptions& options);

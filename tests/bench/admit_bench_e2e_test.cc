@@ -1,14 +1,13 @@
 // Runs the admit-bench binary (env ADMIT_BENCH_BIN) against a real admitd for
 // each scenario, small and short, and checks its JSON verdict and counts.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <string>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "tests/support/admitd_process.h"
 
@@ -57,8 +56,8 @@ void expect_passed(const BenchRun& run) {
   ASSERT_TRUE(run.json.is_object()) << run.output;
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_EQ(run.json["verdict"], "PASS") << run.output;
-  for (const char* name : {"no_oversell", "no_user_twice", "waitlist_fifo", "views_agree",
-                           "no_unexpected_errors"}) {
+  for (const char* name :
+       {"no_oversell", "no_user_twice", "waitlist_fifo", "views_agree", "no_unexpected_errors"}) {
     EXPECT_EQ(run.json["invariants"][name], true) << name << ": " << run.output;
   }
 }
@@ -84,8 +83,7 @@ TEST_F(AdmitBench, RsvpRepeatsGetAlreadyBooked) {
   const BenchRun run = run_bench(*server_, "rsvp --users 50 --capacity 30 --repeats 10");
   expect_passed(run);
   EXPECT_EQ(outcome(run, "BOOKED"), 30u) << run.output;
-  EXPECT_EQ(outcome(run, "BOOKED") + outcome(run, "SOLD_OUT") + outcome(run, "ALREADY_BOOKED"),
-            60u)
+  EXPECT_EQ(outcome(run, "BOOKED") + outcome(run, "SOLD_OUT") + outcome(run, "ALREADY_BOOKED"), 60u)
       << run.output;
   EXPECT_EQ(run.json["invariants"]["repeats_already_booked"], true) << run.output;
 }
@@ -101,8 +99,9 @@ TEST_F(AdmitBench, ExpiredHoldsPromoteTheWaitlistInOrder) {
 }
 
 TEST_F(AdmitBench, ThroughputWithAMixAndASmallCapacityStaysConsistent) {
-  const BenchRun run = run_bench(
-      *server_, "throughput --connections 4 --pipeline 8 --duration 1 --capacity 200 "
+  const BenchRun run =
+      run_bench(*server_,
+                "throughput --connections 4 --pipeline 8 --duration 1 --capacity 200 "
                 "--users 500 --mix book=80,get=15,cancel=5");
   expect_passed(run);
   EXPECT_GT(run.json["attempts"].get<std::uint64_t>(), 0u) << run.output;
@@ -119,9 +118,9 @@ TEST_F(AdmitBench, OpenLoopThroughputRuns) {
 }
 
 TEST_F(AdmitBench, ConnectionsAreHeldWithoutDrops) {
-  const BenchRun run = run_bench(
-      *server_, "connections --connections 50 --hold 1 --ramp 0 --interval 200 "
-                "--memory-per-connection-max 1048576");
+  const BenchRun run = run_bench(*server_,
+                                 "connections --connections 50 --hold 1 --ramp 0 --interval 200 "
+                                 "--memory-per-connection-max 1048576");
   expect_passed(run);
   EXPECT_EQ(run.json["invariants"]["no_drops"], true) << run.output;
   EXPECT_EQ(run.json["invariants"]["memory_per_connection"], true) << run.output;
@@ -134,9 +133,9 @@ TEST_F(AdmitBench, WatchStormWatchersFollowTheSellOutExactly) {
   const BenchRun run =
       run_bench(*server_, "watch-storm --watchers 30 --buyers 3 --pipeline 8 --capacity 300");
   expect_passed(run);
-  for (const char* name : {"all_watching", "watchers_counted", "sold_out", "all_saw_final",
-                           "never_backwards", "watchers_exact_during_sale", "no_rewatch",
-                           "watchers_gone", "watchers_exact_at_end"}) {
+  for (const char* name :
+       {"all_watching", "watchers_counted", "sold_out", "all_saw_final", "never_backwards",
+        "watchers_exact_during_sale", "no_rewatch", "watchers_gone", "watchers_exact_at_end"}) {
     EXPECT_EQ(run.json["invariants"][name], true) << name << ": " << run.output;
   }
   EXPECT_EQ(outcome(run, "BOOKED"), 300u) << run.output;

@@ -1,11 +1,11 @@
 // AsyncClient allocates nothing per request once warm: submit, flush, poll and
 // the callbacks of a deep pipeline run without a single operator new; nor per
 // pushed update of a watched event.
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
-
-#include <gtest/gtest.h>
 
 #include "admit/client.h"
 #include "tests/support/admitd_process.h"
@@ -41,10 +41,9 @@ TEST(AsyncClientAllocations, NoneOncePipelineIsWarm) {
   long booked = 0;
   auto round = [&](int first) {
     for (int i = first; i < first + pipeline; ++i) {
-      const Status s = client.submit_book({.event = "alloc", .user = users[i]},
-                                          [&booked](const ReplyView& reply) {
-                                            booked += reply.outcome() == Outcome::booked;
-                                          });
+      const Status s = client.submit_book(
+          {.event = "alloc", .user = users[i]},
+          [&booked](const ReplyView& reply) { booked += reply.outcome() == Outcome::booked; });
       ASSERT_TRUE(s.ok());
     }
     ASSERT_TRUE(client.flush().ok());

@@ -1,6 +1,7 @@
 // The `admit` binary (env ADMIT_BIN) one-shot against a real admitd: the JSON
 // fields and exit codes that scripts rely on.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,13 +12,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "protocol/booking_ref.h"
 #include "server/http/auth.h"
@@ -109,7 +108,7 @@ test::AdmitdProcess* Shell::server_ = nullptr;
 
 TEST_F(Shell, EventCreateGetUpdateList) {
   AdmitRun run = admit({"event", "create", "tour-vip", "--capacity", "500", "--per-user", "4",
-                   "--waitlist", "--hold-ttl", "60000", "--rate", "100", "--burst", "10"});
+                        "--waitlist", "--hold-ttl", "60000", "--rate", "100", "--burst", "10"});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   run = admit({"event", "get", "tour-vip"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -148,8 +147,10 @@ TEST_F(Shell, EventCreateGetUpdateList) {
 }
 
 TEST_F(Shell, BookingsFromBookToCancel) {
-  ASSERT_EQ(admit({"event", "create", "gig", "--capacity", "3", "--waitlist", "--hold-ttl",
-                   "60000"}).exit_code, 0);
+  ASSERT_EQ(
+      admit({"event", "create", "gig", "--capacity", "3", "--waitlist", "--hold-ttl", "60000"})
+          .exit_code,
+      0);
   AdmitRun run = admit({"book", "gig", "--user", "user-42", "--seats", "2"});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   nlohmann::json booked = run.json();
@@ -257,8 +258,8 @@ TEST_F(Shell, AdmitServerEnvironmentSetsTheDefault) {
 
 TEST_F(Shell, TextOutputReadsAsASentence) {
   ASSERT_EQ(admit({"event", "create", "tour-text", "--capacity", "5"}).exit_code, 0);
-  const AdmitRun run = run_admit({"--server", server_->address(), "book", "tour-text", "--user",
-                             "user-42", "--seats", "2"});
+  const AdmitRun run = run_admit(
+      {"--server", server_->address(), "book", "tour-text", "--user", "user-42", "--seats", "2"});
   ASSERT_EQ(run.exit_code, 0);
   EXPECT_EQ(run.out.rfind("BOOKED BK-", 0), 0u) << run.out;
   EXPECT_NE(run.out.find(": 2 seats on tour-text for user-42"), std::string::npos) << run.out;
@@ -277,7 +278,7 @@ TEST_F(Shell, ReplRunsTheSameCommandsAndKeepsHistory) {
                                  "quit\n");
   ::setenv("HOME", saved_home.c_str(), 1);
   EXPECT_EQ(run.exit_code, 0) << run.err;  // the last command's
-  std::istringstream lines(run.out);  // piped: one JSON object a line, no banner
+  std::istringstream lines(run.out);       // piped: one JSON object a line, no banner
   for (std::string line; std::getline(lines, line);) {
     EXPECT_TRUE(nlohmann::json::accept(line)) << line;
   }

@@ -109,15 +109,15 @@ class Result {
 
 // Times are milliseconds since the Unix epoch; 0 = not set.
 struct EventSpec {
-  std::string_view id;                // 1..event_id_size_max bytes
-  std::uint32_t capacity = 0;         // 0..capacity_max
-  std::uint32_t per_user_max = 0;     // 0 = capacity
-  std::uint32_t hold_ttl_ms = 0;      // 0 = bookings confirm at once
+  std::string_view id;             // 1..event_id_size_max bytes
+  std::uint32_t capacity = 0;      // 0..capacity_max
+  std::uint32_t per_user_max = 0;  // 0 = capacity
+  std::uint32_t hold_ttl_ms = 0;   // 0 = bookings confirm at once
   bool waitlist = false;
-  std::uint32_t waitlist_max = 0;     // 0 = the protocol's waitlist_length_max
+  std::uint32_t waitlist_max = 0;  // 0 = the protocol's waitlist_length_max
   std::int64_t opens_at_ms = 0;
   std::int64_t closes_at_ms = 0;
-  std::uint32_t rate_per_s = 0;       // 0 = the server's default
+  std::uint32_t rate_per_s = 0;  // 0 = the server's default
   std::uint32_t rate_burst = 0;
 };
 
@@ -135,7 +135,7 @@ struct BookRequest {
   std::string_view event;
   std::string_view user;  // 1..user_size_max bytes
   std::uint32_t seats = 1;
-  bool hold = false;      // HELD, to confirm within the event's hold_ttl_ms
+  bool hold = false;  // HELD, to confirm within the event's hold_ttl_ms
   WaitlistChoice waitlist = WaitlistChoice::by_default;
   // Idempotency key (<= request_id_size_max bytes). Empty: Client makes a random
   // one when ClientOptions::auto_request_ids (and reuses it on every retry).
@@ -168,7 +168,7 @@ struct EventPage {
 };
 
 struct BookReply {
-  std::string ref;                  // BOOKED, HELD, ALREADY_BOOKED
+  std::string ref;  // BOOKED, HELD, ALREADY_BOOKED
   std::uint32_t seats = 0;
   std::uint32_t position = 0;       // WAITLISTED, 1-based
   std::int64_t retry_after_ms = 0;  // RATE_LIMITED
@@ -192,8 +192,8 @@ struct BookingPage {
 struct WaitlistInfo {
   std::uint32_t position = 0;  // 1-based; 0 when not waiting
   std::uint32_t seats = 0;
-  std::uint32_t length = 0;    // entries in the waitlist
-  std::string ref;             // set when the user already holds a live booking
+  std::uint32_t length = 0;  // entries in the waitlist
+  std::string ref;           // set when the user already holds a live booking
 };
 
 struct ShardStatsInfo {
@@ -243,17 +243,17 @@ struct WatchUpdateView {
 
 struct ClientOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 7400;   // the base port; shard i listens on port + 1 + i
-  bool shard_aware = true;     // false: everything goes to the base port
-  std::string token;           // sent in every connection's Hello (base, shards, reconnects)
-                               // when not empty; at most token_size_max bytes
+  std::uint16_t port = 7400;  // the base port; shard i listens on port + 1 + i
+  bool shard_aware = true;    // false: everything goes to the base port
+  std::string token;          // sent in every connection's Hello (base, shards, reconnects)
+                              // when not empty; at most token_size_max bytes
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds request_timeout{5000};  // Client: per attempt
   // Client: tries per call when the transport fails (connect, lost, timeout).
   // Reads are retried freely; mutations carry the same request id every time.
   int attempts_max = 4;
-  std::chrono::milliseconds retry_backoff{50};      // doubled after each failed try
-  bool auto_request_ids = true;  // Client: mutations without a request id get a random one
+  std::chrono::milliseconds retry_backoff{50};  // doubled after each failed try
+  bool auto_request_ids = true;       // Client: mutations without a request id get a random one
   std::size_t in_flight_max = 65536;  // AsyncClient: requests waiting per connection
 };
 
@@ -371,9 +371,9 @@ class ReplyView {
   // per reply: a load generator's latency needs no clock of its own), or when
   // the failure was noticed.
   std::chrono::steady_clock::time_point received_at() const { return received_at_; }
-  Outcome outcome() const;                      // meaningful when error() == none
-  std::string_view message() const;             // the server's or the failure's
-  Status status() const;                        // an owning copy of the three above
+  Outcome outcome() const;           // meaningful when error() == none
+  std::string_view message() const;  // the server's or the failure's
+  Status status() const;             // an owning copy of the three above
 
   // Decoders by operation; each returns defaults when the reply has no such data.
   BookReplyView book_view() const;  // no copy
@@ -481,13 +481,11 @@ class AsyncClient {
   Status submit_get_event(std::string_view id, ReplyCallback callback);
   Status submit_list_events(std::string_view after, std::uint32_t limit, ReplyCallback callback);
   Status submit_book(const BookRequest& request, ReplyCallback callback);
-  Status submit_confirm(std::string_view ref, std::string_view request_id,
-                        ReplyCallback callback);
-  Status submit_cancel(std::string_view ref, std::string_view request_id,
-                       ReplyCallback callback);
+  Status submit_confirm(std::string_view ref, std::string_view request_id, ReplyCallback callback);
+  Status submit_cancel(std::string_view ref, std::string_view request_id, ReplyCallback callback);
   Status submit_get_booking(std::string_view ref, ReplyCallback callback);
-  Status submit_list_bookings(std::string_view event, std::string_view after,
-                              std::uint32_t limit, ReplyCallback callback);
+  Status submit_list_bookings(std::string_view event, std::string_view after, std::uint32_t limit,
+                              ReplyCallback callback);
   Status submit_waitlist_position(std::string_view event, std::string_view user,
                                   ReplyCallback callback);
   Status submit_leave_waitlist(std::string_view event, std::string_view user,
