@@ -306,6 +306,7 @@ void Reactor::on_housekeeping() {
     if (listeners_[i] >= 0 && !accept_armed_[i] && !stopping_) arm_accept(i);
   }
   drop_slow_readers();
+  close_stalled_frames();
   close_stalled_http();
   send_sse_heartbeats();
   // For /healthz on any shard; failure() takes the log's lock: not per turn.

@@ -110,6 +110,7 @@ struct Connection {
   std::int64_t last_send_progress_ms = 0;
 
   std::vector<std::uint8_t> pending;  // bytes of an unfinished frame (or unread while paused)
+  std::int64_t frame_started_ms = 0;  // binary: when the unfinished frame in `pending` began
   // Whole reply frames waiting for the WAL batch they reflect to be durable
   // (the shard's DurabilityLedger holds the marks). Oldest first.
   std::vector<std::uint8_t> awaiting_durable;
@@ -267,6 +268,7 @@ class Reactor {
   void free_closed();
   void flush_dirty();
   void drop_slow_readers();
+  void close_stalled_frames();
 
   SharedState& shared_;
   const ServerOptions& options_;

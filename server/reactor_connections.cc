@@ -188,6 +188,7 @@ void Reactor::consume(Connection& connection, std::span<const std::uint8_t> byte
     return;
   }
   const bool had_pending = !connection.pending.empty();
+  if (!had_pending) connection.frame_started_ms = now_ms_;
   take_spare_buffer(connection.pending);
   connection.pending.insert(connection.pending.end(), bytes.begin(), bytes.end());
   if (had_pending) drain_pending(connection);
@@ -197,7 +198,11 @@ void Reactor::drain_pending(Connection& connection) {
   const std::size_t used = process_bytes(connection, connection.pending);
   connection.pending.erase(connection.pending.begin(),
                            connection.pending.begin() + static_cast<std::ptrdiff_t>(used));
-  if (connection.pending.empty()) give_back_buffer(connection.pending);
+  if (connection.pending.empty()) {
+    give_back_buffer(connection.pending);
+  } else if (used != 0) {
+    connection.frame_started_ms = now_ms_;  // what is left began in the latest read
+  }
 }
 
 std::size_t Reactor::process_bytes(Connection& connection, std::span<const std::uint8_t> bytes) {
@@ -599,6 +604,7 @@ void Reactor::attend_queued() {
     if (!connection.live()) continue;
     if (connection.paused && !should_pause(connection)) {
       connection.paused = false;
+      connection.frame_started_ms = now_ms_;  // a pause is the server's wait, not the peer's
       drain_pending(connection);
       if (!connection.live()) continue;
     }
@@ -670,6 +676,23 @@ void Reactor::drop_slow_readers() {
     if (now_ms_ - connection.last_send_progress_ms <= slow_reader_timeout_ms) continue;
     if (connection.state == ConnectionState::last_answer ||
         connection.queued_bytes() >= options_.max_send_queue_bytes) {
+      close_connection(connection);
+    }
+  }
+}
+
+// A binary peer that sent part of a frame (some of its length prefix or of
+// its body) and then nothing for --frame-timeout-ms: half-open, or trickling
+// bytes to hold a slot and a reassembly buffer. Closed. Not while paused:
+// then the server is the one not reading.
+void Reactor::close_stalled_frames() {
+  for (auto& slot : connections_) {
+    Connection& connection = *slot;
+    if (connection.http || connection.state != ConnectionState::open || connection.paused) {
+      continue;
+    }
+    if (connection.pending.empty()) continue;
+    if (now_ms_ - connection.frame_started_ms > options_.frame_timeout_ms) {
       close_connection(connection);
     }
   }

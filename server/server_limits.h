@@ -33,6 +33,13 @@ inline constexpr std::size_t send_queue_bytes_min = 4096;
 inline constexpr std::size_t send_queue_bytes_max = 1u << 30;
 inline constexpr std::int64_t slow_reader_timeout_ms = 2000;
 
+// --frame-timeout-ms: a binary frame (its length prefix or its body) not
+// received whole within this of its first byte closes the connection: a
+// half-open or stalled peer holds neither a slot nor a reassembly buffer.
+inline constexpr std::int64_t frame_timeout_ms_default = 10'000;
+inline constexpr std::int64_t frame_timeout_ms_min = 100;
+inline constexpr std::int64_t frame_timeout_ms_max = 3'600'000;
+
 // --http: the HTTP adapter listens at the base port + this by default.
 inline constexpr std::uint16_t http_port_offset = 80;
 
@@ -110,7 +117,7 @@ inline constexpr std::uint32_t checkpoint_seconds_max = 7 * 24 * 3600;
 inline constexpr std::uint32_t wal_sealed_batches_max = 1024;
 inline constexpr std::size_t wal_sealed_bytes_max = std::size_t{64} << 20;
 
-// Housekeeping tick: slow-reader checks, request-id retention, lost wakes.
+// Housekeeping tick: slow-reader and stalled-frame checks, request-id retention, lost wakes.
 inline constexpr std::int64_t housekeeping_interval_ms = 100;
 
 // On a clean stop, how long a shard waits for its cancelled accepts to end

@@ -171,6 +171,11 @@ void add_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
                  "it if the queue stays full (a client that does not read)")
       ->check(CLI::Range(send_queue_bytes_min, send_queue_bytes_max))
       ->capture_default_str();
+  app.add_option("--frame-timeout-ms", options.frame_timeout_ms,
+                 "a binary frame not received whole within this of its first byte closes the "
+                 "connection (half-open or stalled peers)")
+      ->check(CLI::Range(frame_timeout_ms_min, frame_timeout_ms_max))
+      ->capture_default_str();
   app.add_option("--ring-size", options.ring_slots,
                  "slots of each cross-shard ring (power of two); a full ring answers OVERLOADED")
       ->check(CLI::Range(ring_slots_min, ring_slots_max))
@@ -296,6 +301,7 @@ ParsedOptions parse_options(int argc, char** argv) {
   options.max_connections = connections_default;
   options.max_inflight = inflight_default;
   options.max_send_queue_bytes = send_queue_bytes_default;
+  options.frame_timeout_ms = frame_timeout_ms_default;
   options.ring_slots = ring_slots_default;
   options.sync_interval_ms = sync_interval_ms_default;
   options.checkpoint_records = checkpoint_records_default;

@@ -27,6 +27,7 @@ struct ServerOptions {
   std::uint32_t max_connections = 0;
   std::uint32_t max_inflight = 0;
   std::size_t max_send_queue_bytes = 0;
+  std::int64_t frame_timeout_ms = 0;  // a binary frame not received whole within this closes
   std::uint32_t ring_slots = 0;
   std::uint32_t rate_per_s = 0;
   std::uint32_t rate_burst = 0;

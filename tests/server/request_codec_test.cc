@@ -104,8 +104,8 @@ struct VerifiedFrame {
     const auto bytes = builder.GetBufferSpan();
     storage.reset(new std::uint64_t[bytes.size() / 8 + 1]);
     std::memcpy(storage.get(), bytes.data(), bytes.size());
-    frame = verify_frame({reinterpret_cast<const std::uint8_t*>(storage.get()), bytes.size()},
-                         &why);
+    frame =
+        verify_frame({reinterpret_cast<const std::uint8_t*>(storage.get()), bytes.size()}, &why);
   }
 };
 

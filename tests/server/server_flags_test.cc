@@ -28,6 +28,7 @@ TEST(AdmitdFlags, BadValuesExitTwoNamingTheFlag) {
       {"--ring-size 1000", "--ring-size"},
       {"--max-connections 0", "--max-connections"},
       {"--max-send-queue-bytes 10", "--max-send-queue-bytes"},
+      {"--frame-timeout-ms 10", "--frame-timeout-ms"},
       {"--durability sometimes", "--durability"},
       {"--rate 2000000", "--rate"},
       {"--users-reserved 100000001", "--users-reserved"},
@@ -73,22 +74,25 @@ TEST(AdmitdFlags, DurabilityIsStrictByDefault) {
 TEST(AdmitdFlags, HelpListsEveryFlag) {
   const AdmitdRun run = run_admitd("--help", run_timeout_s);
   EXPECT_EQ(run.exit_code, 0) << run.output;
-  for (const char* flag : {"--listen", "--shards", "--data", "--durability", "--max-connections",
-                           "--max-inflight", "--max-send-queue-bytes", "--ring-size", "--rate",
-                           "--burst", "--sync-interval-ms", "--map-size", "--map-size-max",
-                           "--checkpoint-records", "--checkpoint-seconds", "--users-reserved"}) {
+  for (const char* flag :
+       {"--listen", "--shards", "--data", "--durability", "--max-connections", "--max-inflight",
+        "--max-send-queue-bytes", "--ring-size", "--rate", "--burst", "--sync-interval-ms",
+        "--map-size", "--map-size-max", "--checkpoint-records", "--checkpoint-seconds",
+        "--users-reserved", "--frame-timeout-ms"}) {
     EXPECT_NE(run.output.find(flag), std::string::npos) << flag;
   }
+  EXPECT_NE(run.output.find("--frame-timeout-ms INT:INT in [100 - 3600000]=10000"),
+            std::string::npos)
+      << "a 10 s default";
 }
 
 TEST(AdmitdFlags, AddressInUseIsNamedAndExitsNonZero) {
   AdmitdOptions options;
   options.shards = 1;
   AdmitdProcess running(options);
-  const AdmitdRun run = run_admitd(
-      "--shards 1 --durability off --listen " + running.address() + " --data " +
-          running.data_dir() + "-second",
-      run_timeout_s);
+  const AdmitdRun run = run_admitd("--shards 1 --durability off --listen " + running.address() +
+                                       " --data " + running.data_dir() + "-second",
+                                   run_timeout_s);
   EXPECT_NE(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("in use"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find(running.host() + ":"), std::string::npos) << run.output;

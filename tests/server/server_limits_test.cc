@@ -1,6 +1,8 @@
 // admitd's limits: connections past --max-connections are told OVERLOADED
 // and closed; a client that never reads is paused and then dropped, and the
-// others keep being served; an idle connection holds little memory.
+// others keep being served; a peer that stops mid-frame is closed after
+// --frame-timeout-ms; an idle connection holds little memory, and abandoned
+// ones leave none behind.
 #include "server/server_limits.h"
 
 #include <arpa/inet.h>
@@ -12,6 +14,7 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "tests/server/server_test_support.h"
 
@@ -293,6 +296,104 @@ TEST(AdmitdLimits, IdleHttpConnectionsHoldLittle) {
   }
   expect_memory_per_connection(server, before, connections, bytes_per_connection_max);
   idle.clear();
+  expect_clean_stop(server);
+}
+
+// A frame of `declared` payload bytes of which only `sent` arrive (0: only
+// the first 2 bytes of the length prefix).
+std::vector<std::uint8_t> partial_frame(std::uint32_t declared, std::size_t sent) {
+  if (sent == 0)
+    return {static_cast<std::uint8_t>(declared), static_cast<std::uint8_t>(declared >> 8)};
+  std::vector<std::uint8_t> bytes(frame_header_size + sent, 0);
+  for (int i = 0; i < 4; ++i) bytes[i] = static_cast<std::uint8_t>(declared >> (8 * i));
+  return bytes;
+}
+
+constexpr int frame_timeout_test_ms = 300;
+const std::string frame_timeout_flag = std::to_string(frame_timeout_test_ms);
+
+// Half a length prefix, or a prefix and part of the body, and then silence:
+// closed after --frame-timeout-ms, not before. A connection that sent nothing
+// (idle, not mid-frame) stays, and so does one whose frame arrives in pieces
+// within the timeout.
+TEST(AdmitdLimits, PeerStoppingMidFrameIsClosedAfterTheFrameTimeout) {
+  AdmitdProcess server(admitd_options(2, {"--frame-timeout-ms", frame_timeout_flag}));
+  WireClient idle(server.port());
+  WireClient half_prefix(server.port());
+  WireClient half_body(server.shard_port(1));
+  const auto sent_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(half_prefix.send(partial_frame(64, 0)));
+  ASSERT_TRUE(half_body.send(partial_frame(4096, 1000)));
+
+  // A whole frame in two pieces, 100 ms apart: served.
+  WireClient pieces(server.port());
+  RequestFrame hello;
+  hello.hello(7);
+  const std::vector<std::uint8_t> bytes = hello.bytes();
+  const std::size_t half = bytes.size() / 2;
+  ASSERT_TRUE(pieces.send(std::span(bytes).first(half)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(frame_timeout_test_ms / 3));
+  ASSERT_TRUE(pieces.send(std::span(bytes).subspan(half)));
+  ASSERT_NE(pieces.reply(7), nullptr);
+
+  EXPECT_TRUE(half_prefix.wait_closed(10 * frame_timeout_test_ms));
+  EXPECT_TRUE(half_body.wait_closed(10 * frame_timeout_test_ms));
+  const auto waited = std::chrono::steady_clock::now() - sent_at;
+  EXPECT_GE(waited, std::chrono::milliseconds(frame_timeout_test_ms - 50));
+
+  RequestFrame again;
+  again.hello(8);
+  EXPECT_NE(idle.call(again, 8), nullptr) << "an idle connection is not mid-frame";
+  expect_clean_stop(server);
+}
+
+// 500 connections that each send part of a frame and are then abandoned
+// (left open, silent) are closed by the frame timeout and leave admitd's
+// memory where it was: their slots and reassembly buffers are freed or
+// reused, not kept. One round first warms the heap and the slot table; two
+// more rounds must then add at most a little (a leak of their 8 KiB buffers
+// would be 8 MiB).
+TEST(AdmitdLimits, ConnectionsAbandonedMidFrameLeaveNoMemoryBehind) {
+  AdmitdProcess server(admitd_options(2, {"--frame-timeout-ms", frame_timeout_flag}));
+  constexpr int connections = 500;  // within a default limit of 1024 descriptors
+  constexpr std::uint64_t growth_max = 512 * 1024;
+  const auto abandon_round = [&server] {
+    std::vector<std::unique_ptr<WireClient>> abandoned;
+    for (int i = 0; i < connections; ++i) {
+      abandoned.push_back(std::make_unique<WireClient>(
+          i % 3 == 0 ? server.port() : server.shard_port(static_cast<std::uint32_t>(i) % 2)));
+      ASSERT_TRUE(abandoned.back()->send(partial_frame(8192, 4096))) << "connection " << i;
+    }
+    for (int i = 0; i < connections; ++i) {
+      ASSERT_TRUE(abandoned[i]->wait_closed(20 * frame_timeout_test_ms)) << "connection " << i;
+    }
+  };
+  // Every receive buffer's first two pages touched (as the partial frames
+  // below touch them), so that their fixed cost is not counted.
+  for (std::uint32_t shard = 0; shard < 2; ++shard) {
+    WireClient warm(server.shard_port(shard));
+    for (std::uint64_t call = 1; call <= server::recv_buffer_count + 16; ++call) {
+      RequestFrame frame;
+      for (std::uint64_t id = call * 100; id < call * 100 + 32; ++id) {
+        frame.get_event(id, std::string(event_id_size_max, 'w'));
+      }
+      ASSERT_NE(warm.call(frame, call * 100), nullptr);
+    }
+  }
+  abandon_round();
+  const std::uint64_t before = resident_bytes_of(server.pid());
+  abandon_round();
+  abandon_round();
+  const std::uint64_t after = resident_bytes_of(server.pid());
+  ASSERT_GT(before, 0u);
+  if (rss_measures_admitd) {
+    EXPECT_LE(after - std::min(after, before), growth_max)
+        << before << " bytes resident before, " << after << " after";
+  }
+  WireClient fresh(server.port());
+  RequestFrame hello;
+  hello.hello(1);
+  EXPECT_NE(fresh.call(hello, 1), nullptr);
   expect_clean_stop(server);
 }
 
