@@ -10,20 +10,7 @@
 namespace admit {
 namespace {
 
-// Routes, checks room and adds one operation. A failure here leaves the callback uncalled.
-template <typename Encode>
-Status submit_to(Session& session, RouteKind kind, std::string_view key, Encode&& encode,
-                 ReplyCallback&& callback) {
-  Status failure;
-  Connection* connection = session.connection_for(kind, key, &failure);
-  if (connection == nullptr) return failure;
-  if (connection->full()) {
-    return Status::failure(ClientError::in_flight_full,
-                           connection->address() + ": in_flight_max requests are waiting");
-  }
-  connection->add(encode, std::move(callback));
-  return Status();
-}
+using Kind = AsyncOp::Kind;
 
 }  // namespace
 
@@ -38,57 +25,47 @@ Result<HelloInfo> AsyncClient::connect() {
 }
 
 Status AsyncClient::submit_hello(ReplyCallback callback) {
-  const std::string_view token = session_->options().token;
-  return submit_to(
-      *session_, RouteKind::any, {},
-      [&](codec::Builder& b) { return codec::encode_hello(b, token); }, std::move(callback));
+  return session_->submit({Kind::hello, OpArgs{}}, std::move(callback));
 }
 
 Status AsyncClient::submit_create_event(const EventSpec& spec, ReplyCallback callback) {
   if (Status s = codec::check_event_spec(spec); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::event, spec.id,
-      [&](codec::Builder& b) { return codec::encode_create_event(b, spec); }, std::move(callback));
+  return session_->submit({Kind::create_event, spec}, std::move(callback));
 }
 
 Status AsyncClient::submit_update_event(const EventUpdate& update, ReplyCallback callback) {
   if (Status s = codec::check_event_update(update); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::event, update.id,
-      [&](codec::Builder& b) { return codec::encode_update_event(b, update); },
-      std::move(callback));
+  return session_->submit({Kind::update_event, update}, std::move(callback));
 }
 
 Status AsyncClient::submit_get_event(std::string_view id, ReplyCallback callback) {
   if (Status s = codec::check_event_id(id, "id"); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::event, id,
-      [&](codec::Builder& b) { return codec::encode_get_event(b, id); }, std::move(callback));
+  return session_->submit(
+      {Kind::get_event, OpArgs{.key = id, .user = {}, .after = {}, .request_id = {}, .limit = 0}},
+      std::move(callback));
 }
 
 Status AsyncClient::submit_list_events(std::string_view after, std::uint32_t limit,
                                        ReplyCallback callback) {
   if (Status s = codec::check_limit(limit); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::any, {},
-      [&](codec::Builder& b) { return codec::encode_list_events(b, after, limit); },
+  return session_->submit(
+      {Kind::list_events,
+       OpArgs{.key = {}, .user = {}, .after = after, .request_id = {}, .limit = limit}},
       std::move(callback));
 }
 
 Status AsyncClient::submit_book(const BookRequest& request, ReplyCallback callback) {
   if (Status s = codec::check_book(request); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::event, request.event,
-      [&](codec::Builder& b) { return codec::encode_book(b, request); }, std::move(callback));
+  return session_->submit({Kind::book, request}, std::move(callback));
 }
 
 Status AsyncClient::submit_confirm(std::string_view ref, std::string_view request_id,
                                    ReplyCallback callback) {
   if (Status s = codec::check_ref(ref); !s.answered()) return s;
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::ref, ref,
-      [&](codec::Builder& b) { return codec::encode_confirm(b, ref, request_id); },
+  return session_->submit(
+      {Kind::confirm,
+       OpArgs{.key = ref, .user = {}, .after = {}, .request_id = request_id, .limit = 0}},
       std::move(callback));
 }
 
@@ -96,26 +73,27 @@ Status AsyncClient::submit_cancel(std::string_view ref, std::string_view request
                                   ReplyCallback callback) {
   if (Status s = codec::check_ref(ref); !s.answered()) return s;
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::ref, ref,
-      [&](codec::Builder& b) { return codec::encode_cancel(b, ref, request_id); },
+  return session_->submit(
+      {Kind::cancel,
+       OpArgs{.key = ref, .user = {}, .after = {}, .request_id = request_id, .limit = 0}},
       std::move(callback));
 }
 
 Status AsyncClient::submit_get_booking(std::string_view ref, ReplyCallback callback) {
   if (Status s = codec::check_ref(ref); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::ref, ref,
-      [&](codec::Builder& b) { return codec::encode_get_booking(b, ref); }, std::move(callback));
+  return session_->submit(
+      {Kind::get_booking,
+       OpArgs{.key = ref, .user = {}, .after = {}, .request_id = {}, .limit = 0}},
+      std::move(callback));
 }
 
 Status AsyncClient::submit_list_bookings(std::string_view event, std::string_view after,
                                          std::uint32_t limit, ReplyCallback callback) {
   if (Status s = codec::check_event_id(event); !s.answered()) return s;
   if (Status s = codec::check_limit(limit); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::event, event,
-      [&](codec::Builder& b) { return codec::encode_list_bookings(b, event, after, limit); },
+  return session_->submit(
+      {Kind::list_bookings,
+       OpArgs{.key = event, .user = {}, .after = after, .request_id = {}, .limit = limit}},
       std::move(callback));
 }
 
@@ -123,9 +101,9 @@ Status AsyncClient::submit_waitlist_position(std::string_view event, std::string
                                              ReplyCallback callback) {
   if (Status s = codec::check_event_id(event); !s.answered()) return s;
   if (Status s = codec::check_user(user); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::event, event,
-      [&](codec::Builder& b) { return codec::encode_waitlist_position(b, event, user); },
+  return session_->submit(
+      {Kind::waitlist_position,
+       OpArgs{.key = event, .user = user, .after = {}, .request_id = {}, .limit = 0}},
       std::move(callback));
 }
 
@@ -134,16 +112,14 @@ Status AsyncClient::submit_leave_waitlist(std::string_view event, std::string_vi
   if (Status s = codec::check_event_id(event); !s.answered()) return s;
   if (Status s = codec::check_user(user); !s.answered()) return s;
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
-  return submit_to(
-      *session_, RouteKind::event, event,
-      [&](codec::Builder& b) { return codec::encode_leave_waitlist(b, event, user, request_id); },
+  return session_->submit(
+      {Kind::leave_waitlist,
+       OpArgs{.key = event, .user = user, .after = {}, .request_id = request_id, .limit = 0}},
       std::move(callback));
 }
 
 Status AsyncClient::submit_stats(ReplyCallback callback) {
-  return submit_to(
-      *session_, RouteKind::any, {}, [&](codec::Builder& b) { return codec::encode_stats(b); },
-      std::move(callback));
+  return session_->submit({Kind::stats, OpArgs{}}, std::move(callback));
 }
 
 Status AsyncClient::submit_watch(std::string_view event, ReplyCallback callback) {
@@ -183,27 +159,40 @@ std::size_t AsyncClient::poll_many(std::span<AsyncClient* const> clients,
   // Reused across calls: a load generator polls thousands of times a second.
   thread_local PollSet waiting;
   waiting.clear();
-  // The earliest time a lost watch may be sent again: no wait goes past it.
-  std::optional<Clock::time_point> retry_at;
+  std::size_t ran = 0;
+  // The earliest moment something is due without input (a lost watch or a
+  // failed request to send again, a request's deadline): no wait goes past it.
+  std::optional<Clock::time_point> wake_at;
+  const auto wake_by = [&wake_at](Clock::time_point at) {
+    if (!wake_at || at < *wake_at) wake_at = at;
+  };
   for (AsyncClient* client : clients) {
     assert(client != nullptr);
     Session& session = *client->session_;
     if (!session.watches().empty()) {
       session.restore_watches();
-      if (auto at = session.watch_retry_at(); at && (!retry_at || *at < *retry_at)) retry_at = at;
+      if (auto at = session.watch_retry_at()) wake_by(*at);
     }
+    if (session.resends_waiting()) ran += session.resend_due(Clock::now());
     session.flush_all();
     session.add_awaiting(waiting);
+    if (Clock::time_point at; session.next_wake(&at)) wake_by(at);
   }
-  if (retry_at) {
-    const auto until_retry = std::chrono::ceil<std::chrono::milliseconds>(*retry_at - Clock::now());
-    timeout = std::max(std::chrono::milliseconds(0), std::min(timeout, until_retry));
-    if (waiting.empty()) {
-      std::this_thread::sleep_for(timeout);
-      return 0;
-    }
+  if (wake_at && timeout.count() > 0) {
+    const auto until_wake = std::chrono::ceil<std::chrono::milliseconds>(*wake_at - Clock::now());
+    timeout = std::max(std::chrono::milliseconds(0), std::min(timeout, until_wake));
   }
-  return waiting.wait_and_dispatch(timeout);
+  if (!waiting.empty()) {
+    ran += waiting.wait_and_dispatch(timeout);
+  } else if (wake_at) {
+    std::this_thread::sleep_for(timeout);
+  }
+  if (!wake_at) return ran;
+  // Requests unanswered past their deadline: timed_out now, or sent again
+  // from the next poll on when they may be retried.
+  const Clock::time_point now = Clock::now();
+  for (AsyncClient* client : clients) ran += client->session_->expire(now);
+  return ran;
 }
 
 std::size_t AsyncClient::in_flight() const { return session_->in_flight(); }

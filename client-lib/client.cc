@@ -81,15 +81,6 @@ bool parse_address(std::string_view address, ClientOptions* options, std::string
 
 // ---- Client ----
 
-namespace {
-
-bool is_transport_failure(ClientError error) {
-  return error == ClientError::could_not_connect || error == ClientError::connection_lost ||
-         error == ClientError::timed_out;
-}
-
-}  // namespace
-
 Client::Client(ClientOptions options) : session_(std::make_unique<Session>(std::move(options))) {
   session_->watches().set_handler([this](const WatchUpdateView& update) { keep(update); });
   // Only refusals: a re-watch's transport failure is next_update()'s own answer.

@@ -135,8 +135,10 @@ void Connection::close(ClientError error, std::string_view why) {
 
 Status Connection::flush(std::chrono::milliseconds wait_max) {
   pipeline_.close_frame();
-  // Read the clock only when the socket is full: flushing is per poll, and
-  // under load most polls never wait.
+  // One clock read per flush that hands new requests over, none per request.
+  if (pipeline_.has_unstamped()) pipeline_.stamp(Clock::now() + options_.request_timeout);
+  // Read the clock for the send only when the socket is full: flushing is per
+  // poll, and under load most polls never wait.
   std::optional<Clock::time_point> deadline;
   std::vector<std::uint8_t>& out = pipeline_.output();
   while (is_open() && out_sent_ < out.size()) {
@@ -168,6 +170,14 @@ Status Connection::flush(std::chrono::milliseconds wait_max) {
   out.clear();
   out_sent_ = 0;
   return Status();
+}
+
+std::size_t Connection::expire(Clock::time_point now) {
+  Clock::time_point deadline;
+  if (!pipeline_.next_deadline(&deadline) || deadline > now) return 0;
+  std::size_t ran = 0;
+  pipeline_.expire(now, address() + ": no answer within the request timeout", &ran);
+  return ran;
 }
 
 std::size_t Connection::read_and_dispatch() {

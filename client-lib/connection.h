@@ -61,6 +61,14 @@ class Connection {
   bool has_output() const {
     return pipeline_.has_open_frame() || out_sent_ < pipeline_.output().size();
   }
+  // Requests handed to the socket by flush() must be answered within
+  // request_timeout: the oldest one's deadline, if any is in flight.
+  bool next_deadline(Clock::time_point* deadline) const {
+    return pipeline_.next_deadline(deadline);
+  }
+  // Fails with timed_out the requests past their deadline at `now` (the
+  // connection stays: a late answer is dropped). Returns how many callbacks ran.
+  std::size_t expire(Clock::time_point now);
   // Reads whatever has arrived (never blocks) and runs the callbacks of the
   // answers in it. Returns how many ran. Closes the connection on EOF or garbage.
   std::size_t read_and_dispatch();

@@ -67,6 +67,11 @@ std::uint64_t RequestPipeline::take_slot(ReplyCallback&& callback) {
   slot.callback = std::move(callback);
   slot.busy = true;
   slot.epoch = epoch_;
+  slot.older = newest_;
+  slot.newer = none;
+  (newest_ == none ? oldest_ : slots_[newest_].newer) = index;
+  newest_ = index;
+  if (unstamped_ == none) unstamped_ = index;
   ++slots_used_;
   return std::uint64_t{slot.generation} << 32 | index;
 }
@@ -75,9 +80,30 @@ void RequestPipeline::release_slot(std::uint32_t index) {
   Slot& slot = slots_[index];
   assert(slot.busy);
   slot.busy = false;
+  (slot.older == none ? oldest_ : slots_[slot.older].newer) = slot.newer;
+  (slot.newer == none ? newest_ : slots_[slot.newer].older) = slot.older;
+  if (unstamped_ == index) unstamped_ = slot.newer;
   if (++slot.generation == 0) slot.generation = 1;
   free_slots_.push_back(index);
   --slots_used_;
+}
+
+void RequestPipeline::stamp(Clock::time_point deadline) {
+  for (std::uint32_t i = unstamped_; i != none; i = slots_[i].newer) slots_[i].deadline = deadline;
+  unstamped_ = none;
+}
+
+void RequestPipeline::expire(Clock::time_point now, std::string_view message, std::size_t* ran) {
+  // The oldest again after each callback: it may answer, add (unstamped, so
+  // the loop ends there) or fail everything.
+  Clock::time_point deadline;
+  while (next_deadline(&deadline) && deadline <= now) {
+    const std::uint32_t index = oldest_;
+    ReplyCallback callback = std::move(slots_[index].callback);
+    release_slot(index);
+    callback(ReplyView(nullptr, ClientError::timed_out, message, now));
+    ++*ran;
+  }
 }
 
 bool RequestPipeline::dispatch_frame(std::span<const std::uint8_t> bytes,

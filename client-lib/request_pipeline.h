@@ -8,6 +8,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -99,7 +100,28 @@ class RequestPipeline {
   // and `message`. Callbacks may add requests again: those are kept.
   void fail_all(ClientError error, std::string_view message);
 
+  // ---- per-request timeouts ----
+  // Requests are kept in the order they were added, so the oldest one's
+  // deadline is the only one to check: no timer, no allocation per request.
+  // A request's deadline is set when it is handed to the socket (stamp()).
+  bool has_unstamped() const { return unstamped_ != none; }
+  // Every request added since the last stamp() must be answered by `deadline`.
+  void stamp(Clock::time_point deadline);
+  // The deadline of the oldest stamped request in flight, if any.
+  bool next_deadline(Clock::time_point* deadline) const {
+    if (oldest_ == none || oldest_ == unstamped_) return false;
+    *deadline = slots_[oldest_].deadline;
+    return true;
+  }
+  // Fails with timed_out (and `message`) every request whose deadline is at
+  // or before `now`, oldest first; each slot is released before its callback
+  // runs, so an answer arriving later finds a stale id and is dropped. Counts
+  // the callbacks in `ran`.
+  void expire(Clock::time_point now, std::string_view message, std::size_t* ran);
+
  private:
+  static constexpr std::uint32_t none = UINT32_MAX;
+
   struct Slot {
     ReplyCallback callback;
     // Bumped at every release, so stale replies are dropped; starts at 1 so that
@@ -107,6 +129,9 @@ class RequestPipeline {
     std::uint32_t generation = 1;
     std::uint32_t epoch = 0;  // the fail_all epoch it was taken in
     bool busy = false;
+    // The requests in flight in the order they were added (oldest_ to newest_).
+    std::uint32_t older = none, newer = none;
+    Clock::time_point deadline{};  // set by stamp()
   };
 
   void dispatch_replies(const flatbuffers::Vector<flatbuffers::Offset<wire::Reply>>& replies,
@@ -123,7 +148,9 @@ class RequestPipeline {
   std::vector<Slot> slots_;  // grows up to in_flight_max, never shrinks
   std::vector<std::uint32_t> free_slots_;
   std::size_t slots_used_ = 0;
-  std::uint32_t epoch_ = 0;  // bumped by every fail_all
+  std::uint32_t oldest_ = none, newest_ = none;
+  std::uint32_t unstamped_ = none;  // the oldest request without a deadline yet
+  std::uint32_t epoch_ = 0;         // bumped by every fail_all
   bool dispatching_ = false;
 };
 

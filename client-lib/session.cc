@@ -51,11 +51,19 @@ Session::~Session() {
 }
 
 void Session::close_all(ClientError error, std::string_view why) {
+  giving_up_ = true;
   // By index: the callbacks may reconnect and grow the vector.
   for (std::size_t i = 0; i < shard_connections_.size(); ++i) {
     if (shard_connections_[i] != nullptr) shard_connections_[i]->close(error, why);
   }
   if (base_ != nullptr) base_->close(error, why);
+  std::vector<std::uint32_t> waiting;
+  resends_.take_due({}, true, &waiting);
+  const Clock::time_point now = Clock::now();
+  for (const std::uint32_t index : waiting) {
+    resend_failed(index, ReplyView(nullptr, error, why, now));
+  }
+  giving_up_ = false;
 }
 
 std::string Session::make_request_id() {
@@ -210,7 +218,7 @@ void Session::add_awaiting(PollSet& set) const {
 }
 
 std::size_t Session::in_flight() const {
-  std::size_t total = base_ ? base_->in_flight() : 0;
+  std::size_t total = resends_.waiting() + (base_ ? base_->in_flight() : 0);
   for (const auto& c : shard_connections_) total += c ? c->in_flight() : 0;
   return total;
 }
@@ -301,6 +309,111 @@ std::size_t Session::wait_for_input(Clock::time_point deadline) {
     return 0;
   }
   return set.wait_and_dispatch(std::max(wait, std::chrono::milliseconds(0)));
+}
+
+}  // namespace admit
+
+namespace admit {
+
+Status Session::submit(const AsyncOp& op, ReplyCallback&& callback) {
+  Status failure;
+  Connection* connection = connection_for(op.route(), op.route_key(), &failure);
+  if (connection == nullptr) return failure;
+  if (connection->full()) {
+    return Status::failure(ClientError::in_flight_full,
+                           connection->address() + ": in_flight_max requests are waiting");
+  }
+  const std::string_view token = options_.token;
+  if (options_.attempts_max <= 1 || !op.retry_safe()) {
+    connection->add([&](codec::Builder& b) { return op.encode(b, token); }, std::move(callback));
+    return Status();
+  }
+  const std::uint32_t index = resends_.take(op, std::move(callback), options_.retry_backoff);
+  connection->add([&](codec::Builder& b) { return op.encode(b, token); },
+                  [this, index](const ReplyView& reply) { resend_answered(index, reply); });
+  return Status();
+}
+
+void Session::resend_answered(std::uint32_t index, const ReplyView& reply) {
+  if (is_transport_failure(reply.error())) {
+    resend_failed(index, reply);
+    return;
+  }
+  ReplyCallback callback = std::move(resends_[index].callback);
+  resends_.release(index);
+  callback(reply);
+}
+
+bool Session::resend_failed(std::uint32_t index, const ReplyView& failure) {
+  Resends::Record& record = resends_[index];
+  if (!giving_up_ && !closing_ && is_transport_failure(failure.error()) &&
+      record.attempt < options_.attempts_max) {
+    resends_.schedule(index, failure.received_at());
+    return false;
+  }
+  ReplyCallback callback = std::move(record.callback);
+  resends_.release(index);
+  callback(failure);
+  return true;
+}
+
+bool Session::send_kept(std::uint32_t index, Status* failure) {
+  const AsyncOp& op = resends_[index].op;
+  Connection* connection = connection_for(op.route(), op.route_key(), failure);
+  if (connection == nullptr) return false;
+  if (connection->full()) {
+    *failure = Status::failure(ClientError::in_flight_full,
+                               connection->address() + ": in_flight_max requests are waiting");
+    return false;
+  }
+  const std::string_view token = options_.token;
+  connection->add([&](codec::Builder& b) { return op.encode(b, token); },
+                  [this, index](const ReplyView& reply) { resend_answered(index, reply); });
+  return true;
+}
+
+std::size_t Session::resend_due(Clock::time_point now) {
+  resends_.take_due(now, false, &due_scratch_);
+  std::size_t ran = 0;
+  // Once the server could not be reached (every route falls back to the base
+  // port), the rest of this pass fails the same way without trying: each try
+  // may wait up to connect_timeout.
+  Status unreachable;
+  // By index: a failure's callback may submit, and a later resend_due (at
+  // the next poll) reuses the scratch.
+  for (std::size_t i = 0; i < due_scratch_.size(); ++i) {
+    const std::uint32_t index = due_scratch_[i];
+    Status failure = unreachable;
+    if (failure.answered()) {
+      if (send_kept(index, &failure)) continue;
+      if (failure.error() == ClientError::could_not_connect) unreachable = failure;
+    }
+    ran += resend_failed(index, ReplyView(nullptr, failure.error(), failure.message(), now));
+  }
+  return ran;
+}
+
+std::size_t Session::expire(Clock::time_point now) {
+  std::size_t ran = base_ != nullptr && base_->is_open() ? base_->expire(now) : 0;
+  // By index: the callbacks may reconnect and grow the vector.
+  for (std::size_t i = 0; i < shard_connections_.size(); ++i) {
+    Connection* connection = shard_connections_[i].get();
+    if (connection != nullptr && connection->is_open()) ran += connection->expire(now);
+  }
+  return ran;
+}
+
+bool Session::next_wake(Clock::time_point* at) const {
+  bool any = resends_.next_due(at);
+  auto consider = [&](const Connection* connection) {
+    Clock::time_point deadline;
+    if (connection == nullptr || !connection->next_deadline(&deadline)) return;
+    if (!any || deadline < *at) *at = deadline;
+    any = true;
+  };
+  consider(base_.get());
+  for (const auto& connection : shard_connections_) consider(connection.get());
+  return any;
 }
 
 }  // namespace admit

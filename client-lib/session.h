@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "admit/client.h"
+#include "async_op.h"
 #include "connection.h"
 #include "watch_table.h"
 
@@ -29,13 +30,6 @@ class PollSet {
  private:
   std::vector<Connection*> connections_;
   std::vector<pollfd> fds_;
-};
-
-// What decides where an operation goes.
-enum class RouteKind : std::uint8_t {
-  any,    // the base port (ListEvents, Stats)
-  event,  // the shard that owns the event id
-  ref,    // the shard named in the booking ref
 };
 
 class Session {
@@ -61,11 +55,31 @@ class Session {
   Connection* connection_for(RouteKind kind, std::string_view key, Status* failure);
 
   Status flush_all();
-  // Closes every connection: the callbacks waiting run with `error` and `why`.
+  // Closes every connection: the callbacks waiting run with `error` and `why`,
+  // those of requests waiting to be sent again too (nothing is retried).
   void close_all(ClientError error, std::string_view why);
   // Adds the open connections that await replies or pushed updates.
   void add_awaiting(PollSet& set) const;
+  // Requests whose callbacks have not run: in flight, or waiting to be sent again.
   std::size_t in_flight() const;
+
+  // ---- AsyncClient's requests: timeouts and retries ----
+  // Routes `op` and adds it to its connection's frame. A retry-safe operation
+  // (AsyncOp::retry_safe) is kept, when attempts_max > 1, so that a transport
+  // failure (connection lost, no answer within request_timeout, no
+  // connection) sends it again after a backoff instead of calling back; the
+  // callback runs once, with the answer or the last failure.
+  Status submit(const AsyncOp& op, ReplyCallback&& callback);
+  // Fails with timed_out the requests past their deadline at `now`; returns
+  // the callbacks run.
+  std::size_t expire(Clock::time_point now);
+  // Sends again the requests whose backoff ended at `now`; returns the
+  // callbacks run (those that could not be sent and have no try left).
+  std::size_t resend_due(Clock::time_point now);
+  bool resends_waiting() const { return resends_.waiting() != 0; }
+  // The earliest moment something is due without input: a request's
+  // deadline, or a retry's end of backoff. False when nothing is.
+  bool next_wake(Clock::time_point* at) const;
 
   // ---- watches ----
   WatchTable& watches() { return watches_; }
@@ -95,6 +109,14 @@ class Session {
  private:
   // A shard index, or -1 for the base port.
   int shard_of(RouteKind kind, std::string_view key) const;
+  // The answer (or failure) of an attempt of the kept request `index`.
+  void resend_answered(std::uint32_t index, const ReplyView& reply);
+  // One more attempt failed without an answer: another is scheduled if the
+  // request has tries left (false), else its callback runs with `failure` (true).
+  bool resend_failed(std::uint32_t index, const ReplyView& failure);
+  // Adds the kept request to its route's connection; false (and *failure)
+  // when it could not.
+  bool send_kept(std::uint32_t index, Status* failure);
   Connection* shard_connection(int shard);
   // After a Hello naming another shard count: closes the shard connections and
   // makes room for `shards`. Connections are closed, never destroyed, while the
@@ -104,8 +126,11 @@ class Session {
 
   ClientOptions options_;
   HelloInfo hello_;
-  // Declared before the connections, which deliver to it: destroyed after them.
+  // Declared before the connections, which deliver to them: destroyed after them.
   WatchTable watches_;
+  Resends resends_;
+  std::vector<std::uint32_t> due_scratch_;  // resend_due's, reused
+  bool giving_up_ = false;                  // close_all: failures are final
   std::unique_ptr<Connection> base_;
   std::vector<std::unique_ptr<Connection>> shard_connections_;
   // A shard port that failed is not tried again before this time.

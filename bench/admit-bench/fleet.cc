@@ -1,13 +1,12 @@
 #include "bench/admit-bench/fleet.h"
 
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cassert>
 #include <stdexcept>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "protocol/protocol_limits.h"
 
@@ -35,8 +34,10 @@ std::string unique_event_id(const std::string& prefix, const std::string& scenar
 }
 
 Progress::Progress(std::string label)
-    : label_(std::move(label)), enabled_(::isatty(STDERR_FILENO) == 1),
-      started_(Clock::now()), last_shown_(started_) {}
+    : label_(std::move(label)),
+      enabled_(::isatty(STDERR_FILENO) == 1),
+      started_(Clock::now()),
+      last_shown_(started_) {}
 
 void Progress::update(std::uint64_t requests, std::uint64_t errors) {
   if (!enabled_) return;
@@ -44,8 +45,8 @@ void Progress::update(std::uint64_t requests, std::uint64_t errors) {
   if (now - last_shown_ < progress_interval) return;
   last_shown_ = now;
   const double seconds = std::chrono::duration<double>(now - started_).count();
-  fmt::print(stderr, "\r\033[K[{}] {:.1f} s  {} requests  {:.0f} req/s  {} errors", label_,
-             seconds, requests, seconds > 0 ? requests / seconds : 0.0, errors);
+  fmt::print(stderr, "\r\033[K[{}] {:.1f} s  {} requests  {:.0f} req/s  {} errors", label_, seconds,
+             requests, seconds > 0 ? requests / seconds : 0.0, errors);
   std::fflush(stderr);
   shown_ = true;
 }
@@ -76,13 +77,18 @@ void SuccessRecorder::record(std::string_view event, std::string_view ref, std::
   if (file_ == nullptr) return;
   // Events and users are names admit-bench made (letters, digits, '-'), refs
   // are BK-base32: nothing to escape.
-  fmt::print(file_, "{{\"event\":\"{}\",\"ref\":\"{}\",\"user\":\"{}\",\"seats\":{},"
-                    "\"outcome\":\"{}\"}}\n",
+  fmt::print(file_,
+             "{{\"event\":\"{}\",\"ref\":\"{}\",\"user\":\"{}\",\"seats\":{},"
+             "\"outcome\":\"{}\"}}\n",
              event, ref, user, seats, outcome_name(outcome));
 }
 
-Status Fleet::open(const ClientOptions& options, std::size_t count, double ramp_per_s,
+Status Fleet::open(const ClientOptions& given, std::size_t count, double ramp_per_s,
                    Progress* progress) {
+  // A load generator counts transport failures and the latency of each
+  // request as sent: libadmit's retries would hide the one and stretch the other.
+  ClientOptions options = given;
+  options.attempts_max = 1;
   const auto started = Clock::now();
   clients_.reserve(count);
   polled_.reserve(count);
@@ -93,10 +99,9 @@ Status Fleet::open(const ClientOptions& options, std::size_t count, double ramp_
     auto client = std::make_unique<AsyncClient>(options);
     auto hello = client->connect();
     if (!hello.ok()) {
-      return Status::failure(hello.error() == ClientError::none ? ClientError::protocol_error
-                                                                : hello.error(),
-                             fmt::format("connection {} of {}: {}", i + 1, count,
-                                         hello.status().to_string()));
+      return Status::failure(
+          hello.error() == ClientError::none ? ClientError::protocol_error : hello.error(),
+          fmt::format("connection {} of {}: {}", i + 1, count, hello.status().to_string()));
     }
     polled_.push_back(client.get());
     clients_.push_back(std::move(client));
@@ -128,8 +133,7 @@ bool fetch_server_view(Client& client, const std::string& event, std::size_t boo
   do {
     auto page = client.list_bookings(event, after, list_page_size);
     if (!page.ok()) {
-      *why = fmt::format("ListBookings {} after '{}': {}", event, after,
-                         page.status().to_string());
+      *why = fmt::format("ListBookings {} after '{}': {}", event, after, page.status().to_string());
       return false;
     }
     for (const auto& booking : page->bookings) {

@@ -35,11 +35,11 @@ CpuSeconds process_cpu();
 
 // Flags every scenario takes.
 struct CommonOptions {
-  ClientOptions client;       // host and port from --server
-  bool json = false;          // --json: one JSON object on stdout, no summary
-  std::string record_path;    // --record FILE
+  ClientOptions client;     // host and port from --server
+  bool json = false;        // --json: one JSON object on stdout, no summary
+  std::string record_path;  // --record FILE
   std::string event_prefix = "bench";
-  int phase_timeout_s = 60;   // a phase (connect, send, drain, verify) taking longer fails
+  int phase_timeout_s = 60;  // a phase (connect, send, drain, verify) taking longer fails
 };
 
 // A name no other run uses: prefix-scenario-pid-ms-index.
@@ -85,7 +85,8 @@ class SuccessRecorder {
 class Fleet {
  public:
   // Opens `count` clients, at most `ramp_per_s` a second (0: as fast as it
-  // goes). Stops at the first that fails and says which.
+  // goes), that do not retry (attempts_max 1). Stops at the first that fails
+  // and says which.
   Status open(const ClientOptions& options, std::size_t count, double ramp_per_s,
               Progress* progress);
   std::size_t size() const { return clients_.size(); }

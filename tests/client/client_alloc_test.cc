@@ -60,6 +60,49 @@ TEST(AsyncClientAllocations, NoneOncePipelineIsWarm) {
   EXPECT_EQ(booked, 2 * pipeline);
 }
 
+// Requests AsyncClient may retry (books with a request id, reads) are kept
+// for resending in reused records, and every request gets a deadline: still
+// nothing allocated per request once warm.
+TEST(AsyncClientAllocations, NoneForRetryableRequestsOnceWarm) {
+  test::AdmitdProcess server;
+  ClientOptions options;
+  options.port = server.port();
+  Client setup(options);
+  ASSERT_TRUE(setup.create_event({.id = "alloc-retry", .capacity = 1'000'000}).ok());
+  AsyncClient client(options);
+  ASSERT_TRUE(client.connect().ok());
+  constexpr int pipeline = 2000;
+  std::vector<std::string> users, request_ids;
+  for (int i = 0; i < 2 * pipeline; ++i) {
+    users.push_back("user-" + std::to_string(i));
+    request_ids.push_back(make_request_id());
+  }
+  long answered = 0;
+  auto round = [&](int first) {
+    for (int i = first; i < first + pipeline; ++i) {
+      auto count = [&answered](const ReplyView& reply) { answered += reply.status().ok(); };
+      ASSERT_TRUE(
+          client
+              .submit_book({.event = "alloc-retry", .user = users[i], .request_id = request_ids[i]},
+                           count)
+              .ok());
+      ASSERT_TRUE(client.submit_get_event("alloc-retry", count).ok());
+    }
+    ASSERT_TRUE(client.flush().ok());
+    for (int turn = 0; turn < 10'000 && client.in_flight() > 0; ++turn) {
+      client.poll(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(client.in_flight(), 0u);
+  };
+  round(0);  // warm: buffers, slot tables and resend records grow to the depth
+  allocations = 0;
+  counting = true;
+  round(pipeline);
+  counting = false;
+  EXPECT_EQ(allocations.load(), 0);
+  EXPECT_EQ(answered, 4 * pipeline);
+}
+
 TEST(AsyncClientAllocations, NonePerPushedUpdate) {
   test::AdmitdProcess server({.extra_args = {"--watch-interval-ms", "0"}});
   ClientOptions options;

@@ -5,7 +5,8 @@
 //                reconnects and idempotent retries. Not thread-safe: one per thread.
 //   AsyncClient  pipelined: submit() many operations, flush() them (batched into
 //                frames), poll() for replies, which run callbacks on the polling
-//                thread. No I/O thread, no per-request allocation.
+//                thread. No I/O thread, no per-request allocation. The same
+//                per-request timeout and idempotent retries as Client.
 //
 // Errors are values. Every call returns a Status (or Result<T>) that is either
 //   - an answer from the server: error() == ClientError::none and outcome() is
@@ -248,9 +249,14 @@ struct ClientOptions {
   std::string token;          // sent in every connection's Hello (base, shards, reconnects)
                               // when not empty; at most token_size_max bytes
   std::chrono::milliseconds connect_timeout{2000};
-  std::chrono::milliseconds request_timeout{5000};  // Client: per attempt
-  // Client: tries per call when the transport fails (connect, lost, timeout).
-  // Reads are retried freely; mutations carry the same request id every time.
+  // Per attempt: Client's call, or an AsyncClient request from the flush()
+  // (or poll()) that hands it to the socket; past it the attempt fails timed_out.
+  std::chrono::milliseconds request_timeout{5000};
+  // Tries per call (Client) or request (AsyncClient) when the transport fails
+  // (could not connect, connection lost, timed out). Only what is safe to send
+  // twice is retried: reads, CreateEvent (INVALID once it exists), UpdateEvent,
+  // Confirm and Cancel (the same end state), and Book / LeaveWaitlist carrying
+  // a request id, which every retry reuses. 1: no retries.
   int attempts_max = 4;
   std::chrono::milliseconds retry_backoff{50};  // doubled after each failed try
   bool auto_request_ids = true;       // Client: mutations without a request id get a random one
@@ -460,10 +466,23 @@ class ReplyCallback {
 // batch. flush() writes every built frame. poll() reads replies and runs
 // callbacks. A submit that fails (invalid_argument naming the field,
 // could_not_connect, in_flight_full) does not call the callback; otherwise the
-// callback runs exactly once: with the answer, or with connection_lost /
-// timed_out when the connection broke. AsyncClient has no per-request timeout
-// and does not retry; mutations get no automatic request id (give one, e.g.
-// make_request_id(), to resubmit safely after connection_lost).
+// callback runs exactly once: with the answer, or with the failure of its
+// last try.
+//
+// Timeouts: a request not answered within request_timeout of the flush that
+// wrote it fails timed_out; the connection stays, and an answer arriving
+// later is dropped (its slot is released first: never a second callback).
+// Only the oldest request of each connection is checked (requests are queued
+// in order), on every poll(), whose wait never passes the next deadline.
+//
+// Retries, as Client (ClientOptions::attempts_max, retry_backoff): after a
+// transport failure (connection lost, timed out, could not connect) a request
+// that is safe to send twice is sent again by a later poll() once its backoff
+// ends (reconnecting if needed), with the same request id; its callback runs
+// once, with the answer or the last failure. Mutations get no automatic
+// request id here: a Book or LeaveWaitlist without one is never retried (its
+// callback gets the failure; give an id, e.g. make_request_id(), to have it
+// retried). close() and the destructor retry nothing.
 class AsyncClient {
  public:
   explicit AsyncClient(ClientOptions options);
@@ -513,31 +532,38 @@ class AsyncClient {
   std::size_t watches() const;
 
   // Writes every built frame, waiting (up to request_timeout) while the socket
-  // is full; on a broken connection its callbacks run with connection_lost.
+  // is full; on a broken connection its callbacks run with connection_lost
+  // (or it waits to be retried). The request_timeout of the requests written
+  // starts here.
   Status flush();
   // Waits up to `timeout` for replies and updates (0: only what has arrived),
-  // runs their callbacks, and returns how many ran. Flushes first, and first
-  // sends again the watches whose connection was lost.
+  // runs their callbacks, and returns how many ran (timed_out ones included).
+  // First sends again the watches whose connection was lost and the requests
+  // whose retry backoff ended, then flushes. The wait ends early at the next
+  // request deadline or retry.
   std::size_t poll(std::chrono::milliseconds timeout);
   // poll() for many clients at once, e.g. a load generator's connections on one
-  // thread: flushes every client (and sends again its lost watches), then
-  // waits up to `timeout` (0: only what has arrived) in ONE poll(2) over all
-  // their connections that await replies or carry watches, reads only the
-  // connections that are readable, runs their callbacks (updates included) and
-  // returns how many ran. Returns 0 at once when no client awaits a reply or
-  // watches an event (while lost watches wait to be sent again: after that
-  // wait, at most `timeout`). Sleeps in the kernel while all are idle, so
-  // waiting costs no CPU. The clients must be
+  // thread: flushes every client (and sends again its lost watches and due
+  // retries), then waits up to `timeout` (0: only what has arrived; never past
+  // a request deadline or retry) in ONE poll(2) over all their connections
+  // that await replies or carry watches, reads only the connections that are
+  // readable, runs their callbacks (updates included), fails the requests
+  // past their deadline, and returns how many ran. Returns 0 at once when no
+  // client awaits a reply or watches an event (while lost watches or retries
+  // wait to be sent again: after that wait, at most `timeout`). Sleeps in the
+  // kernel while all are idle, so waiting costs no CPU. The clients must be
   // distinct, not null, and outlive the call; callbacks may submit on any of
   // them but not poll. Allocates only when more connections await replies than
   // any earlier call on this thread saw.
   static std::size_t poll_many(std::span<AsyncClient* const> clients,
                                std::chrono::milliseconds timeout);
-  // Requests submitted whose callbacks have not run yet.
+  // Requests submitted whose callbacks have not run yet (those waiting to be
+  // retried included).
   std::size_t in_flight() const;
   // Closes every connection now: the callbacks still waiting run at once with
-  // connection_lost (give up on a server that stopped answering while the
-  // state they touch is alive). A later submit connects again.
+  // connection_lost, those waiting to be retried too (give up on a server
+  // that stopped answering while the state they touch is alive). A later
+  // submit connects again.
   void close();
 
  private:
