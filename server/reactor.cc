@@ -194,9 +194,10 @@ void Reactor::handle_completion(const io_uring_cqe& cqe) {
 //     delivered before the seal, so those changes join this turn's batch;
 //  2. attend: connections a delivery unpaused read again, likewise before
 //     the seal;
-//  3. checkpoint, then seal (ShardCore::end_turn): the snapshot covers exactly
-//     the records appended, and nothing is applied between the two; the
-//     turn's ring answers and publication wait for the sealed batch;
+//  3. checkpoint, then seal (ShardCore::end_turn): the log starts a
+//     checkpoint or hands a finished one (made off the reactor) to the
+//     batch; the turn's ring answers and publication wait for the sealed
+//     batch;
 //  4. flush: each connection's replies of the turn are marked with the batch
 //     they wait for, known only once sealed;
 //  5. release: whatever is durable now goes out (this turn's own answers at

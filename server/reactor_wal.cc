@@ -18,7 +18,8 @@ namespace admit::server {
 namespace wal = storage::wal;
 namespace {
 
-wal::Options wal_options(const ServerOptions& options, std::uint32_t shard, ShardMetrics& metrics) {
+wal::Options wal_options(const ServerOptions& options, std::uint32_t shard,
+                         const storage::Options& machine, ShardMetrics& metrics) {
   wal::Options wal;
   wal.dir = options.data_dir;
   wal.shard = shard;
@@ -31,6 +32,7 @@ wal::Options wal_options(const ServerOptions& options, std::uint32_t shard, Shar
   wal.sealed_bytes_max = wal_sealed_bytes_max;
   wal.checkpoint_every_records = options.checkpoint_records;
   wal.checkpoint_every_ms = std::int64_t{options.checkpoint_seconds} * 1000;
+  wal.machine = machine;
   wal.log = [](const std::string& line) { std::fprintf(stderr, "admitd: %s\n", line.c_str()); };
   wal.sync_latency = &metrics.wal_sync;
   return wal;
@@ -69,7 +71,8 @@ bool Reactor::open_wal(std::string* why) {
   // Without a log, changes are still published once per turn (the last view
   // of each event), not once per change: every batch counts as durable.
   if (options_.durability == Durability::off) return true;
-  wal_ = wal::ShardWal::open(wal_options(options_, shard_, shared_.metrics[shard_]), why);
+  wal_ = wal::ShardWal::open(
+      wal_options(options_, shard_, core_.machine().options(), shared_.metrics[shard_]), why);
   if (wal_ == nullptr || !recover_wal(why)) return false;
   core_.attach_log(wal_.get());
   return true;

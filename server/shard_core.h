@@ -9,8 +9,8 @@
 // `Log` is storage::wal::ShardWal in admitd (or the simulator's log): a
 // template parameter, so the per-request calls into it are direct. It offers
 // admission(), failure(), failed(), append(command, now_ms), seal(),
-// durable_batch(), checkpoint_due(now_ms), checkpoint(snapshot, now_ms);
-// storage/wal/wal.h says what each means. Null: durability off, every batch counts as durable.
+// durable_batch(), checkpoint(now_ms); storage/wal/wal.h says what each
+// means. Null: durability off, every batch counts as durable.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
@@ -64,8 +64,9 @@ class ShardCore final : public storage::EventObserver {
   //    deliver(client, request_id, ShardResult&): they are durable already.
   template <class Deliver>
   void serve_peers(std::int64_t now_ms, Deliver&& deliver);
-  // 3. Checkpoint if due, seal the turn's batch; the ring answers and the
-  //    publication of this turn wait for it.
+  // 3. Let the log start or hand over a checkpoint (made off the reactor),
+  //    seal the turn's batch; the ring answers and the publication of this
+  //    turn wait for it.
   void end_turn(std::int64_t now_ms);
   // 4. Client `slot`'s answers up to `end` (a position in its stream, bytes
   //    for the reactor) wait for this turn's batch if `reflects_turn` (some

@@ -152,12 +152,11 @@ void ShardCore<Log>::end_turn(std::int64_t now_ms) {
   queue_publication();
 }
 
-// At a turn boundary, never between an apply() and its append(). Not while
-// the log refuses writes: checkpoint() would drop the snapshot, taken in vain.
+// The log makes checkpoints off the reactor, from what it committed: this
+// only lets it start one, or hand a finished one to the turn's batch.
 template <class Log>
 void ShardCore<Log>::maybe_checkpoint(std::int64_t now_ms) {
-  if (!log_ || log_->admission() != storage::wal::Admission::accept) return;
-  if (log_->checkpoint_due(now_ms)) log_->checkpoint(machine_.snapshot(), now_ms);
+  if (log_) log_->checkpoint(now_ms);
 }
 
 template <class Log>

@@ -101,6 +101,8 @@ StateMachine::StateMachine(Options options) : impl_(std::make_unique<Impl>(optio
 
 StateMachine::~StateMachine() = default;
 
+const Options& StateMachine::options() const { return impl_->options; }
+
 void StateMachine::set_observer(EventObserver* observer) { impl_->observer = observer; }
 
 std::uint64_t StateMachine::change_count() const { return impl_->change_count; }

@@ -189,6 +189,9 @@ class StateMachine {
   StateMachine(const StateMachine&) = delete;
   StateMachine& operator=(const StateMachine&) = delete;
 
+  // What it was built with: a machine built with the same options and fed
+  // the same commands decides the same (checkpoints replay into one).
+  const Options& options() const;
   void set_observer(EventObserver* observer);
 
   // OK with the new event; INVALID naming the field (id, capacity, ...) or

@@ -4,14 +4,18 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "protocol/protocol_limits.h"
 
@@ -49,12 +53,23 @@ constexpr std::uint64_t progress_check_records = 4096;
 // this many times the records' bytes, plus a few pages.
 constexpr std::uint64_t commit_bytes_factor = 2;
 constexpr std::uint64_t commit_overhead_bytes = 1 << 20;
+// How much lower than the reactor's the checkpointer's CPU priority is.
+constexpr int checkpointer_nice_increment = 10;
+constexpr int nice_lowest = 19;
 // Pages a commit touches besides its records' (branch pages, the named
 // databases' roots, the free list, the meta page), twice: what waits may
 // take two transactions.
 constexpr std::size_t commit_overhead_pages = 16;
 
 }  // namespace
+
+// A snapshot the checkpointer made, waiting to be handed to a batch.
+struct ShardWal::Checkpoint {
+  std::vector<std::uint8_t> state;
+  std::uint64_t lsn = 0;      // it covers the records <= lsn, exactly
+  std::size_t log_bytes = 0;  // the records it makes redundant (after the last checkpoint's)
+  bool failed = false;        // none made for an error (said in the log), not for lack of records
+};
 
 struct ShardWal::Batch {
   std::vector<std::uint8_t> bytes;  // the records, back to back
@@ -65,8 +80,9 @@ struct ShardWal::Batch {
   std::vector<std::uint8_t> checkpoint_state;
 
   bool empty() const { return ends.empty() && !has_checkpoint; }
-  // Keeps the record buffers' capacity (no allocation per turn once warm);
-  // frees the snapshot, which is large and rare.
+  // Keeps the record buffers' capacity (no allocation per turn once warm).
+  // The snapshot was freed by the syncer once written (freeing hundreds of
+  // megabytes would stall the reactor).
   void clear() {
     bytes.clear();
     ends.clear();
@@ -219,16 +235,18 @@ bool ShardWal::recover(StateMachine& machine, const Progress& progress, Recovery
   report->elapsed_ms = steady_ms() - start_ms;
   next_lsn_ = report->last_lsn + 1;
   records_since_checkpoint_ = report->records_replayed;
+  bytes_since_checkpoint_ = report->records_bytes;
   MDB_stat stat{};
   if (mdb_env_stat(env_, &stat) == MDB_SUCCESS) page_bytes_ = stat.ms_psize;
   reserve_space();  // before the first admission(): the room is known from the start
   recovered_ = true;
   syncer_ = std::thread([this] { run_syncer(); });
+  checkpointer_ = std::thread([this] { run_checkpointer(); });
   return true;
 }
 
 bool ShardWal::replay(MDB_txn* txn, StateMachine& machine, const Progress& progress,
-                      RecoveryReport* report, std::string* why) {
+                      RecoveryReport* report, std::string* why, const std::atomic<bool>* stop) {
   const std::string file = shard_data_file(options_.dir, options_.shard).string();
   auto refuse = [&](std::uint64_t lsn, const std::string& reason) {
     *why = "shard " + std::to_string(options_.shard) + ": WAL record at LSN " +
@@ -277,8 +295,12 @@ bool ShardWal::replay(MDB_txn* txn, StateMachine& machine, const Progress& progr
       }
       ++expected;
       ++report->records_replayed;
-      if (progress && report->records_replayed % progress_check_records == 0 &&
-          steady_ms() - last_progress_ms >= options_.recovery_progress_ms) {
+      report->records_bytes += v.mv_size;
+      if (report->records_replayed % progress_check_records != 0) continue;
+      if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
+        *why = "stopped";
+        ok = false;
+      } else if (progress && steady_ms() - last_progress_ms >= options_.recovery_progress_ms) {
         last_progress_ms = steady_ms();
         progress(report->records_replayed);
       }
@@ -365,9 +387,24 @@ std::uint64_t ShardWal::seal() {
   return sealed_;
 }
 
-bool ShardWal::checkpoint_due(std::int64_t now_ms) {
+bool ShardWal::checkpoint(std::int64_t now_ms) {
+  assert(recovered_ && !closed_);
   if (last_checkpoint_ms_ < 0) last_checkpoint_ms_ = now_ms;
-  if (checkpoint_batch_ > durable_batch()) return false;
+  if (checkpoint_running_) return hand_over_checkpoint(now_ms);
+  if (checkpoint_due(now_ms)) start_checkpoint(now_ms);
+  return false;
+}
+
+// Not while the last one is still to be written: the checkpointer must read
+// it (a read transaction sees either checkpoint with its log, but the next
+// one's LSN must not fall behind the one in flight). Not while the log
+// refuses writes: it would be made in vain.
+bool ShardWal::checkpoint_due(std::int64_t now_ms) {
+  const std::uint64_t durable = durable_batch();
+  if (checkpoint_batch_ > durable || checkpoint_retry_batch_ > durable ||
+      now_ms < checkpoint_not_before_ms_ || admission() != Admission::accept) {
+    return false;
+  }
   const bool due = records_since_checkpoint_ >= options_.checkpoint_every_records ||
                    (records_since_checkpoint_ > 0 &&
                     now_ms - last_checkpoint_ms_ >= options_.checkpoint_every_ms);
@@ -392,23 +429,53 @@ std::size_t ShardWal::checkpoint_bytes(std::size_t snapshot_bytes) const {
   return snapshot_bytes + bytes_since_checkpoint_;
 }
 
-bool ShardWal::checkpoint(std::vector<std::uint8_t> snapshot, std::int64_t now_ms) {
-  last_snapshot_bytes_ = snapshot.size();
-  if (checkpoint_batch_ > durable_batch() || admission() != Admission::accept) return false;
-  const std::size_t bytes = checkpoint_bytes(snapshot.size());
-  if (!fits_checkpoint(bytes)) return false;
+void ShardWal::start_checkpoint(std::int64_t now_ms) {
+  checkpoint_running_ = true;
+  last_checkpoint_ms_ = now_ms;
+  {
+    std::lock_guard lock(checkpointer_mutex_);
+    checkpoint_wanted_ = true;
+  }
+  checkpointer_wake_.notify_one();
+}
+
+// Moves the finished snapshot into the open batch: O(1), whatever its size.
+bool ShardWal::hand_over_checkpoint(std::int64_t now_ms) {
+  if (!checkpoint_ready_.load(std::memory_order_acquire)) return false;
+  Checkpoint& made = *checkpoint_made_;
+  if (made.lsn == 0) {
+    // Nothing committed since the last one: tried again once what is sealed
+    // now is durable. An error: not before the interval, so a broken log is
+    // not read again every turn.
+    if (made.failed) checkpoint_not_before_ms_ = now_ms + options_.checkpoint_every_ms;
+    checkpoint_retry_batch_ = sealed_;
+    checkpoint_made_.reset();
+    checkpoint_ready_.store(false, std::memory_order_release);
+    checkpoint_running_ = false;
+    return false;
+  }
+  last_snapshot_bytes_ = made.state.size();
+  // It writes the snapshot and rewrites the log's pages it trims.
+  const std::size_t bytes = made.state.size() + made.log_bytes;
+  // Kept until the log accepts and it fits: it stays exact, since no other
+  // checkpoint is written meanwhile and the records after its LSN stay.
+  if (admission() != Admission::accept || !fits_checkpoint(bytes)) return false;
   // The next checkpoint, a little larger, finds its room reserved already:
-  // no snapshot taken in vain.
+  // no snapshot made in vain.
   wanted_room_.store(commit_need(bytes + bytes / 4));
   pending_checkpoint_bytes_ = bytes;
-  bytes_since_checkpoint_ = 0;
+  assert(made.lsn < next_lsn_ && records_since_checkpoint_ >= next_lsn_ - 1 - made.lsn);
+  assert(bytes_since_checkpoint_ >= made.log_bytes);
+  records_since_checkpoint_ = next_lsn_ - 1 - made.lsn;
+  bytes_since_checkpoint_ -= made.log_bytes;
   Batch& batch = slot(sealed_ + 1);
   batch.has_checkpoint = true;
-  batch.checkpoint_lsn = next_lsn_ - 1;
-  batch.checkpoint_state = std::move(snapshot);
+  batch.checkpoint_lsn = made.lsn;
+  batch.checkpoint_state = std::move(made.state);
   checkpoint_batch_ = sealed_ + 1;
-  records_since_checkpoint_ = 0;
-  last_checkpoint_ms_ = now_ms;
+  checkpoint_made_.reset();  // its state moved out: nothing large is freed here
+  checkpoint_ready_.store(false, std::memory_order_release);
+  checkpoint_running_ = false;
   return true;
 }
 
@@ -431,6 +498,14 @@ WalStats ShardWal::stats() const {
 
 void ShardWal::close() {
   if (closed_) return;
+  if (checkpointer_.joinable()) {
+    {
+      std::lock_guard lock(checkpointer_mutex_);
+      checkpointer_stop_.store(true);
+    }
+    checkpointer_wake_.notify_one();
+    checkpointer_.join();
+  }
   if (syncer_.joinable()) {
     seal();
     stop_.store(true, std::memory_order_release);
@@ -439,6 +514,92 @@ void ShardWal::close() {
     syncer_.join();
   }
   closed_ = true;
+}
+
+// ---- the checkpointer thread ----
+
+void ShardWal::run_checkpointer() {
+  // Background work, below the reactor's CPU priority: with as many shards
+  // as cores, the reactor gets the core when both want it (nice is per
+  // thread on Linux). Best effort: a failure leaves it at the reactor's.
+  errno = 0;
+  const int reactor_nice = ::getpriority(PRIO_PROCESS, 0);
+  if (errno == 0) {
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()),
+                  std::min(reactor_nice + checkpointer_nice_increment, nice_lowest));
+  }
+  std::unique_lock lock(checkpointer_mutex_);
+  for (;;) {
+    checkpointer_wake_.wait(lock,
+                            [this] { return checkpoint_wanted_ || checkpointer_stop_.load(); });
+    if (checkpointer_stop_.load()) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    auto made = std::make_unique<Checkpoint>();
+    std::string why;
+    if (!make_checkpoint(made.get(), &why)) {
+      *made = Checkpoint{};
+      made->failed = !why.empty();
+      if (made->failed && !checkpointer_stop_.load()) {
+        say(": checkpoint not made: " + why + "; the log keeps growing, next try in " +
+            std::to_string(options_.checkpoint_every_ms) + " ms");
+      }
+    }
+    // The reactor cleared checkpoint_ready_ before asking again.
+    assert(!checkpoint_ready_.load());
+    checkpoint_made_ = std::move(made);
+    checkpoint_ready_.store(true, std::memory_order_release);
+    signal_completion();  // the reactor gets a turn to hand it over
+    lock.lock();
+  }
+}
+
+// Recovery's own path, off the reactor: what recovery would rebuild from the
+// folder now, snapshotted. The machine (a second state, as large as the live
+// one) is freed here, on this thread.
+bool ShardWal::make_checkpoint(Checkpoint* made, std::string* why) {
+  std::optional<StateMachine> machine;
+  RecoveryReport report;
+  {
+    std::lock_guard map(map_mutex_);
+    MDB_txn* txn;
+    const int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+    if (rc != MDB_SUCCESS) {
+      *why = lmdb_error("mdb_txn_begin", rc);
+      return false;
+    }
+    bool ok = has_records_past_checkpoint(txn);
+    if (ok) {
+      machine.emplace(options_.machine);
+      ok = replay(txn, *machine, {}, &report, why, &checkpointer_stop_);
+    }
+    // The machine holds copies: the read transaction (which keeps the pages
+    // it sees from reuse) ends before the snapshot.
+    mdb_txn_abort(txn);
+    if (!ok) {
+      if (checkpointer_stop_.load()) why->clear();
+      return false;
+    }
+  }
+  made->state = machine->snapshot();
+  made->lsn = report.last_lsn;
+  made->log_bytes = report.records_bytes;
+  return true;
+}
+
+// Whether the log holds a record after the checkpoint's LSN: a look at two
+// keys, before loading anything.
+bool ShardWal::has_records_past_checkpoint(MDB_txn* txn) {
+  MDB_val k = to_val(checkpoint_lsn_key), v;
+  std::uint64_t checkpoint_lsn = 0;
+  if (mdb_get(txn, checkpoint_db_, &k, &v) == MDB_SUCCESS) {
+    checkpoint_lsn = lsn_from_bytes(v).value_or(0);
+  }
+  MDB_cursor* cursor;
+  if (mdb_cursor_open(txn, log_db_, &cursor) != MDB_SUCCESS) return true;  // replay says why
+  const int rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
+  mdb_cursor_close(cursor);
+  return rc != MDB_SUCCESS || lsn_from_bytes(k).value_or(~std::uint64_t{0}) > checkpoint_lsn;
 }
 
 // ---- the syncer thread ----
@@ -500,6 +661,8 @@ bool ShardWal::commit_pending(std::uint64_t last) {
     const std::size_t map_size = map_size_bytes_.load();
     if (rc == MDB_MAP_FULL && map_size < options_.map_size_max_bytes) {
       const std::size_t grown = std::min(map_size * 2, options_.map_size_max_bytes);
+      // Waits for a checkpoint being read (rare: the map doubles).
+      std::lock_guard map(map_mutex_);
       rc = mdb_env_set_mapsize(env_, grown);
       if (rc == MDB_SUCCESS) {
         map_size_bytes_.store(grown);
@@ -517,7 +680,11 @@ bool ShardWal::commit_pending(std::uint64_t last) {
     return false;
   }
   std::uint64_t records = 0;
-  for (std::uint64_t b = first; b <= last; ++b) records += slot(b).ends.size();
+  for (std::uint64_t b = first; b <= last; ++b) {
+    records += slot(b).ends.size();
+    // Freed here, not on the reactor, which reuses the slot once durable.
+    slot(b).checkpoint_state = {};
+  }
   records_committed_.fetch_add(records);
   batches_committed_.fetch_add(last - first + 1);
   transactions_.fetch_add(1);
@@ -657,14 +824,13 @@ void ShardWal::reserve_space() {
   }
   space_short_.store(!shortage.empty());
   if (was_short == !shortage.empty()) return;
-  options_.log("admit wal shard " + std::to_string(options_.shard) + ": " +
-               (shortage.empty() ? std::string("storage has room again; writes accepted")
-                                 : "storage short of space: " + shortage +
-                                       "; writes answer "
-                                       "UNAVAILABLE once what waits would not fit in the " +
-                                       std::to_string(room_bytes_.load()) +
-                                       " bytes left, reads go on; retrying every " +
-                                       std::to_string(options_.failed_retry_ms) + " ms"));
+  say(": " + (shortage.empty() ? std::string("storage has room again; writes accepted")
+                               : "storage short of space: " + shortage +
+                                     "; writes answer "
+                                     "UNAVAILABLE once what waits would not fit in the " +
+                                     std::to_string(room_bytes_.load()) +
+                                     " bytes left, reads go on; retrying every " +
+                                     std::to_string(options_.failed_retry_ms) + " ms"));
   signal_completion();
 }
 
@@ -704,11 +870,10 @@ void ShardWal::enter_failed(const std::string& cause, bool retried) {
     failure_ = retried ? cause : cause + " (not retried: restart admitd)";
   }
   failed_.store(true, std::memory_order_release);
-  options_.log("admit wal shard " + std::to_string(options_.shard) + ": storage failed: " + cause +
-               "; writes answer UNAVAILABLE, reads go on; " +
-               (retried ? "retrying every " + std::to_string(options_.failed_retry_ms) + " ms"
-                        : "a failed write or flush is never retried: restart admitd to recover "
-                          "what the disk holds"));
+  say(": storage failed: " + cause + "; writes answer UNAVAILABLE, reads go on; " +
+      (retried ? "retrying every " + std::to_string(options_.failed_retry_ms) + " ms"
+               : "a failed write or flush is never retried: restart admitd to recover "
+                 "what the disk holds"));
   signal_completion();
 }
 
@@ -719,9 +884,14 @@ void ShardWal::leave_failed() {
     failure_.clear();
   }
   failed_.store(false, std::memory_order_release);
-  options_.log("admit wal shard " + std::to_string(options_.shard) +
-               ": storage works again; writes accepted");
+  say(": storage works again; writes accepted");
   signal_completion();
+}
+
+// Options::log, one line at a time: the syncer and the checkpointer both say things.
+void ShardWal::say(std::string_view what) {
+  std::lock_guard lock(log_mutex_);
+  options_.log("admit wal shard " + std::to_string(options_.shard) + std::string(what));
 }
 
 void ShardWal::signal_completion() {

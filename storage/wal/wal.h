@@ -5,17 +5,18 @@
 // Threads: everything below is called from the shard's reactor thread only
 // (one producer), except stats(), durable_batch() and failure(), which any
 // thread may call. Between recover() and close() no call blocks on the disk:
-// the syncer thread does every LMDB write and sync. open(), recover() and
-// close() do block (start and shutdown).
+// the syncer thread does every LMDB write and sync, and the checkpointer
+// thread makes the checkpoints. open(), recover() and close() do block
+// (start and shutdown).
 //
 // The reactor's turn, in order:
 //   1. before applying a mutating command: admission() must be `accept`,
 //      else answer OVERLOADED / UNAVAILABLE and leave the machine alone;
 //   2. apply(machine, command, now_ms) (command.h); if change_count() moved,
 //      append(command, now_ms);
-//   3. (optionally) if checkpoint_due(now_ms): checkpoint(machine.snapshot(), now_ms)
-//      -- never between an apply() and its append(): the snapshot must cover
-//      exactly the records appended so far;
+//   3. checkpoint(now_ms), once a turn at any point of it: checkpoints are
+//      made off the reactor (see checkpoint()), so this only starts one when
+//      due and hands a finished one to the open batch;
 //   4. at the end of the turn: seal() -> batch number B; hold every answer
 //      of the turn until durable_batch() >= B;
 //   5. keep an io_uring read of 8 bytes posted on completion_fd() (an
@@ -26,6 +27,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -34,6 +36,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -62,6 +65,9 @@ struct Options {
   std::size_t sealed_bytes_max = std::size_t{64} << 20;    // their records' bytes
   std::uint64_t checkpoint_every_records = 1'000'000;      // whichever comes first
   std::int64_t checkpoint_every_ms = 5 * 60 * 1000;
+  // The live machine's options: the checkpointer replays the log into a
+  // machine of its own built with them, which must decide as the live one.
+  storage::Options machine;
   std::uint32_t failed_retry_ms = 1000;  // a WAL out of space retries its commit this often
   // The data file is allocated this far ahead of the log's use (and at most
   // to map_size_max_bytes): a full disk then shows when the reserve cannot
@@ -70,8 +76,9 @@ struct Options {
   // full disk then fails a commit, which is retried).
   std::size_t reserve_ahead_bytes = std::size_t{16} << 20;
   std::uint32_t recovery_progress_ms = 1000;  // recover() reports progress this often
-  // Told once when the WAL fails (with the cause) and once when it recovers.
-  // Called on the syncer thread. Default: a line on stderr.
+  // Told once when the WAL fails (with the cause) and once when it recovers,
+  // and when a checkpoint could not be made. Called on the syncer or the
+  // checkpointer thread, one call at a time. Default: a line on stderr.
   std::function<void(const std::string& line)> log;
   // When set (it outlives the WAL): how long each durable commit took
   // (strict: the commit with its fsync; batched: each flush). Syncer thread.
@@ -81,7 +88,8 @@ struct Options {
 struct RecoveryReport {
   std::uint64_t checkpoint_lsn = 0;  // 0: no checkpoint
   std::uint64_t records_replayed = 0;
-  std::uint64_t last_lsn = 0;  // the next append gets last_lsn + 1
+  std::uint64_t records_bytes = 0;  // their encoded size, as in the log
+  std::uint64_t last_lsn = 0;       // the next append gets last_lsn + 1
   std::int64_t elapsed_ms = 0;
 };
 
@@ -139,14 +147,23 @@ class ShardWal {
   // Every batch <= this is committed (strict: on disk; batched: in LMDB).
   std::uint64_t durable_batch() const { return durable_batch_.load(std::memory_order_acquire); }
 
-  // True when enough records or time passed since the last checkpoint and
-  // none is in flight.
-  bool checkpoint_due(std::int64_t now_ms);
-  // Hands over a snapshot of the machine covering every record appended so
-  // far; it is written with the current batch, and the log up to its LSN is
-  // deleted in the same transaction. False (snapshot dropped, retry later)
-  // if one is still in flight or admission() is not `accept`.
-  bool checkpoint(std::vector<std::uint8_t> snapshot, std::int64_t now_ms);
+  // Checkpoints never stall the reactor: the checkpointer thread opens an
+  // LMDB read transaction (MVCC: the syncer keeps committing beside it),
+  // loads the last checkpoint and replays the committed log into a machine
+  // of its own (Options::machine), up to the last committed LSN X, snapshots
+  // it and hands it back. The snapshot covers exactly the records <= X;
+  // it is written with the open batch, and the log up to X is deleted in
+  // the same transaction (the records after X stay for the next one).
+  // Costs: a second state in memory while one is made, and the CPU of
+  // loading and replaying it (the thread runs 10 nice levels below the
+  // one that called recover()).
+  //
+  // Call once a turn, anywhere in it. Starts a checkpoint when enough records
+  // (checkpoint_every_records) or time (checkpoint_every_ms) passed since the
+  // last start and none is in flight; hands a finished one to the open batch
+  // once admission() accepts and it fits in the room left (else it waits
+  // for a later turn; see fits_checkpoint()). True when one was handed over.
+  bool checkpoint(std::int64_t now_ms);
 
   // The cause while admission() is `unavailable`, else empty.
   std::string failure() const;
@@ -157,9 +174,11 @@ class ShardWal {
   std::uint64_t last_lsn() const { return next_lsn_ - 1; }
   WalStats stats() const;
 
-  // Seals the open batch, lets the syncer commit everything sealed (one try
-  // if out of space, none if failed for good) and a final sync, stops it.
-  // Idempotent.
+  // Stops the checkpointer (a checkpoint being made is dropped: its replay
+  // stops within a few thousand records, but loading the last checkpoint or
+  // snapshotting, once begun, is finished first), seals the
+  // open batch, lets the syncer commit everything sealed (one try if out of
+  // space, none if failed for good) and a final sync, stops it. Idempotent.
   void close();
 
  private:
@@ -169,8 +188,22 @@ class ShardWal {
   bool check_or_write_meta(const std::string& where, std::string* why);
   Batch& slot(std::uint64_t batch);
   void reclaim();
+  // `stop` (may be null): gives up, with `why` "stopped", once it is set.
   bool replay(MDB_txn* txn, StateMachine& machine, const Progress& progress, RecoveryReport* report,
-              std::string* why);
+              std::string* why, const std::atomic<bool>* stop = nullptr);
+
+  // Checkpoints, reactor side.
+  struct Checkpoint;
+  bool checkpoint_due(std::int64_t now_ms);
+  void start_checkpoint(std::int64_t now_ms);
+  bool hand_over_checkpoint(std::int64_t now_ms);
+
+  // Checkpointer thread.
+  void run_checkpointer();
+  // False when none was made: nothing committed since the last, stopped, or
+  // an error (in `why`).
+  bool make_checkpoint(Checkpoint* made, std::string* why);
+  bool has_records_past_checkpoint(MDB_txn* txn);
 
   // Syncer thread.
   void run_syncer();
@@ -196,6 +229,7 @@ class ShardWal {
   // publishes the room left; says once when space runs short and returns.
   void reserve_space();
   void publish_room();
+  void say(std::string_view what);  // `what` follows "admit wal shard <i>"
   void signal_completion();
 
   Options options_;
@@ -206,6 +240,7 @@ class ShardWal {
   int completion_fd_ = -1;    // eventfd: syncer -> reactor ("durable moved", "failed")
   int lock_fd_ = -1;          // flock on DIR/shard-<i>/wal.lock: one process per folder
   std::thread syncer_;
+  std::thread checkpointer_;
 
   // Reactor thread only.
   std::uint64_t next_lsn_ = 1;
@@ -213,11 +248,16 @@ class ShardWal {
   std::uint64_t reclaimed_ = 0;  // batches whose bytes left in_flight_bytes_
   std::size_t in_flight_bytes_ = 0;
   std::uint64_t checkpoint_batch_ = 0;  // the batch carrying the last checkpoint
+  bool checkpoint_running_ = false;     // started, not yet handed over
+  // The log after the last checkpoint's LSN (what the next one trims; a
+  // checkpoint rewrites the log's pages to trim it).
   std::uint64_t records_since_checkpoint_ = 0;
-  std::size_t bytes_since_checkpoint_ = 0;  // a checkpoint rewrites the log's pages to trim it
+  std::size_t bytes_since_checkpoint_ = 0;
   std::size_t last_snapshot_bytes_ = 0;
-  std::size_t pending_checkpoint_bytes_ = 0;  // checkpoint_bytes() of the one in flight
-  std::int64_t last_checkpoint_ms_ = -1;      // -1: start counting at the first checkpoint_due()
+  std::size_t pending_checkpoint_bytes_ = 0;   // checkpoint_bytes() of the one in flight
+  std::int64_t last_checkpoint_ms_ = -1;       // the last start; -1: count from the first turn
+  std::int64_t checkpoint_not_before_ms_ = 0;  // after a checkpoint failed
+  std::uint64_t checkpoint_retry_batch_ = 0;   // after none was made: not before it is durable
   bool recovered_ = false;
   bool closed_ = false;
 
@@ -237,6 +277,21 @@ class ShardWal {
   std::atomic<std::size_t> wanted_room_{0};  // reactor -> syncer: a checkpoint's need
   std::atomic<bool> space_refusing_{false};  // admission() refuses for lack of room now
   std::string space_shortage_;               // why, guarded by failure_mutex_
+  std::mutex log_mutex_;                     // one Options::log call at a time
+
+  // Reactor <-> checkpointer. The reactor asks under the mutex (once per
+  // checkpoint); the checkpointer sets checkpoint_ready_ with the result in
+  // checkpoint_made_, which the reactor alone then reads until it clears it.
+  std::mutex checkpointer_mutex_;
+  std::condition_variable checkpointer_wake_;
+  bool checkpoint_wanted_ = false;  // guarded by checkpointer_mutex_
+  std::atomic<bool> checkpointer_stop_{false};
+  std::atomic<bool> checkpoint_ready_{false};
+  std::unique_ptr<Checkpoint> checkpoint_made_;  // null: none was made
+  // The checkpointer's read transaction against the syncer's
+  // mdb_env_set_mapsize(), which LMDB allows only with no transaction open
+  // in the process (it moves the map under the reader).
+  std::mutex map_mutex_;
 
   // Syncer thread only (and recover(), before it starts).
   std::size_t page_bytes_ = 4096;

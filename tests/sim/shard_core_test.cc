@@ -83,7 +83,7 @@ class TwoShards : public ::testing::Test {
   }
 
   server::SharedState shared_;
-  SimLog origin_log_{8}, owner_log_{8};
+  SimLog origin_log_{8, storage::Options{.shard = 0}}, owner_log_{8, storage::Options{.shard = 1}};
   Core origin_, owner_;
   const std::string origin_event_ = event_of_shard(0, 2);
   const std::string owner_event_ = event_of_shard(1, 2);

@@ -5,6 +5,9 @@
 // as a real log commits in order. The log can fail (writes refused, nothing
 // completes) and recover, and crash: whatever is not durable is lost, as
 // LevelDB's fault_injection_test drops data not protected by a sync.
+// Checkpoints are made as ShardWal's checkpointer makes them: from what is
+// durable (the last checkpoint plus the durable records), so one covers the
+// records up to the durable LSN, and the records after it stay.
 #pragma once
 
 #include <cassert>
@@ -24,7 +27,9 @@ namespace wal = storage::wal;
 class SimLog {
  public:
   // Past this many sealed batches waiting, writes answer OVERLOADED.
-  explicit SimLog(std::uint32_t sealed_batches_max) : sealed_batches_max_(sealed_batches_max) {}
+  // `machine`: the shard's machine options (checkpoints replay into one).
+  SimLog(std::uint32_t sealed_batches_max, const storage::Options& machine)
+      : sealed_batches_max_(sealed_batches_max), machine_(machine) {}
 
   // ---- what ShardCore calls ----
   wal::Admission admission() const {
@@ -46,11 +51,19 @@ class SimLog {
     return sealed_;
   }
   std::uint64_t durable_batch() const { return durable_; }
-  bool checkpoint_due(std::int64_t) const { return checkpoint_wanted_ && !open_.checkpoint; }
-  // The snapshot covers every record appended so far, this batch's included.
-  void checkpoint(std::vector<std::uint8_t> snapshot, std::int64_t) {
-    open_.checkpoint = std::move(snapshot);
+  // When wanted and the last one is durable: made at once (the simulator
+  // plays the checkpointer's delay by the records appended but not yet
+  // durable, which it leaves out) and put in the open batch.
+  bool checkpoint(std::int64_t) {
+    if (!checkpoint_wanted_ || !failure_.empty() || checkpoint_in_flight()) return false;
     checkpoint_wanted_ = false;
+    if (durable_records_ == durable_checkpoint_lsn()) return false;  // nothing new is durable
+    storage::StateMachine machine(machine_);
+    std::string why;
+    if (!replay(machine, &why)) return false;  // the simulator's recovery reports it
+    open_.checkpoint = machine.snapshot();
+    open_.checkpoint_lsn = durable_records_;
+    return true;
   }
 
   // ---- what the simulator does to it ----
@@ -87,14 +100,14 @@ class SimLog {
   // Recovery: the last durable checkpoint, then every durable record after it.
   // False with `why` when the checkpoint does not restore.
   bool replay(storage::StateMachine& machine, std::string* why) const {
-    std::size_t first = 0;  // the first batch not covered by the checkpoint
+    const Batch* checkpoint = last_durable_checkpoint();
+    if (checkpoint != nullptr && !machine.restore(*checkpoint->checkpoint, why)) return false;
+    const std::uint64_t from_lsn = checkpoint != nullptr ? checkpoint->checkpoint_lsn : 0;
+    std::uint64_t lsn = 0;
     for (std::size_t i = 0; i < durable_; ++i) {
-      if (batches_[i].checkpoint) first = i + 1;
-    }
-    if (first > 0 && !machine.restore(*batches_[first - 1].checkpoint, why)) return false;
-    for (std::size_t i = first; i < durable_; ++i) {
-      for (const Record& record : batches_[i].records)
-        wal::apply(machine, record.command, record.now_ms);
+      for (const Record& record : batches_[i].records) {
+        if (++lsn > from_lsn) wal::apply(machine, record.command, record.now_ms);
+      }
     }
     return true;
   }
@@ -114,14 +127,36 @@ class SimLog {
   struct Batch {
     std::uint64_t number = 0;
     std::vector<Record> records;
-    // A checkpoint covering every record before this batch's.
+    // A checkpoint covering the records <= checkpoint_lsn (made from
+    // durable batches before this one).
     std::optional<std::vector<std::uint8_t>> checkpoint;
+    std::uint64_t checkpoint_lsn = 0;
     bool on_disk = false;
   };
 
   std::size_t durable_count() const { return static_cast<std::size_t>(durable_); }
+  const Batch* last_durable_checkpoint() const {
+    const Batch* last = nullptr;
+    for (std::size_t i = 0; i < durable_; ++i) {
+      if (batches_[i].checkpoint) last = &batches_[i];
+    }
+    return last;
+  }
+  std::uint64_t durable_checkpoint_lsn() const {
+    const Batch* last = last_durable_checkpoint();
+    return last != nullptr ? last->checkpoint_lsn : 0;
+  }
+  // One at a time, as ShardWal: the next is made once the last is durable.
+  bool checkpoint_in_flight() const {
+    if (open_.checkpoint) return true;
+    for (std::size_t i = durable_count(); i < batches_.size(); ++i) {
+      if (batches_[i].checkpoint) return true;
+    }
+    return false;
+  }
 
   const std::uint32_t sealed_batches_max_;
+  const storage::Options machine_;
   std::vector<Batch> batches_;  // batches_[i].number == i + 1; all of them kept for replay
   Batch open_;
   std::uint64_t sealed_ = 0, durable_ = 0;

@@ -146,7 +146,8 @@ World::World(const RunOptions& options)
   server_options_.ring_slots = ring_slots;
   report_.shards = shards_;
   for (std::uint32_t shard = 0; shard < shards_; ++shard) {
-    logs_.push_back(std::make_unique<SimLog>(sealed_batches_max));
+    logs_.push_back(std::make_unique<SimLog>(
+        sealed_batches_max, server::shard_core_detail::machine_options(server_options_, shard)));
   }
   in_ring_.resize(shards_);
   clients_of_.resize(shards_);
@@ -197,7 +198,9 @@ void World::check_recovered(std::uint32_t shard) {
   machine.check_invariants();  // aborts naming the broken invariant
   storage::StateMachine history(server::shard_core_detail::machine_options(server_options_, shard));
   logs_[shard]->replay_all(history);
-  if (history.dump() != machine.dump()) {
+  // The snapshot too: byte for byte what the machine holds, not only what
+  // its dump shows.
+  if (history.dump() != machine.dump() || history.snapshot() != machine.snapshot()) {
     fail("shard " + std::to_string(shard) +
          ": recovered state differs from its durable history replayed from scratch");
   }

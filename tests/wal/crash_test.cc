@@ -38,9 +38,7 @@ constexpr int turn_commands = 8;
       workload.observe(apply(machine, command, workload.now_ms()));
       if (machine.change_count() != before) wal->append(command, workload.now_ms());
     }
-    if (wal->checkpoint_due(workload.now_ms())) {
-      wal->checkpoint(machine.snapshot(), workload.now_ms());
-    }
+    wal->checkpoint(workload.now_ms());
     sealed.emplace_back(wal->seal(), wal->last_lsn());
     std::uint64_t acknowledged = 0;
     while (!sealed.empty() && sealed.front().first <= wal->durable_batch()) {

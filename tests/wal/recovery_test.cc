@@ -2,6 +2,9 @@
 // machine recovered from the WAL (checkpoint + log tail) has the same dump.
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <thread>
+
 #include "storage/wal/inspect.h"
 #include "tests/wal/wal_fixture.h"
 #include "tests/wal/workload.h"
@@ -109,6 +112,73 @@ TEST_F(Recovery, CheckpointTrimsTheLogAndRecoveryStartsFromIt) {
   EXPECT_EQ(report.records_replayed, summary.records);
   EXPECT_EQ(report.last_lsn, logged.size());
   EXPECT_EQ(recovered.dump(), live.dump());
+}
+
+// Checkpoints are made off the reactor from the committed log, while the
+// writes go on: each must hold exactly the state after its LSN's record (the
+// history replayed up to it, snapshot byte for byte), and recovery from the
+// last one plus the records after it must give the live state, byte for byte.
+TEST_F(Recovery, CheckpointsMadeWhileWritingCoverExactlyTheirLsn) {
+  Options o = options();
+  o.checkpoint_every_records = 100;
+  StateMachine live(machine_options());
+  Workload workload(/*seed=*/8);
+  std::vector<Logged> logged;
+  std::uint64_t checkpoints = 0;
+  {
+    auto wal = open_recovered(o, live);
+    ASSERT_NE(wal, nullptr);
+    for (int round = 0; round < 40; ++round) {
+      ASSERT_TRUE(drive(live, wal.get(), workload, 150, /*turn=*/5, &logged, true));
+    }
+    wal->close();
+    checkpoints = wal->stats().checkpoints;
+  }
+  EXPECT_GE(checkpoints, 3u);
+
+  std::string why;
+  auto reader = ReadOnlyShard::open(shard_path(dir_, 0), &why);
+  ASSERT_NE(reader, nullptr) << why;
+  ShardSummary summary;
+  std::optional<std::vector<std::uint8_t>> state;
+  ASSERT_TRUE(reader->summary(&summary, &why)) << why;
+  ASSERT_TRUE(reader->checkpoint_state(&state, &why)) << why;
+  reader.reset();
+  ASSERT_TRUE(summary.checkpoint_lsn.has_value() && state.has_value());
+  EXPECT_EQ(summary.records, logged.size() - *summary.checkpoint_lsn);
+  StateMachine at_checkpoint(machine_options());
+  for (std::uint64_t lsn = 1; lsn <= *summary.checkpoint_lsn; ++lsn) {
+    apply(at_checkpoint, logged[lsn - 1].command, logged[lsn - 1].now_ms);
+  }
+  EXPECT_TRUE(at_checkpoint.snapshot() == *state) << "checkpoint LSN " << *summary.checkpoint_lsn;
+
+  StateMachine recovered(machine_options());
+  ASSERT_NE(open_recovered(o, recovered), nullptr);
+  EXPECT_TRUE(recovered.snapshot() == live.snapshot());
+  EXPECT_EQ(recovered.dump(), live.dump());
+}
+
+// close() while a checkpoint is being made: the checkpointer stops, nothing
+// half-made is written, and the folder recovers to the live state.
+TEST_F(Recovery, CloseStopsACheckpointBeingMade) {
+  Options o = options();
+  o.checkpoint_every_records = 20000;
+  StateMachine live(machine_options());
+  Workload workload(/*seed=*/9, /*events=*/8, /*users=*/5000);
+  {
+    auto wal = open_recovered(o, live);
+    ASSERT_NE(wal, nullptr);
+    ASSERT_TRUE(drive(live, wal.get(), workload, 60000, /*turn=*/50));
+    while (wal->durable_batch() < wal->seal()) std::this_thread::yield();
+    EXPECT_FALSE(wal->checkpoint(workload.now_ms()));  // starts one
+    wal->close();
+    EXPECT_EQ(wal->stats().checkpoints, 0u);
+  }
+  StateMachine recovered(machine_options());
+  RecoveryReport report;
+  ASSERT_NE(open_recovered(o, recovered, &report), nullptr);
+  EXPECT_EQ(report.checkpoint_lsn, 0u);
+  EXPECT_TRUE(recovered.snapshot() == live.snapshot());
 }
 
 TEST_F(Recovery, RetriedRequestIdAfterACrashGetsTheSameAnswer) {

@@ -134,16 +134,14 @@ struct Logged {
 
 // Plays `commands` reactor turns of `turn` commands each: apply to `machine`,
 // append to `wal` (may be null: no WAL) iff change_count() moved, seal at the
-// end of each turn, handing a checkpoint over when `checkpoints` and one is
-// due. Appends what it logged to `logged` (if not null). Stops early,
-// returning false, if the WAL fails.
+// end of each turn, letting the WAL start or hand over a checkpoint when
+// `checkpoints` (they are made off this thread). Appends what it logged to
+// `logged` (if not null). Stops early, returning false, if the WAL fails.
 inline bool drive(StateMachine& machine, ShardWal* wal, Workload& workload, int commands, int turn,
                   std::vector<Logged>* logged = nullptr, bool checkpoints = false) {
   std::size_t turn_start = logged ? logged->size() : 0;
   auto end_turn = [&] {
-    if (wal != nullptr && checkpoints && wal->checkpoint_due(workload.now_ms())) {
-      wal->checkpoint(machine.snapshot(), workload.now_ms());
-    }
+    if (wal != nullptr && checkpoints) wal->checkpoint(workload.now_ms());
     const std::uint64_t batch = wal != nullptr ? wal->seal() : 0;
     if (logged == nullptr) return;
     for (; turn_start < logged->size(); ++turn_start) (*logged)[turn_start].batch = batch;
