@@ -169,7 +169,7 @@ void Reactor::handle_completion(const io_uring_cqe& cqe) {
     case CompletionKind::expiry:
       if (tag.generation == expiry_generation_ && cqe.res == -ETIME) {
         expiry_armed_ms_.reset();
-        expiry_blocked_ = !core_.expire(now_ms_);
+        run_expiry();
       }
       return;
     case CompletionKind::watch_tick:  // the round runs at the end of the turn
@@ -327,14 +327,23 @@ void Reactor::on_housekeeping() {
   // timer, or here while the WAL refused their Expire.
   constexpr std::uint64_t ticks_per_retention_sweep = 1000 / housekeeping_interval_ms;
   const bool sweep = ++housekeeping_ticks_ % ticks_per_retention_sweep == 0;
-  if (sweep || expiry_blocked_) expiry_blocked_ = !core_.expire(now_ms_);
+  if (sweep || expiry_blocked_) run_expiry();
+}
+
+// One bounded expire(). Work left over re-arms the timer at once (the next
+// turn takes the next step), so requests are served in between.
+void Reactor::run_expiry() {
+  const auto step = core_.expire(now_ms_);
+  expiry_blocked_ = step == Core::ExpireStep::refused;
+  expiry_more_due_ = step == Core::ExpireStep::more_due;
 }
 
 // Keeps one timer armed for the earliest hold expiry. A later deadline does
 // not need a new timer: the earlier one fires, expire() runs, and this re-arms.
 void Reactor::arm_expiry_timer() {
   if (expiry_blocked_) return;  // a past deadline would fire at once, every turn
-  const std::optional<std::int64_t> next = core_.machine().next_expiry_ms();
+  const std::optional<std::int64_t> next =
+      expiry_more_due_ ? std::optional(now_ms_) : core_.machine().next_expiry_ms();
   if (!next || (expiry_armed_ms_ && *expiry_armed_ms_ <= *next)) return;
   if (expiry_armed_ms_) {
     io_uring_sqe* remove = next_sqe();

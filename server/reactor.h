@@ -193,6 +193,7 @@ class Reactor {
   void arm_housekeeping();
   void on_housekeeping();
   void arm_expiry_timer();
+  void run_expiry();
   void arm_stop_read();
   void send_wakes();
   void publish_connection_stats();
@@ -289,7 +290,8 @@ class Reactor {
 
   // Durability: null when off (core_ is given it once opened).
   std::unique_ptr<storage::wal::ShardWal> wal_;
-  ShardCore<storage::wal::ShardWal> core_;
+  using Core = ShardCore<storage::wal::ShardWal>;
+  Core core_;
   std::int64_t now_ms_ = 0;
   std::int64_t turn_ns_ = 0;     // monotonic, when the turn's completions were reaped
   std::int64_t release_ns_ = 0;  // monotonic, when the turn's durable answers are released
@@ -318,6 +320,7 @@ class Reactor {
 
   std::uint64_t wal_completion_value_ = 0;
   bool expiry_blocked_ = false;  // the WAL refused an Expire: retried on the housekeeping tick
+  bool expiry_more_due_ = false;  // the last Expire stopped at its bound: the timer fires at once
 
   std::uint64_t requests_ = 0, overloaded_ = 0;  // the core counts its own refusals
   ShardResult scratch_result_;                   // for requests applied on this shard

@@ -56,9 +56,14 @@ class ShardCore final : public storage::EventObserver {
   // Or forwarded to its owner: false when the owner's ring is full.
   bool forward(std::uint32_t owner, std::uint64_t client, std::uint64_t request_id,
                const ShardCommand& command);
-  // Hold expiry and request-id retention, logged like any change. False when
-  // the log refuses writes now: retry later.
-  bool expire(std::int64_t now_ms);
+  // Hold expiry and request-id retention, at most `steps_max` of each (see
+  // StateMachine::expire), logged like any change.
+  enum class ExpireStep : std::uint8_t {
+    done,
+    more_due,  // the bound was reached: call again soon
+    refused,   // the log refuses writes now: retry later
+  };
+  ExpireStep expire(std::int64_t now_ms, std::uint32_t steps_max = storage::expire_steps_max);
   // 2. Peers: requests other shards forwarded are applied (answers wait in
   //    the rings), and answers owners made visible go to
   //    deliver(client, request_id, ShardResult&): they are durable already.

@@ -130,16 +130,16 @@ bool ShardCore<Log>::forward(std::uint32_t owner, std::uint64_t client, std::uin
 }
 
 template <class Log>
-bool ShardCore<Log>::expire(std::int64_t now_ms) {
-  static const storage::wal::Command expire_command{storage::wal::Expire{}};
-  if (log_ && log_->admission() != storage::wal::Admission::accept) return false;
+auto ShardCore<Log>::expire(std::int64_t now_ms, std::uint32_t steps_max) -> ExpireStep {
+  if (log_ && log_->admission() != storage::wal::Admission::accept) return ExpireStep::refused;
+  const storage::wal::Command command{storage::wal::Expire{.steps_max = steps_max}};
   const std::uint64_t before = machine_.change_count();
-  storage::wal::apply(machine_, expire_command, now_ms);
+  const auto report = std::get<storage::wal::ExpireResult>(storage::wal::apply(machine_, command, now_ms));
   if (log_ && machine_.change_count() != before) {
-    log_->append(expire_command, now_ms);
+    log_->append(command, now_ms);
     turn_used_machine_ = true;
   }
-  return true;
+  return report.more_due ? ExpireStep::more_due : ExpireStep::done;
 }
 
 template <class Log>

@@ -76,11 +76,13 @@ Serial StateMachine::Impl::admit(Event& event, detail::UserId user, std::uint32_
     booking.state = BookingState::held;
     booking.expires_at_ms = now_ms + event.config.hold_ttl_ms;
     event.held += seats;
+    held_seats += seats;
     expiries.push_back({booking.expires_at_ms, serial});
     std::push_heap(expiries.begin(), expiries.end(), std::greater<>());
   } else {
     booking.state = BookingState::confirmed;
     event.confirmed += seats;
+    confirmed_seats += seats;
   }
   bookings.push_back(booking);
   event.bookings.push_back(serial);
@@ -94,7 +96,13 @@ void StateMachine::Impl::release(Serial serial, BookingState to, std::int64_t no
   assert(booking.state == BookingState::held || booking.state == BookingState::confirmed);
   assert(to == BookingState::cancelled || to == BookingState::expired);
   Event& event = *events[booking.event];
-  (booking.state == BookingState::held ? event.held : event.confirmed) -= booking.seats;
+  if (booking.state == BookingState::held) {
+    event.held -= booking.seats;
+    held_seats -= booking.seats;
+  } else {
+    event.confirmed -= booking.seats;
+    confirmed_seats -= booking.seats;
+  }
   booking.state = to;
   assert(event.users.find(booking.user) != nullptr &&
          event.users.find(booking.user)->live() == serial);

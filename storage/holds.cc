@@ -72,6 +72,8 @@ BookingResult StateMachine::confirm(const RefCommand& command, std::int64_t now_
         booking.state = BookingState::confirmed;
         impl_->events[booking.event]->held -= booking.seats;
         impl_->events[booking.event]->confirmed += booking.seats;
+        impl_->held_seats -= booking.seats;
+        impl_->confirmed_seats += booking.seats;
         ++impl_->change_count;
         return RefDecision{Outcome::booked, Reason::none};
       case BookingState::confirmed:
@@ -109,11 +111,18 @@ BookingResult StateMachine::cancel(const RefCommand& command, std::int64_t now_m
   });
 }
 
-std::uint32_t StateMachine::expire(std::int64_t now_ms) {
+ExpireReport StateMachine::expire(std::int64_t now_ms, std::uint32_t steps_max) {
   Impl& impl = *impl_;
-  std::uint32_t expired = 0;
+  ExpireReport report;
   std::vector<detail::EventIndex> touched;
+  // Only the holds released count against the bound: entries of holds
+  // confirmed or cancelled since are not in a restored machine's queue, and
+  // replay must release the same holds (each such entry is popped once).
   while (!impl.expiries.empty() && impl.expiries.front().expires_at_ms <= now_ms) {
+    if (report.holds_expired == steps_max) {
+      report.more_due = true;
+      break;
+    }
     const Serial serial = impl.expiries.front().serial;
     std::pop_heap(impl.expiries.begin(), impl.expiries.end(), std::greater<>());
     impl.expiries.pop_back();
@@ -121,19 +130,22 @@ std::uint32_t StateMachine::expire(std::int64_t now_ms) {
     if (booking.state != BookingState::held) continue;  // confirmed or cancelled since
     const detail::EventIndex event = booking.event;     // release() may move `booking`
     impl.release(serial, BookingState::expired, now_ms);
-    ++expired;
+    ++report.holds_expired;
     if (std::find(touched.begin(), touched.end(), event) == touched.end()) {
       touched.push_back(event);
     }
   }
   impl.drop_stale_expiries();
   const std::int64_t retention_ms = impl.options.request_id_retention_ms;
-  if (impl.request_ids.forget_until(now_ms - retention_ms) > 0) ++impl.change_count;
+  const detail::RequestIds::Forgotten forgotten =
+      impl.request_ids.forget_until(now_ms - retention_ms, steps_max);
+  if (forgotten.count > 0) ++impl.change_count;
+  report.more_due = report.more_due || forgotten.more_due;
   for (const detail::EventIndex index : touched) {
     Impl::assert_seats(*impl.events[index]);
     impl.notify(*impl.events[index]);
   }
-  return expired;
+  return report;
 }
 
 std::optional<std::int64_t> StateMachine::next_expiry_ms() const {

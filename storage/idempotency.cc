@@ -27,11 +27,15 @@ void RequestIds::forget_oldest() {
   order_.pop_front();
 }
 
-std::size_t RequestIds::forget_until(std::int64_t cutoff_ms) {
-  std::size_t forgotten = 0;
+RequestIds::Forgotten RequestIds::forget_until(std::int64_t cutoff_ms, std::uint32_t count_max) {
+  Forgotten forgotten;
   while (!order_.empty() && answers_.at(order_.front()).remembered_at_ms <= cutoff_ms) {
+    if (forgotten.count == count_max) {
+      forgotten.more_due = true;
+      break;
+    }
     forget_oldest();
-    ++forgotten;
+    ++forgotten.count;
   }
   return forgotten;
 }

@@ -291,8 +291,13 @@ class RequestIds {
   const RememberedAnswer* find(std::string_view request_id) const;
   // Forgets the oldest when `size_max` are kept already.
   void remember(std::string_view request_id, const RememberedAnswer& answer, std::size_t size_max);
-  // Forgets answers remembered at or before `cutoff_ms`; returns how many.
-  std::size_t forget_until(std::int64_t cutoff_ms);
+  struct Forgotten {
+    std::uint32_t count = 0;
+    bool more_due = false;  // stopped at `count_max` with more at or before the cutoff
+  };
+  // Forgets answers remembered at or before `cutoff_ms`, oldest first, at
+  // most `count_max` of them.
+  Forgotten forget_until(std::int64_t cutoff_ms, std::uint32_t count_max);
   std::size_t size() const { return order_.size(); }
   // Oldest first.
   template <typename F>
@@ -339,6 +344,9 @@ struct StateMachine::Impl {
   std::vector<detail::HoldExpiry> expiries;
   detail::RequestIds request_ids;
   std::uint64_t live_bookings = 0;
+  // The shard's totals over its events, kept as they change so that
+  // counters() (every turn that changed something) costs no walk.
+  std::uint64_t held_seats = 0, confirmed_seats = 0, waitlisted = 0;
   std::uint64_t change_count = 0;
 
   // ---- lookups and views (state_machine.cc) ----

@@ -77,6 +77,16 @@ void StateMachine::check_invariants() const {
     if (b.state == BookingState::held || b.state == BookingState::confirmed) ++live_bookings;
   }
   if (live_bookings != impl.live_bookings) broken("", "live booking count is off");
+  std::uint64_t held_seats = 0, confirmed_seats = 0, waitlisted = 0;
+  for (const auto& event : impl.events) {
+    held_seats += event->held;
+    confirmed_seats += event->confirmed;
+    waitlisted += event->waitlist.size();
+  }
+  if (held_seats != impl.held_seats || confirmed_seats != impl.confirmed_seats ||
+      waitlisted != impl.waitlisted) {
+    broken("", "the shard's seat totals differ from its events'");
+  }
   if (held_bookings > impl.expiries.size()) broken("", "a hold has no expiry timer");
   if (!impl.expiries.empty() &&
       impl.bookings[impl.expiries.front().serial - 1].state != BookingState::held) {

@@ -173,9 +173,13 @@ std::string_view StateMachine::Impl::read_state(SnapshotReader& in) {
     if (auto why = read_booking(in, held, confirmed); !why.empty()) return why;
   }
   for (std::size_t i = 0; i < impl.events.size(); ++i) {
-    if (held[i] != impl.events[i]->held || confirmed[i] != impl.events[i]->confirmed) {
+    const detail::Event& event = *impl.events[i];
+    if (held[i] != event.held || confirmed[i] != event.confirmed) {
       return "snapshot: counters do not match bookings";
     }
+    impl.held_seats += event.held;
+    impl.confirmed_seats += event.confirmed;
+    impl.waitlisted += event.waitlist.size();
   }
   for (std::uint64_t n = in.count(answer_bytes); n > 0; --n) {
     if (auto why = read_answer(in); !why.empty()) return why;

@@ -171,6 +171,7 @@ void StateMachine::Impl::clear() {
   expiries.clear();
   request_ids.clear();
   live_bookings = 0;
+  held_seats = confirmed_seats = waitlisted = 0;
   change_count = 0;
 }
 
@@ -271,11 +272,9 @@ ShardCounters StateMachine::counters() const {
   ShardCounters out;
   out.events = static_cast<std::uint32_t>(impl_->events.size());
   out.live_bookings = impl_->live_bookings;
-  for (const auto& event : impl_->events) {
-    out.held_seats += event->held;
-    out.confirmed_seats += event->confirmed;
-    out.waitlisted += event->waitlist.size();
-  }
+  out.held_seats = impl_->held_seats;
+  out.confirmed_seats = impl_->confirmed_seats;
+  out.waitlisted = impl_->waitlisted;
   return out;
 }
 

@@ -154,6 +154,16 @@ struct EventPage {
   bool more = false;
 };
 
+// expire()'s bound per call (see there). A batch of a million holds expiring
+// at the same millisecond is released over ~a thousand turns, each a few ms
+// at most.
+inline constexpr std::uint32_t expire_steps_max = 1024;
+
+struct ExpireReport {
+  std::uint32_t holds_expired = 0;
+  bool more_due = false;  // a bound was reached with work left: call again
+};
+
 struct ShardCounters {
   std::uint32_t events = 0;
   std::uint64_t live_bookings = 0;
@@ -220,12 +230,16 @@ class StateMachine {
   WaitlistResult waitlist_position(std::string_view event, std::string_view user) const;
   WaitlistResult leave_waitlist(const LeaveWaitlistCommand& command, std::int64_t now_ms);
 
-  // Expires every hold with expires_at_ms <= now_ms (promoting waitlists) and
-  // forgets request ids past their retention. Returns the holds expired.
-  std::uint32_t expire(std::int64_t now_ms);
+  // Expires holds with expires_at_ms <= now_ms (promoting waitlists) and
+  // forgets request ids past their retention: at most `steps_max` holds and
+  // `steps_max` request ids per call, so one call's work
+  // is bounded however much fell due at once. The WAL logs the limit with the
+  // command: replay takes the same steps.
+  ExpireReport expire(std::int64_t now_ms, std::uint32_t steps_max = expire_steps_max);
   // When expire() next has work: the earliest hold expiry, if any.
   std::optional<std::int64_t> next_expiry_ms() const;
 
+  // Kept as they change: O(1).
   ShardCounters counters() const;
 
   // Bumped by every change of state (bookings, waitlists, events, rate-limit

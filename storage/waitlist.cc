@@ -64,6 +64,7 @@ BookResult StateMachine::Impl::join_waitlist(Event& event, const BookCommand& co
   const detail::UserId user = users.intern(user_key);
   WaitEntry entry{user, command.seats, per_user_max(event), event.next_ticket++};
   event.waitlist.push_back(entry);
+  ++waitlisted;
   [[maybe_unused]] const bool added = event.users.add(UserSlot::waiting(user, entry.ticket));
   assert(added);
   ++change_count;
@@ -77,6 +78,7 @@ void StateMachine::Impl::remove_waiter(Event& event, detail::UserId user) {
   const UserSlot* const slot = event.users.find(user);
   assert(slot != nullptr && slot->wait_ticket() != 0);
   event.waitlist.erase(find_ticket(event, slot->wait_ticket()));
+  --waitlisted;
   event.users.erase(user);
   ++change_count;
 }
@@ -87,6 +89,7 @@ void StateMachine::Impl::promote(Event& event, std::int64_t now_ms) {
   while (!event.waitlist.empty() && event.waitlist.front().seats <= available(event)) {
     const WaitEntry head = event.waitlist.front();
     event.waitlist.pop_front();
+    --waitlisted;
     const Serial serial = admit(event, head.user, head.seats, head.seats_limit,
                                 event.config.hold_ttl_ms > 0, now_ms);
     UserSlot* const slot = event.users.find(head.user);

@@ -30,7 +30,7 @@ CommandResult apply(StateMachine& machine, const Command& command, std::int64_t 
               {.event = c.event, .user = c.user, .request_id = c.request_id}, now_ms);
         } else {
           static_assert(std::is_same_v<C, Expire>);
-          return ExpireResult{.holds_expired = machine.expire(now_ms)};
+          return machine.expire(now_ms, c.steps_max);
         }
       },
       command);

@@ -209,14 +209,18 @@ void encode_body(const Command& command, Writer& w) {
           w.str(c.event);
           w.str(c.user);
           w.str(c.request_id);
+        } else {
+          static_assert(std::is_same_v<C, Expire>);
+          w.u32(c.steps_max);
         }
       },
       command);
 }
 
-// Decodes the body of kind `C` into a fresh alternative of `out`.
+// Decodes the body of kind `C`, written in format `version`, into a fresh
+// alternative of `out`.
 template <typename C>
-void decode_body(Reader& r, Command& out) {
+void decode_body(Reader& r, std::uint8_t version, Command& out) {
   C& c = out.emplace<C>();
   if constexpr (std::is_same_v<C, CreateEvent>) {
     r.str(c.id, "id");
@@ -238,12 +242,18 @@ void decode_body(Reader& r, Command& out) {
     r.str(c.event, "event");
     r.str(c.user, "user");
     r.str(c.request_id, "request_id");
+  } else {
+    static_assert(std::is_same_v<C, Expire>);
+    c.steps_max = version == 1 ? expire_steps_unbounded : r.u32("steps_max");
+    if (c.steps_max == 0 && r.ok()) r.fail("steps_max is 0");
   }
 }
 
 template <std::size_t... I>
-void decode_kind(std::size_t index, Reader& r, Command& out, std::index_sequence<I...>) {
-  ((index == I ? decode_body<std::variant_alternative_t<I, Command>>(r, out) : void()), ...);
+void decode_kind(std::size_t index, Reader& r, std::uint8_t version, Command& out,
+                 std::index_sequence<I...>) {
+  ((index == I ? decode_body<std::variant_alternative_t<I, Command>>(r, version, out) : void()),
+   ...);
 }
 
 std::uint64_t load_u64(const std::uint8_t* p) {
@@ -292,7 +302,7 @@ bool decode(std::span<const std::uint8_t> bytes, DecodedRecord& out, std::string
 
   Reader r(bytes.subspan(checksum_size), why);
   const std::uint8_t version = r.u8("version");
-  if (version != record_format_version) {
+  if (version == 0 || version > record_format_version) {
     return refuse("unknown record version " + std::to_string(version));
   }
   const std::uint8_t kind = r.u8("kind");
@@ -301,7 +311,7 @@ bool decode(std::span<const std::uint8_t> bytes, DecodedRecord& out, std::string
   if (r.u16("reserved") != 0) return refuse("reserved header bits set");
   if (r.u32("body_size") != bytes.size() - record_header_size) return refuse("body size mismatch");
   out.now_ms = r.i64("now_ms");
-  decode_kind(kind - 1, r, out.command, std::make_index_sequence<kinds_count>{});
+  decode_kind(kind - 1, r, version, out.command, std::make_index_sequence<kinds_count>{});
   if (!r.ok()) return false;
   if (!r.at_end()) return refuse("trailing bytes after the command");
   return true;

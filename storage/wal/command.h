@@ -57,15 +57,18 @@ struct LeaveWaitlist {
   std::string request_id;
 };
 
-// StateMachine::expire(now_ms): hold expiry and request-id retention.
-struct Expire {};
+// StateMachine::expire(now_ms, steps_max): hold expiry and request-id
+// retention. Records of format version 1 carried no limit: unbounded.
+struct Expire {
+  std::uint32_t steps_max = expire_steps_max;
+};
+// The limit version 1 records decode to (their expire() had none).
+inline constexpr std::uint32_t expire_steps_unbounded = UINT32_MAX;
 
 using Command =
     std::variant<CreateEvent, UpdateEvent, Book, Confirm, Cancel, LeaveWaitlist, Expire>;
 
-struct ExpireResult {
-  std::uint32_t holds_expired = 0;
-};
+using ExpireResult = ExpireReport;
 
 // One alternative per command kind, in Command's order where they differ:
 // CreateEvent/UpdateEvent -> EventResult, Book -> BookResult,
@@ -90,7 +93,8 @@ CommandResult apply(StateMachine& machine, const Command& command, std::int64_t 
 //   strings are u16 length + bytes; UpdateEvent's optionals are a u16
 //   presence mask (bit i = i-th field of EventPatch) then the present values.
 
-inline constexpr std::uint8_t record_format_version = 1;
+// 2: Expire carries its steps_max. Version 1 records still decode.
+inline constexpr std::uint8_t record_format_version = 2;
 inline constexpr std::size_t record_header_size = 16;
 // Every string field of a record; above every protocol limit, so anything the
 // server's edge accepted encodes. Longer input is a bug at the edge (asserted).

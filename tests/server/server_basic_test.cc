@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "storage/state_machine.h"
 #include "tests/server/server_test_support.h"
 
 namespace admit::test {
@@ -333,6 +334,40 @@ TEST_F(AdmitdBasic, HoldExpiresOnTheTimerAndTheWaitlistHeadIsPromoted) {
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->held() + info->confirmed(), 1u);
   EXPECT_EQ(info->waitlisted(), 0u);
+}
+
+// More holds fall due at once than one expiry step takes
+// (storage::expire_steps_max): the timer takes the next step at once, and
+// every hold is released without further traffic.
+TEST_F(AdmitdBasic, ManyHoldsDueAtOnceAllExpireInBoundedSteps) {
+  const std::string event = event_on_shard("mass-expiry", 0, shards);
+  WireClient client(server_->port());
+  RequestFrame create;
+  create.create_event(1, event, 5000, /*hold_ttl_ms=*/300);
+  ASSERT_EQ(outcome_of(client.call(create, 1)), Outcome::ok);
+  constexpr int frames = 6, per_frame = 500;  // 3000 holds, ~3 steps
+  static_assert(frames * per_frame > 2 * storage::expire_steps_max);
+  for (int f = 0; f < frames; ++f) {
+    RequestFrame batch;
+    for (int i = 0; i < per_frame; ++i) {
+      batch.book(100 + f * per_frame + i, event, "u" + std::to_string(f * per_frame + i), 1,
+                 /*hold=*/true);
+    }
+    ASSERT_TRUE(client.send(batch));
+    for (int i = 0; i < per_frame; ++i) {
+      const wire::Reply* reply = client.reply(100 + f * per_frame + i);
+      ASSERT_NE(reply, nullptr);
+      ASSERT_EQ(outcome_of(reply), Outcome::held) << describe(reply);
+    }
+  }
+  std::uint32_t held = frames * per_frame;
+  for (int poll = 0; poll < 200 && held > 0; ++poll) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const wire::EventInfo* info = get_event(client, 10'000 + poll, event);
+    ASSERT_NE(info, nullptr);
+    held = info->held();
+  }
+  EXPECT_EQ(held, 0u);
 }
 
 // Clients on every port at once, all booking on events of both shards: the

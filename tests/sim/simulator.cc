@@ -246,7 +246,9 @@ void World::step() {
   const std::uint32_t shard = pick_shard();
   if (roll < 950) {
     now_ms_ += pick(1, 600);
-    if (!cores_[shard]->expire(now_ms_) && trace()) {
+    // A small bound, so that expiry spread over several calls is exercised.
+    const auto steps_max = static_cast<std::uint32_t>(pick(1, 8));
+    if (cores_[shard]->expire(now_ms_, steps_max) == Core::ExpireStep::refused && trace()) {
       *trace() << "step " << step_ << ": shard " << shard << ": expire refused by the log\n";
     }
     return;

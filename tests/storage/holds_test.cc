@@ -47,6 +47,27 @@ TEST_F(Holds, ConfirmAtExpiryExpiresTheHoldThere) {
   sm_.check_invariants();
 }
 
+// expire() releases at most steps_max holds a call and says when more are
+// due; the holds confirmed since do not count against the bound.
+TEST_F(Holds, ExpireIsBoundedAndSaysWhenMoreIsDue) {
+  std::vector<BookingRef> refs;
+  for (const char* user : {"ann", "bob", "cat", "dan", "eve"}) refs.push_back(hold("gig", user).ref);
+  confirm(refs[0]);
+  advance(1000);
+  ExpireReport report = sm_.expire(now_ms_, 2);
+  EXPECT_EQ(report.holds_expired, 2u);
+  EXPECT_TRUE(report.more_due);
+  EXPECT_EQ(event("gig").held, 2u);
+  sm_.check_invariants();
+  report = sm_.expire(now_ms_, 2);
+  EXPECT_EQ(report.holds_expired, 2u);
+  EXPECT_FALSE(report.more_due);
+  EXPECT_EQ(event("gig").held, 0u);
+  EXPECT_EQ(event("gig").confirmed, 1u);
+  EXPECT_EQ(sm_.counters().held_seats, 0u);
+  EXPECT_EQ(sm_.next_expiry_ms(), std::nullopt);
+}
+
 TEST_F(Holds, ConfirmOfCancelledOrExpiredIsInvalid) {
   const BookResult a = hold("gig", "ann");
   cancel(a.ref);
@@ -54,7 +75,7 @@ TEST_F(Holds, ConfirmOfCancelledOrExpiredIsInvalid) {
   EXPECT_EQ(reason_text(confirm(a.ref).reason), "ref: booking cancelled");
   const BookResult b = hold("gig", "bob");
   advance(1000);
-  EXPECT_EQ(sm_.expire(now_ms_), 1u);
+  EXPECT_EQ(sm_.expire(now_ms_).holds_expired, 1u);
   EXPECT_EQ(reason_text(confirm(b.ref).reason), "ref: hold expired");
 }
 
@@ -108,7 +129,7 @@ TEST_F(Holds, CancelPastExpiryBeforeTheTimerExpiresTheHold) {
   EXPECT_EQ(reason_text(cancel(held.ref).reason), "ref: hold expired");
   EXPECT_EQ(state_of(held.ref), BookingState::expired);
   EXPECT_EQ(event("gig").held, 0u);
-  EXPECT_EQ(sm_.expire(now_ms_), 0u);
+  EXPECT_EQ(sm_.expire(now_ms_).holds_expired, 0u);
 }
 
 TEST_F(Holds, ExpireReleasesDueHoldsOnly) {
@@ -116,14 +137,14 @@ TEST_F(Holds, ExpireReleasesDueHoldsOnly) {
   advance(10);
   const BookResult b = hold("gig", "bob");
   EXPECT_EQ(sm_.next_expiry_ms(), t0_ms + 1000);
-  EXPECT_EQ(sm_.expire(t0_ms + 999), 0u);
-  EXPECT_EQ(sm_.expire(t0_ms + 1000), 1u);
+  EXPECT_EQ(sm_.expire(t0_ms + 999).holds_expired, 0u);
+  EXPECT_EQ(sm_.expire(t0_ms + 1000).holds_expired, 1u);
   EXPECT_EQ(state_of(a.ref), BookingState::expired);
   EXPECT_EQ(state_of(b.ref), BookingState::held);
   EXPECT_EQ(sm_.next_expiry_ms(), t0_ms + 1010);
   confirm(b.ref);
   EXPECT_EQ(sm_.next_expiry_ms(), std::nullopt);
-  EXPECT_EQ(sm_.expire(t0_ms + 5000), 0u);
+  EXPECT_EQ(sm_.expire(t0_ms + 5000).holds_expired, 0u);
   EXPECT_EQ(state_of(b.ref), BookingState::confirmed);
 }
 

@@ -42,7 +42,7 @@ TEST_F(Snapshot, RoundTripGivesTheSameDumpAndTheSameFuture) {
                  now_ms_ + 5)
             .ref,
         BookingRef::make(1, 0));
-    EXPECT_EQ(sm->expire(now_ms_ + 1000), 1u);  // ann's hold; cat promoted
+    EXPECT_EQ(sm->expire(now_ms_ + 1000).holds_expired, 1u);  // ann's hold; cat promoted
     EXPECT_EQ(sm->waitlist_position("gig", "cat").outcome, Outcome::already_booked);
     EXPECT_EQ(sm->book({.event = "gig", .user = "eve"}, now_ms_ + 1000).outcome,
               Outcome::waitlisted);

@@ -115,7 +115,7 @@ TEST_F(Waitlist, PromotesHeadWhenHoldExpires) {
   sold_out_event(1000);
   book("gig", "bob", 4);
   advance(1000);
-  EXPECT_EQ(sm_.expire(now_ms_), 1u);
+  EXPECT_EQ(sm_.expire(now_ms_).holds_expired, 1u);
   const WaitlistResult bob = position("gig", "bob");
   EXPECT_EQ(bob.outcome, Outcome::already_booked);
   const BookingView booking = sm_.get_booking(bob.ref.view()).booking;

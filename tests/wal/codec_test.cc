@@ -58,6 +58,7 @@ std::vector<Command> every_kind() {
       Cancel{.ref = "BK-7M2Q9XK4", .request_id = "again"},
       LeaveWaitlist{.event = "tour-vip", .user = "user-\xff\x00x", .request_id = "r-9"},
       Expire{},
+      Expire{.steps_max = 3},
   };
 }
 
@@ -185,6 +186,24 @@ TEST(RecordCodec, FieldLimitsAndEnumsBehindTheChecksum) {
   bad_mask[24 + 3 + 1] = 0x80;  // bit 15 of the presence mask
   reseal(bad_mask);
   EXPECT_FALSE(decode(bad_mask, record, &why));
+}
+
+// Format version 1 wrote Expire with an empty body and expired everything
+// due: such records still replay, unbounded.
+TEST(RecordCodec, VersionOneExpireDecodesUnbounded) {
+  auto bytes = encoded(Expire{.steps_max = 9}, 5);
+  bytes[8] = 1;
+  bytes.resize(bytes.size() - 4);  // no steps_max
+  bytes[12] = 8;                   // body_size: now_ms only
+  reseal(bytes);
+  DecodedRecord record;
+  std::string why;
+  ASSERT_TRUE(decode(bytes, record, &why)) << why;
+  EXPECT_EQ(std::get<Expire>(record.command).steps_max, expire_steps_unbounded);
+
+  auto zero_steps = encoded(Expire{.steps_max = 0}, 5);
+  EXPECT_FALSE(decode(zero_steps, record, &why));
+  EXPECT_EQ(why, "steps_max is 0");
 }
 
 TEST(RecordCodec, RecordsAppendBackToBack) {
