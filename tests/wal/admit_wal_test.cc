@@ -55,6 +55,7 @@ class AdmitWal : public WalTest {
       ASSERT_NE(wal, nullptr);
       Workload workload(/*seed=*/31 + shard);
       ASSERT_TRUE(drive(machine, wal.get(), workload, 600, /*turn=*/5, nullptr, true));
+      if (shard == 0) ASSERT_TRUE(await_checkpoints(*wal, workload.now_ms(), 1));
     }
   }
 };

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <cassert>
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "storage/state_machine.h"
@@ -159,6 +161,20 @@ inline bool drive(StateMachine& machine, ShardWal* wal, Workload& workload, int 
       if (logged != nullptr) logged->push_back({std::move(command), workload.now_ms(), 0});
     }
     if ((i + 1) % turn == 0 || i + 1 == commands) end_turn();
+  }
+  return true;
+}
+
+// Checkpoints are made off the calling thread: turns without commands
+// (checkpoint(), seal()) until `count` have been written, at most `timeout`.
+inline bool await_checkpoints(ShardWal& wal, std::int64_t now_ms, std::uint64_t count,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (wal.stats().checkpoints < count) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    wal.checkpoint(now_ms);
+    wal.seal();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
 }
