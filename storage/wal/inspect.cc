@@ -41,6 +41,28 @@ bool ReadOnlyShard::begin(MDB_txn** txn, MDB_dbi dbs[3], std::string* why) {
   return true;
 }
 
+namespace {
+
+// The chunks tagged with another LSN than the current checkpoint's.
+void count_staging(MDB_txn* txn, MDB_dbi checkpoint_db, std::uint64_t current_lsn,
+                   ShardSummary* out) {
+  MDB_cursor* cursor;
+  if (mdb_cursor_open(txn, checkpoint_db, &cursor) != MDB_SUCCESS) return;
+  const std::uint8_t first = checkpoint_chunk_tag;
+  MDB_val k{1, const_cast<std::uint8_t*>(&first)}, v;
+  for (int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+       rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+    const auto chunk = checkpoint_chunk_of_key(k);
+    if (!chunk) break;
+    if (chunk->lsn == current_lsn) continue;
+    ++out->staging_chunks;
+    out->staging_bytes += v.mv_size;
+  }
+  mdb_cursor_close(cursor);
+}
+
+}  // namespace
+
 bool ReadOnlyShard::summary(ShardSummary* out, std::string* why) {
   MDB_txn* txn;
   MDB_dbi dbs[3];
@@ -49,12 +71,15 @@ bool ReadOnlyShard::summary(ShardSummary* out, std::string* why) {
   bool ok = meta.has_value();
   if (ok) out->meta = *meta;
 
-  MDB_val k = to_val(checkpoint_lsn_key), v;
-  if (ok && mdb_get(txn, dbs[1], &k, &v) == MDB_SUCCESS) {
-    out->checkpoint_lsn = lsn_from_bytes(v);
-    k = to_val(checkpoint_state_key);
-    if (mdb_get(txn, dbs[1], &k, &v) == MDB_SUCCESS) out->checkpoint_bytes = v.mv_size;
+  std::optional<CheckpointHead> head;
+  if (ok && !read_checkpoint(txn, dbs[1], &head, nullptr, &out->checkpoint_error)) head.reset();
+  if (ok && head) {
+    out->checkpoint_lsn = head->lsn;
+    out->checkpoint_bytes = head->bytes;
+    out->checkpoint_chunks = head->chunks;
   }
+  MDB_val k, v;
+  if (ok) count_staging(txn, dbs[1], head ? head->lsn : 0, out);
 
   MDB_stat stat;
   if (ok && mdb_stat(txn, dbs[0], &stat) == MDB_SUCCESS) out->records = stat.ms_entries;
@@ -111,14 +136,13 @@ bool ReadOnlyShard::checkpoint_state(std::optional<std::vector<std::uint8_t>>* o
   MDB_txn* txn;
   MDB_dbi dbs[3];
   if (!begin(&txn, dbs, why)) return false;
-  MDB_val k = to_val(checkpoint_state_key), v;
-  out->reset();
-  if (mdb_get(txn, dbs[1], &k, &v) == MDB_SUCCESS) {
-    const auto bytes = to_span(v);
-    out->emplace(bytes.begin(), bytes.end());
-  }
+  std::optional<CheckpointHead> head;
+  std::vector<std::uint8_t> state;
+  const bool ok = read_checkpoint(txn, dbs[1], &head, &state, why);
   mdb_txn_abort(txn);
-  return true;
+  out->reset();
+  if (ok && head) *out = std::move(state);
+  return ok;
 }
 
 }  // namespace admit::storage::wal

@@ -21,6 +21,12 @@ struct ShardSummary {
   Meta meta;
   std::optional<std::uint64_t> checkpoint_lsn;  // none: never checkpointed
   std::size_t checkpoint_bytes = 0;
+  std::string checkpoint_error;         // a malformed checkpoint head: recovery refuses it
+  std::uint32_t checkpoint_chunks = 0;  // its pieces; 0: format 1's single value
+  // Pieces of another LSN: a checkpoint being written, or the last one being
+  // deleted (or left so by a crash, deleted at the next open).
+  std::uint32_t staging_chunks = 0;
+  std::size_t staging_bytes = 0;
   std::uint64_t records = 0;
   std::optional<std::uint64_t> first_lsn, last_lsn;  // none: the log is empty
   std::size_t map_size_bytes = 0;
@@ -44,7 +50,8 @@ class ReadOnlyShard {
   bool for_each_record(std::uint64_t from, std::uint64_t limit, const Visit& visit,
                        std::string* why);
 
-  // The checkpoint's state bytes (copied); nullopt when there is none.
+  // The checkpoint's state bytes (copied, checked against its head); nullopt
+  // when there is none. False with `why` when it is malformed.
   bool checkpoint_state(std::optional<std::vector<std::uint8_t>>* out, std::string* why);
 
  private:

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cassert>
@@ -45,10 +46,46 @@ int put_u32(MDB_txn* txn, MDB_dbi db, std::string_view key, std::uint32_t value)
   return mdb_put(txn, db, &k, &v, 0);
 }
 
+// Deletes the chunks of every checkpoint but the current one: the ones a
+// crash or a close left while writing a checkpoint, and, once the next is
+// current, the last one's. A malformed head deletes nothing (recovery
+// refuses it).
+int delete_staged_chunks(MDB_txn* txn, MDB_dbi checkpoint_db) {
+  std::optional<CheckpointHead> head;
+  std::string malformed;
+  if (!read_checkpoint(txn, checkpoint_db, &head, nullptr, &malformed)) return MDB_SUCCESS;
+  MDB_cursor* cursor;
+  int rc = mdb_cursor_open(txn, checkpoint_db, &cursor);
+  if (rc != MDB_SUCCESS) return rc;
+  const std::uint8_t first = checkpoint_chunk_tag;
+  MDB_val k{1, const_cast<std::uint8_t*>(&first)}, v;
+  for (rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;) {
+    const auto chunk = checkpoint_chunk_of_key(k);
+    if (!chunk) break;
+    if (head && !head->legacy && chunk->lsn == head->lsn) {
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+      continue;
+    }
+    // Sought again from the deleted key: the next one, whatever the cursor
+    // points at after a delete.
+    const ChunkKey deleted = checkpoint_chunk_key(chunk->lsn, chunk->index);
+    if ((rc = mdb_cursor_del(cursor, 0)) != MDB_SUCCESS) break;
+    k = to_val(std::span<const std::uint8_t>(deleted));
+    rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+  }
+  mdb_cursor_close(cursor);
+  return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? MDB_SUCCESS : rc;
+}
+
 bool is_space_error(int rc) { return rc == ENOSPC || rc == EDQUOT || rc == EFBIG; }
 
 // Records replayed between looks at the clock for the progress callback.
 constexpr std::uint64_t progress_check_records = 4096;
+// A checkpoint is stored in pieces of at most this size: LMDB keeps a value
+// up to about half a 4 KiB page in a leaf page. A larger one takes
+// contiguous overflow pages, whose allocation searches (and merges) the
+// free list, taking seconds in a file of gigabytes with a fragmented one.
+constexpr std::size_t checkpoint_piece_bytes_max = 2000;
 // A commit writes its records plus B-tree pages and the free list: at most
 // this many times the records' bytes, plus a few pages.
 constexpr std::uint64_t commit_bytes_factor = 2;
@@ -69,6 +106,36 @@ struct ShardWal::Checkpoint {
   std::uint64_t lsn = 0;      // it covers the records <= lsn, exactly
   std::size_t log_bytes = 0;  // the records it makes redundant (after the last checkpoint's)
   bool failed = false;        // none made for an error (said in the log), not for lack of records
+};
+
+// The checkpoint the syncer is writing, a chunk (pieces_per_chunk pieces)
+// a transaction, then the last one's pieces it deletes.
+struct ShardWal::Staging {
+  std::vector<std::uint8_t> state;
+  std::uint64_t lsn = 0;
+  std::size_t piece_bytes;
+  std::size_t pieces_per_chunk;
+  std::uint32_t pieces = 0;
+  std::uint32_t next_piece = 0;
+  std::uint32_t chunks_written = 0;  // transactions, writing or deleting
+  bool current = false;              // the head names it: the last one's pieces go
+  // Over pieces 0..hashed-1: each is hashed once as it is written, so the
+  // syncer never hashes the whole snapshot at once.
+  XXH3_state_t* checksum = XXH3_createState();
+  std::uint32_t hashed = 0;
+
+  Staging(std::vector<std::uint8_t> bytes, std::uint64_t at, std::size_t piece,
+          std::size_t per_chunk)
+      : state(std::move(bytes)),
+        lsn(at),
+        piece_bytes(piece),
+        pieces_per_chunk(per_chunk),
+        pieces(static_cast<std::uint32_t>((state.size() + piece - 1) / piece)) {
+    XXH3_64bits_reset(checksum);
+  }
+  ~Staging() { XXH3_freeState(checksum); }
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
 };
 
 struct ShardWal::Batch {
@@ -188,9 +255,11 @@ bool ShardWal::check_or_write_meta(const std::string& where, std::string* why) {
     if (rc == MDB_SUCCESS) rc = put_u32(txn, meta_db_, meta_shards_key, options_.shards);
   } else if (auto meta = read_meta(txn, meta_db_, why); !meta) {
     *why = where + ": " + *why;
-  } else if (meta->format_version != wal_format_version) {
+  } else if (meta->format_version < wal_format_version_oldest ||
+             meta->format_version > wal_format_version) {
     *why = where + ": WAL format version " + std::to_string(meta->format_version) +
-           ", this build reads version " + std::to_string(wal_format_version);
+           ", this build reads versions " + std::to_string(wal_format_version_oldest) + " to " +
+           std::to_string(wal_format_version);
   } else if (meta->shards != options_.shards || meta->shard != options_.shard) {
     *why = where + ": the data folder was written with --shards " + std::to_string(meta->shards) +
            " (this is its shard " + std::to_string(meta->shard) + ") but this start asks for " +
@@ -200,6 +269,7 @@ bool ShardWal::check_or_write_meta(const std::string& where, std::string* why) {
     why->clear();
   }
   const bool meta_ok = stat.ms_entries == 0 || why->empty();
+  if (meta_ok && rc == MDB_SUCCESS) rc = delete_staged_chunks(txn, checkpoint_db_);
   if (meta_ok && rc == MDB_SUCCESS)
     rc = mdb_txn_commit(txn);
   else
@@ -256,19 +326,23 @@ bool ShardWal::replay(MDB_txn* txn, StateMachine& machine, const Progress& progr
            ")";
     return false;
   };
-  MDB_val k = to_val(checkpoint_lsn_key), v;
-  if (mdb_get(txn, checkpoint_db_, &k, &v) == MDB_SUCCESS) {
-    const auto lsn = lsn_from_bytes(v);
-    MDB_val state_key = to_val(checkpoint_state_key), state;
-    std::string reason = "the checkpoint state is missing";
-    if (!lsn || mdb_get(txn, checkpoint_db_, &state_key, &state) != MDB_SUCCESS ||
-        !machine.restore(to_span(state), &reason)) {
-      *why = "shard " + std::to_string(options_.shard) + ": checkpoint in " + file + ": " +
-             (lsn ? reason : "malformed checkpoint LSN") + "; recovery stopped";
+  {
+    std::optional<CheckpointHead> head;
+    std::vector<std::uint8_t> state;  // freed before the log's replay
+    std::string reason;
+    bool ok = read_checkpoint(txn, checkpoint_db_, &head, &state, &reason);
+    if (ok && head && !machine.restore(state, &reason)) {
+      reason = "the checkpoint at LSN " + std::to_string(head->lsn) + ": " + reason;
+      ok = false;
+    }
+    if (!ok) {
+      *why = "shard " + std::to_string(options_.shard) + ": checkpoint in " + file + ": " + reason +
+             "; recovery stopped";
       return false;
     }
-    report->checkpoint_lsn = *lsn;
+    if (head) report->checkpoint_lsn = head->lsn;
   }
+  MDB_val k, v;
   MDB_cursor* cursor;
   if (mdb_cursor_open(txn, log_db_, &cursor) != MDB_SUCCESS) return refuse(0, "no cursor");
   std::uint64_t expected = report->checkpoint_lsn + 1;
@@ -330,8 +404,13 @@ std::size_t ShardWal::commit_need(std::size_t bytes) const {
 // After reclaim(): the room is published before durable_batch() moves, so
 // a batch that left in_flight_bytes_ is in the file's use already.
 bool ShardWal::fits(std::size_t extra_bytes) {
-  const std::size_t checkpoint =
-      checkpoint_batch_ > durable_batch() ? pending_checkpoint_bytes_ : 0;
+  // What the checkpoint in flight has still to write.
+  std::size_t checkpoint = 0;
+  if (checkpoints_handed_ > checkpoints_.load(std::memory_order_acquire)) {
+    const std::size_t written =
+        checkpoint_bytes_written_.load(std::memory_order_acquire) - checkpoint_written_base_;
+    checkpoint = pending_checkpoint_bytes_ - std::min(written, pending_checkpoint_bytes_);
+  }
   return commit_need(in_flight_bytes_ + checkpoint + extra_bytes) <=
          room_bytes_.load(std::memory_order_acquire);
 }
@@ -395,14 +474,15 @@ bool ShardWal::checkpoint(std::int64_t now_ms) {
   return false;
 }
 
-// Not while the last one is still to be written: the checkpointer must read
-// it (a read transaction sees either checkpoint with its log, but the next
-// one's LSN must not fall behind the one in flight). Not while the log
-// refuses writes: it would be made in vain.
+// Not while the last one is still to be written (until it is current): the
+// checkpointer must read it (a read transaction sees the current checkpoint
+// with its log, but the next one's LSN must not fall behind the one in
+// flight). Not while the log refuses writes: it would be made in vain.
 bool ShardWal::checkpoint_due(std::int64_t now_ms) {
   const std::uint64_t durable = durable_batch();
-  if (checkpoint_batch_ > durable || checkpoint_retry_batch_ > durable ||
-      now_ms < checkpoint_not_before_ms_ || admission() != Admission::accept) {
+  if (checkpoints_handed_ > checkpoints_.load(std::memory_order_acquire) ||
+      checkpoint_retry_batch_ > durable || now_ms < checkpoint_not_before_ms_ ||
+      admission() != Admission::accept) {
     return false;
   }
   const bool due = records_since_checkpoint_ >= options_.checkpoint_every_records ||
@@ -464,6 +544,9 @@ bool ShardWal::hand_over_checkpoint(std::int64_t now_ms) {
   // no snapshot made in vain.
   wanted_room_.store(commit_need(bytes + bytes / 4));
   pending_checkpoint_bytes_ = bytes;
+  // The last checkpoint is current (checkpoint_due()): this count is still.
+  checkpoint_written_base_ = checkpoint_bytes_written_.load(std::memory_order_acquire);
+  ++checkpoints_handed_;
   assert(made.lsn < next_lsn_ && records_since_checkpoint_ >= next_lsn_ - 1 - made.lsn);
   assert(bytes_since_checkpoint_ >= made.log_bytes);
   records_since_checkpoint_ = next_lsn_ - 1 - made.lsn;
@@ -472,7 +555,6 @@ bool ShardWal::hand_over_checkpoint(std::int64_t now_ms) {
   batch.has_checkpoint = true;
   batch.checkpoint_lsn = made.lsn;
   batch.checkpoint_state = std::move(made.state);
-  checkpoint_batch_ = sealed_ + 1;
   checkpoint_made_.reset();  // its state moved out: nothing large is freed here
   checkpoint_ready_.store(false, std::memory_order_release);
   checkpoint_running_ = false;
@@ -490,6 +572,7 @@ WalStats ShardWal::stats() const {
                   .transactions = transactions_.load(),
                   .syncs = syncs_.load(),
                   .checkpoints = checkpoints_.load(),
+                  .checkpoint_chunks = checkpoint_chunks_.load(),
                   .map_resizes = map_resizes_.load(),
                   .map_size_bytes = map_size_bytes_.load(),
                   .failed = failed_.load(),
@@ -590,11 +673,11 @@ bool ShardWal::make_checkpoint(Checkpoint* made, std::string* why) {
 // Whether the log holds a record after the checkpoint's LSN: a look at two
 // keys, before loading anything.
 bool ShardWal::has_records_past_checkpoint(MDB_txn* txn) {
-  MDB_val k = to_val(checkpoint_lsn_key), v;
-  std::uint64_t checkpoint_lsn = 0;
-  if (mdb_get(txn, checkpoint_db_, &k, &v) == MDB_SUCCESS) {
-    checkpoint_lsn = lsn_from_bytes(v).value_or(0);
-  }
+  std::optional<CheckpointHead> head;
+  std::string malformed;  // replay says why
+  if (!read_checkpoint(txn, checkpoint_db_, &head, nullptr, &malformed)) return true;
+  const std::uint64_t checkpoint_lsn = head ? head->lsn : 0;
+  MDB_val k, v;
   MDB_cursor* cursor;
   if (mdb_cursor_open(txn, log_db_, &cursor) != MDB_SUCCESS) return true;  // replay says why
   const int rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
@@ -614,13 +697,22 @@ void ShardWal::run_syncer() {
     bool ok = !failed_for_good_.load();
     if (ok) reserve_space();
     if (ok && durable_batch() < sealed) ok = commit_pending(sealed);
+    // One chunk, then the batches sealed meanwhile: a commit that answers
+    // wait for never waits for more than one chunk.
+    if (ok && chunk_due()) ok = write_checkpoint_chunk();
     if (ok) ok = sync_if_due(stopping || failed_.load());
-    if (stopping && (!ok || durable_batch() == sealed)) return;  // failed: one try at close
+    // A checkpoint being written is finished at close; a failed WAL leaves
+    // its chunks to the next open, which deletes them.
+    if (stopping && (!ok || (durable_batch() == sealed && !staging_))) return;
 
     int timeout_ms = -1;
     if (failed_for_good_.load()) {
       timeout_ms = -1;  // until told to stop
-    } else if (failed_.load() || space_short_.load()) {
+    } else if (failed_.load()) {
+      timeout_ms = static_cast<int>(options_.failed_retry_ms);
+    } else if (chunk_due()) {
+      timeout_ms = 0;  // the next chunk (its room was counted when it was handed over)
+    } else if (space_short_.load()) {
       timeout_ms = static_cast<int>(options_.failed_retry_ms);
     } else if (unsynced_) {
       const std::int64_t due = last_sync_ms_ + options_.sync_interval_ms - steady_ms();
@@ -634,56 +726,66 @@ void ShardWal::run_syncer() {
   }
 }
 
-// Commits batches durable+1..last in one write transaction, growing the map
-// on MDB_MAP_FULL. On any other error the transaction is aborted (nothing of
-// it is acknowledged) and the WAL is failed: until a retry succeeds when it
-// is out of space, for good otherwise.
-bool ShardWal::commit_pending(std::uint64_t last) {
-  const std::uint64_t first = durable_batch() + 1;
+int ShardWal::commit_txn(const std::function<int(MDB_txn*)>& write, bool timed, std::string* call) {
   for (;;) {
     MDB_txn* txn;
     int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
     if (rc != MDB_SUCCESS) {  // MDB_PANIC: LMDB itself gave up after a failed write
-      enter_failed(lmdb_error("mdb_txn_begin", rc), false);
-      return false;
+      *call = "mdb_txn_begin";
+      return rc;
     }
-    rc = write_batches(txn, first, last);
+    rc = write(txn);
     if (rc == MDB_SUCCESS) {
       const std::int64_t commit_start_ns = steady_ns();
       rc = mdb_txn_commit(txn);
-      if (rc == MDB_SUCCESS && options_.mode == Mode::strict && options_.sync_latency) {
+      if (rc == MDB_SUCCESS && timed && options_.mode == Mode::strict && options_.sync_latency) {
         options_.sync_latency->observe(steady_ns() - commit_start_ns);
       }
     } else {
       mdb_txn_abort(txn);
     }
-    if (rc == MDB_SUCCESS) break;
+    if (rc == MDB_SUCCESS) return rc;
+    *call = "commit";
     const std::size_t map_size = map_size_bytes_.load();
-    if (rc == MDB_MAP_FULL && map_size < options_.map_size_max_bytes) {
-      const std::size_t grown = std::min(map_size * 2, options_.map_size_max_bytes);
-      // Waits for a checkpoint being read (rare: the map doubles).
-      std::lock_guard map(map_mutex_);
-      rc = mdb_env_set_mapsize(env_, grown);
-      if (rc == MDB_SUCCESS) {
-        map_size_bytes_.store(grown);
-        map_resizes_.fetch_add(1);
-        continue;
-      }
-    }
-    if (rc == MDB_MAP_FULL) {
-      enter_failed(
-          "the WAL map is full at map_size_max_bytes = " + std::to_string(map_size) + " bytes",
-          true);
-    } else {
-      enter_failed(lmdb_error("commit", rc), out_of_space(rc, first, last));
-    }
+    if (rc != MDB_MAP_FULL || map_size >= options_.map_size_max_bytes) return rc;
+    const std::size_t grown = std::min(map_size * 2, options_.map_size_max_bytes);
+    // Waits for a checkpoint being read (rare: the map doubles).
+    std::lock_guard map(map_mutex_);
+    rc = mdb_env_set_mapsize(env_, grown);
+    if (rc != MDB_SUCCESS) return rc;
+    map_size_bytes_.store(grown);
+    map_resizes_.fetch_add(1);
+  }
+}
+
+void ShardWal::commit_failed(int rc, const std::string& call, std::size_t bytes) {
+  if (rc == MDB_MAP_FULL) {
+    enter_failed("the WAL map is full at map_size_max_bytes = " +
+                     std::to_string(map_size_bytes_.load()) + " bytes",
+                 true);
+  } else {
+    enter_failed(lmdb_error(call.c_str(), rc), call != "mdb_txn_begin" && out_of_space(rc, bytes));
+  }
+}
+
+// Commits batches durable+1..last in one write transaction. On an error the
+// transaction is aborted (nothing of it is acknowledged) and the WAL is
+// failed: until a retry succeeds when it is out of space, for good otherwise.
+bool ShardWal::commit_pending(std::uint64_t last) {
+  const std::uint64_t first = durable_batch() + 1;
+  std::string call;
+  const int rc = commit_txn([&](MDB_txn* txn) { return write_batches(txn, first, last); },
+                            /*timed=*/true, &call);
+  if (rc != MDB_SUCCESS) {
+    std::size_t bytes = 0;
+    for (std::uint64_t b = first; b <= last; ++b) bytes += slot(b).bytes.size();
+    commit_failed(rc, call, bytes);
     return false;
   }
   std::uint64_t records = 0;
   for (std::uint64_t b = first; b <= last; ++b) {
     records += slot(b).ends.size();
-    // Freed here, not on the reactor, which reuses the slot once durable.
-    slot(b).checkpoint_state = {};
+    if (slot(b).has_checkpoint) stage_checkpoint(slot(b));
   }
   records_committed_.fetch_add(records);
   batches_committed_.fetch_add(last - first + 1);
@@ -713,36 +815,164 @@ int ShardWal::write_batches(MDB_txn* txn, std::uint64_t first, std::uint64_t las
       if (const int rc = mdb_put(txn, log_db_, &k, &v, MDB_APPEND); rc != MDB_SUCCESS) return rc;
       start = end;
     }
-    if (batch.has_checkpoint) {
-      if (const int rc = write_checkpoint(txn, batch); rc != MDB_SUCCESS) return rc;
-    }
   }
   return MDB_SUCCESS;
 }
 
-// The snapshot and its LSN, then the log up to that LSN goes: the folder
-// stays bounded by one checkpoint plus the records since.
-int ShardWal::write_checkpoint(MDB_txn* txn, const Batch& batch) {
-  const LsnKey lsn = lsn_key(batch.checkpoint_lsn);
-  MDB_val k = to_val(checkpoint_lsn_key), v = to_val(std::span<const std::uint8_t>(lsn));
+// The snapshot leaves the slot here, not on the reactor, which reuses the
+// slot once durable (and would stall freeing hundreds of megabytes). One
+// checkpoint at a time: the reactor hands over the next once this one is
+// current and the last one's pieces are deleted.
+void ShardWal::stage_checkpoint(Batch& batch) {
+  assert(!staging_);
+  const std::size_t chunk_bytes = std::max<std::size_t>(options_.checkpoint_chunk_bytes, 1);
+  const std::size_t piece_bytes = std::min(checkpoint_piece_bytes_max, chunk_bytes);
+  staging_ =
+      std::make_unique<Staging>(std::move(batch.checkpoint_state), batch.checkpoint_lsn,
+                                piece_bytes, std::max<std::size_t>(1, chunk_bytes / piece_bytes));
+  batch.checkpoint_state = {};
+}
+
+// batched: one chunk per flush (sync_interval_ms), so that a flush, which
+// the log's commits wait behind, writes one chunk at most; strict commits
+// flush each chunk themselves.
+bool ShardWal::chunk_due() const { return staging_ && !chunk_unsynced_; }
+
+bool ShardWal::write_checkpoint_chunk() {
+  Staging& staging = *staging_;
+  if (staging.current) return delete_old_pieces();
+  const std::uint32_t first = staging.next_piece;
+  const std::uint32_t end = static_cast<std::uint32_t>(
+      std::min<std::size_t>(staging.pieces, first + staging.pieces_per_chunk));
+  const bool last = end >= staging.pieces;
+  const std::size_t from = std::min(staging.state.size(), first * staging.piece_bytes);
+  const std::size_t to = std::min(staging.state.size(), end * staging.piece_bytes);
+  if (staging.hashed == first) {  // not again when a failed chunk is retried
+    XXH3_64bits_update(staging.checksum, staging.state.data() + from, to - from);
+    staging.hashed = end;
+  }
+  std::string call;
+  const int rc = commit_txn(
+      [&](MDB_txn* txn) {
+        int put = MDB_SUCCESS;
+        for (std::uint32_t i = first; i < end && put == MDB_SUCCESS; ++i) {
+          const std::size_t at = i * staging.piece_bytes;
+          const ChunkKey key = checkpoint_chunk_key(staging.lsn, i);
+          MDB_val k = to_val(std::span<const std::uint8_t>(key));
+          MDB_val v{std::min(staging.piece_bytes, staging.state.size() - at),
+                    staging.state.data() + at};
+          // The pieces' keys grow (the LSN, then the index, after every
+          // other key): appended, the leaf pages fill up, none is split.
+          put = mdb_put(txn, checkpoint_db_, &k, &v, MDB_APPEND);
+          if (put == MDB_KEYEXIST) put = mdb_put(txn, checkpoint_db_, &k, &v, 0);
+        }
+        return put == MDB_SUCCESS && last ? make_checkpoint_current(txn) : put;
+      },
+      /*timed=*/false, &call);
+  if (rc != MDB_SUCCESS) {
+    commit_failed(rc, call, to - from);
+    return false;
+  }
+  staging.next_piece = end;
+  staging.current = last;
+  chunk_committed(staging);
+  publish_room();  // before the bytes written: the reactor never counts them twice too few
+  checkpoint_bytes_written_.fetch_add(to - from, std::memory_order_release);
+  return true;
+}
+
+// After a chunk's commit: counted, flushed (strict) or to be (batched).
+void ShardWal::chunk_committed(Staging& staging) {
+  ++staging.chunks_written;
+  checkpoint_chunks_.fetch_add(1);  // not in transactions_ nor syncs_: those count the log's
+  if (options_.mode == Mode::strict) {
+    leave_failed();
+  } else {
+    unsynced_ = true;
+    chunk_unsynced_ = true;
+  }
+  if (options_.on_checkpoint_chunk) {
+    options_.on_checkpoint_chunk(staging.chunks_written - 1, staging.current);
+  }
+}
+
+// Once the checkpoint is current, the last one's pieces go, at most a
+// chunk's worth a transaction. A crash meanwhile leaves them to the next
+// open, which deletes every piece but the current checkpoint's.
+bool ShardWal::delete_old_pieces() {
+  Staging& staging = *staging_;
+  std::size_t deleted = 0;
+  bool done = false;
+  std::string call;
+  const int rc = commit_txn(
+      [&](MDB_txn* txn) {
+        deleted = 0;
+        MDB_cursor* cursor;
+        int rc = mdb_cursor_open(txn, checkpoint_db_, &cursor);
+        if (rc != MDB_SUCCESS) return rc;
+        const std::uint8_t tag = checkpoint_chunk_tag;
+        MDB_val k{1, const_cast<std::uint8_t*>(&tag)}, v;
+        done = true;
+        // The old pieces sort first (their LSN is lower); a piece of the
+        // current checkpoint ends the run.
+        while ((rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)) == MDB_SUCCESS) {
+          const auto piece = checkpoint_chunk_of_key(k);
+          if (!piece || piece->lsn == staging.lsn) break;
+          if (deleted == staging.pieces_per_chunk) {
+            done = false;
+            break;
+          }
+          if ((rc = mdb_cursor_del(cursor, 0)) != MDB_SUCCESS) break;
+          ++deleted;
+          k = MDB_val{1, const_cast<std::uint8_t*>(&tag)};
+        }
+        mdb_cursor_close(cursor);
+        return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+      },
+      /*timed=*/false, &call);
+  if (rc != MDB_SUCCESS) {
+    commit_failed(rc, call, 0);
+    return false;
+  }
+  if (deleted > 0) chunk_committed(staging);
+  if (!done) return true;
+  // Freed here, on the syncer: hundreds of megabytes.
+  staging_.reset();
+  checkpoints_.fetch_add(1, std::memory_order_release);
+  signal_completion();  // the reactor may start the next one
+  return true;
+}
+
+// In the last chunk's transaction: the head names the new checkpoint, and
+// the log up to its LSN and format 1's keys go (the last checkpoint's
+// pieces go after, delete_old_pieces()). Before it commits, recovery reads
+// the last checkpoint and the whole log; after, the new one and the rest.
+int ShardWal::make_checkpoint_current(MDB_txn* txn) {
+  Staging& staging = *staging_;
+  const CheckpointHead head{.lsn = staging.lsn,
+                            .bytes = staging.state.size(),
+                            .chunks = staging.pieces,
+                            .xxh3 = XXH3_64bits_digest(staging.checksum)};
+  const CheckpointHeadBytes head_bytes = encode_checkpoint_head(head);
+  MDB_val k = to_val(checkpoint_head_key), v = to_val(std::span<const std::uint8_t>(head_bytes));
   int rc = mdb_put(txn, checkpoint_db_, &k, &v, 0);
-  k = to_val(checkpoint_state_key);
-  v = to_val(std::span<const std::uint8_t>(batch.checkpoint_state));
-  if (rc == MDB_SUCCESS) rc = mdb_put(txn, checkpoint_db_, &k, &v, 0);
+  for (const std::string_view legacy : {legacy_checkpoint_lsn_key, legacy_checkpoint_state_key}) {
+    k = to_val(legacy);
+    if (rc == MDB_SUCCESS && (rc = mdb_del(txn, checkpoint_db_, &k, nullptr)) == MDB_NOTFOUND) {
+      rc = MDB_SUCCESS;
+    }
+  }
+  if (rc == MDB_SUCCESS) rc = put_u32(txn, meta_db_, meta_format_version_key, wal_format_version);
   MDB_cursor* cursor;
   if (rc == MDB_SUCCESS) rc = mdb_cursor_open(txn, log_db_, &cursor);
   if (rc != MDB_SUCCESS) return rc;
   while ((rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)) == MDB_SUCCESS) {
     const auto key_lsn = lsn_from_bytes(k);
-    if (key_lsn && *key_lsn > batch.checkpoint_lsn) break;
+    if (key_lsn && *key_lsn > staging.lsn) break;
     if ((rc = mdb_cursor_del(cursor, 0)) != MDB_SUCCESS) break;
   }
   mdb_cursor_close(cursor);
-  if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
-    checkpoints_.fetch_add(1);
-    return MDB_SUCCESS;
-  }
-  return rc;
+  return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
 // batched: flushes the commits since the last sync when the interval is up
@@ -761,6 +991,7 @@ bool ShardWal::sync_if_due(bool force) {
   }
   if (options_.sync_latency) options_.sync_latency->observe(steady_ns() - sync_start_ns);
   unsynced_ = false;
+  chunk_unsynced_ = false;
   syncs_.fetch_add(1);
   leave_failed();
   return true;
@@ -849,13 +1080,9 @@ void ShardWal::publish_room() {
 // disk too. A retry is a new transaction that writes and flushes every one of its pages again,
 // never relying on the failed writes; a failed meta page write makes LMDB refuse every later
 // transaction (MDB_PANIC), which fails the WAL for good.
-bool ShardWal::out_of_space(int rc, std::uint64_t first, std::uint64_t last) {
+bool ShardWal::out_of_space(int rc, std::size_t bytes) {
   if (is_space_error(rc)) return true;
   if (rc != EIO) return false;
-  std::uint64_t bytes = 0;
-  for (std::uint64_t b = first; b <= last; ++b) {
-    bytes += slot(b).bytes.size() + slot(b).checkpoint_state.size();
-  }
   struct statvfs fs {};
   if (::statvfs(shard_path(options_.dir, options_.shard).c_str(), &fs) != 0) return false;
   const std::uint64_t free_bytes = std::uint64_t{fs.f_bavail} * fs.f_frsize;

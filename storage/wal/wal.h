@@ -65,6 +65,14 @@ struct Options {
   std::size_t sealed_bytes_max = std::size_t{64} << 20;    // their records' bytes
   std::uint64_t checkpoint_every_records = 1'000'000;      // whichever comes first
   std::int64_t checkpoint_every_ms = 5 * 60 * 1000;
+  // A checkpoint is written in chunks of at most this many bytes, one LMDB
+  // transaction each, between the log's commits: a commit that answers wait
+  // for waits for one chunk at most, never for the whole snapshot. The last
+  // checkpoint's pieces are then deleted as many a transaction.
+  std::size_t checkpoint_chunk_bytes = std::size_t{8} << 20;
+  // Tests: called on the syncer thread after each such transaction commits
+  // (its index in this checkpoint's; `current`: the checkpoint is current).
+  std::function<void(std::uint32_t index, bool current)> on_checkpoint_chunk;
   // The live machine's options: the checkpointer replays the log into a
   // machine of its own built with them, which must decide as the live one.
   storage::Options machine;
@@ -97,9 +105,10 @@ struct RecoveryReport {
 struct WalStats {
   std::uint64_t records_committed = 0;
   std::uint64_t batches_committed = 0;
-  std::uint64_t transactions = 0;  // LMDB write transactions committed
-  std::uint64_t syncs = 0;         // strict: durable commits; batched: mdb_env_sync calls
-  std::uint64_t checkpoints = 0;
+  std::uint64_t transactions = 0;  // LMDB write transactions committing batches
+  std::uint64_t syncs = 0;         // strict: durable batch commits; batched: mdb_env_sync calls
+  std::uint64_t checkpoints = 0;   // made current
+  std::uint64_t checkpoint_chunks = 0;  // transactions writing a checkpoint chunk
   std::uint64_t map_resizes = 0;
   std::size_t map_size_bytes = 0;
   bool failed = false;
@@ -152,8 +161,10 @@ class ShardWal {
   // loads the last checkpoint and replays the committed log into a machine
   // of its own (Options::machine), up to the last committed LSN X, snapshots
   // it and hands it back. The snapshot covers exactly the records <= X;
-  // it is written with the open batch, and the log up to X is deleted in
-  // the same transaction (the records after X stay for the next one).
+  // it goes with the open batch, and once that batch is committed the
+  // syncer writes it in chunks between the log's commits; the last chunk's
+  // transaction makes it current and deletes the log up to X (the records
+  // after X stay for the next one).
   // Costs: a second state in memory while one is made, and the CPU of
   // loading and replaying it (the thread runs 10 nice levels below the
   // one that called recover()).
@@ -176,13 +187,15 @@ class ShardWal {
 
   // Stops the checkpointer (a checkpoint being made is dropped: its replay
   // stops within a few thousand records, but loading the last checkpoint or
-  // snapshotting, once begun, is finished first), seals the
-  // open batch, lets the syncer commit everything sealed (one try if out of
-  // space, none if failed for good) and a final sync, stops it. Idempotent.
+  // snapshotting, once begun, is finished first), seals the open batch,
+  // lets the syncer commit everything sealed and finish the checkpoint it is
+  // writing in chunks (one try if out of space, none if failed for good:
+  // the next open deletes the chunks) and a final sync, stops it. Idempotent.
   void close();
 
  private:
   struct Batch;
+  struct Staging;  // a checkpoint being written
   explicit ShardWal(Options options);
   bool open_env(std::string* why);
   bool check_or_write_meta(const std::string& where, std::string* why);
@@ -209,7 +222,20 @@ class ShardWal {
   void run_syncer();
   bool commit_pending(std::uint64_t last);
   int write_batches(MDB_txn* txn, std::uint64_t first, std::uint64_t last);
-  int write_checkpoint(MDB_txn* txn, const Batch& batch);
+  // Runs `write` in a write transaction and commits it, doubling the map on
+  // MDB_MAP_FULL (up to map_size_max_bytes). The LMDB result; `call` names
+  // the call that failed. `timed`: the commit goes in Options::sync_latency
+  // (the log's commits, not checkpoint chunks).
+  int commit_txn(const std::function<int(MDB_txn*)>& write, bool timed, std::string* call);
+  // A committed batch's snapshot becomes the one being written.
+  void stage_checkpoint(Batch& batch);
+  // One chunk of it, in a transaction of its own; the last one's makes it
+  // current (head, the log up to its LSN and the last one's chunks deleted).
+  bool write_checkpoint_chunk();
+  bool delete_old_pieces();
+  void chunk_committed(Staging& staging);
+  bool chunk_due() const;
+  int make_checkpoint_current(MDB_txn* txn);
   bool sync_if_due(bool force);
   // `retried`: out of space (ENOSPC, EDQUOT, the map at its maximum), the
   // commit is tried again every failed_retry_ms. Otherwise (an I/O error, a
@@ -217,7 +243,10 @@ class ShardWal {
   // again until a restart, whose recovery reads what the disk really holds.
   void enter_failed(const std::string& cause, bool retried);
   void leave_failed();
-  bool out_of_space(int rc, std::uint64_t first, std::uint64_t last);
+  bool out_of_space(int rc, std::size_t bytes);
+  // After a commit that failed: enter_failed() with the cause, retried when
+  // out of space.
+  void commit_failed(int rc, const std::string& call, std::size_t bytes);
   // Bytes a commit of `bytes` of records and snapshots may add to the file.
   std::size_t commit_need(std::size_t bytes) const;
   bool fits(std::size_t extra_bytes);  // reactor: what waits, plus `extra_bytes`
@@ -247,8 +276,9 @@ class ShardWal {
   std::uint64_t sealed_ = 0;
   std::uint64_t reclaimed_ = 0;  // batches whose bytes left in_flight_bytes_
   std::size_t in_flight_bytes_ = 0;
-  std::uint64_t checkpoint_batch_ = 0;  // the batch carrying the last checkpoint
-  bool checkpoint_running_ = false;     // started, not yet handed over
+  std::uint64_t checkpoints_handed_ = 0;     // handed to a batch; done once checkpoints_ reaches it
+  std::size_t checkpoint_written_base_ = 0;  // checkpoint_bytes_written_ at the last hand-over
+  bool checkpoint_running_ = false;          // started, not yet handed over
   // The log after the last checkpoint's LSN (what the next one trims; a
   // checkpoint rewrites the log's pages to trim it).
   std::uint64_t records_since_checkpoint_ = 0;
@@ -270,7 +300,10 @@ class ShardWal {
   mutable std::mutex failure_mutex_;
   std::string failure_;  // guarded by failure_mutex_
   std::atomic<std::uint64_t> records_committed_{0}, batches_committed_{0}, transactions_{0},
-      syncs_{0}, checkpoints_{0}, map_resizes_{0};
+      syncs_{0}, checkpoints_{0}, checkpoint_chunks_{0}, map_resizes_{0};
+  // Chunk bytes written, all checkpoints together: the reactor counts what
+  // the one in flight has still to write (published after the room).
+  std::atomic<std::size_t> checkpoint_bytes_written_{0};
   std::atomic<std::size_t> map_size_bytes_{0};
   std::atomic<std::size_t> room_bytes_{0};   // reserved (or map) bytes past the file's use
   std::atomic<bool> space_short_{false};     // the reserve cannot grow: room_bytes_ is all
@@ -294,13 +327,15 @@ class ShardWal {
   std::mutex map_mutex_;
 
   // Syncer thread only (and recover(), before it starts).
+  std::unique_ptr<Staging> staging_;  // the checkpoint being written, if any
   std::size_t page_bytes_ = 4096;
   std::size_t reserved_bytes_ = 0;  // allocated in the data file
   bool reserve_supported_;          // reserving, and the file system can (fallocate)
   bool disk_short_ = false;         // the last reservation stopped short...
   int short_error_ = 0;             // ...with this error (ENOSPC, EDQUOT, EFBIG)
   std::int64_t last_reserve_try_ms_ = 0;
-  bool unsynced_ = false;  // batched: commits since the last mdb_env_sync
+  bool unsynced_ = false;        // batched: commits since the last mdb_env_sync
+  bool chunk_unsynced_ = false;  // batched: a checkpoint chunk among them
   std::int64_t last_sync_ms_ = 0;
 };
 

@@ -266,6 +266,18 @@ void write_recovery(const fs::path& dir) {
   with_checkpoint.insert(with_checkpoint.end(), state.begin(), state.end());
   append_log(with_checkpoint, {commands.begin() + 3, commands.end()}, now_ms);
   write(dir, "checkpoint-and-log", with_checkpoint);
+
+  // The same in format 2: the checkpoint in chunks of 64 bytes (flag bit 3,
+  // chunk size byte 0), with right checksums (bit 1: the state's own is
+  // appended by the target, so it is left out here).
+  Bytes chunked{1 | 2 | 8, 0, 0, 0, 0, 0, 0, 0, 3};
+  const std::size_t unchecked = state.size() - 8;
+  append_u16(chunked, unchecked);
+  chunked.insert(chunked.end(), state.begin(),
+                 state.begin() + static_cast<std::ptrdiff_t>(unchecked));
+  chunked.push_back(0);
+  append_log(chunked, {commands.begin() + 3, commands.end()}, now_ms);
+  write(dir, "checkpoint-chunked-and-log", chunked);
 }
 
 // ---- snapshots: a flag byte (0: checksum included) then the bytes ----

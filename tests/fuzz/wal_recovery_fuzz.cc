@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -32,6 +33,9 @@ using Bytes = std::vector<std::uint8_t>;
 
 constexpr std::size_t checksum_size = 8;
 constexpr std::size_t map_size_bytes = std::size_t{1} << 20;
+// Chunks of at least this size: a u16-sized state in at most 1024 chunks
+// fits the map.
+constexpr std::size_t chunk_unit_bytes = 64;
 
 // One folder per fuzzing process, in memory when /dev/shm is there.
 const fs::path& data_dir() {
@@ -49,7 +53,13 @@ const fs::path& data_dir() {
 struct Folder {
   std::optional<std::uint32_t> meta[3];  // format_version, shard, shards; absent: correct
   std::optional<std::pair<Bytes, Bytes>> checkpoint;  // lsn value, state
-  std::vector<std::pair<std::uint64_t, Bytes>> log;   // lsn, record
+  // The checkpoint's layout: format 1's two keys, or chunks of this size
+  // with a head (format 2).
+  std::optional<std::size_t> chunk_bytes;
+  bool drop_last_chunk = false;  // a chunk missing
+  bool stray_chunk = false;      // a chunk of another LSN: a checkpoint left half written
+  bool right_head_checksum = false;
+  std::vector<std::pair<std::uint64_t, Bytes>> log;  // lsn, record
 };
 
 class Input {
@@ -86,9 +96,12 @@ void fix_record_checksum(Bytes& record) {
 }
 
 // Input: a flag byte (bit 0: a checkpoint; bit 1: make the checksums right;
-// bit 2: meta values from the input), then 3 x 4 meta bytes (bit 2), then the
-// checkpoint (bit 0: 8 LSN bytes, u16 size, state), then records: u16 header
-// (low 15 bits: size; top bit: leave an LSN out before it), the bytes.
+// bit 2: meta values from the input; bit 3: the checkpoint in chunks; bit 4:
+// its last chunk missing; bit 5: a stray chunk of another LSN), then 3 x 4
+// meta bytes (bit 2), then the checkpoint (bit 0: 8 LSN bytes, u16 size,
+// state; bit 3: then a byte, the chunk size in units of chunk_unit_bytes,
+// less one), then records: u16 header (low 15 bits: size; top bit: leave an
+// LSN out before it), the bytes.
 Folder parse_input(Input& in) {
   Folder folder;
   const std::uint8_t flags = in.u8();
@@ -106,6 +119,12 @@ Folder parse_input(Input& in) {
     Bytes state = in.bytes(in.u16());
     if (fix) append_checksum(state);
     folder.checkpoint.emplace(std::move(lsn_bytes), std::move(state));
+    if ((flags & 8) != 0) {
+      folder.chunk_bytes = (std::size_t{in.u8()} + 1) * chunk_unit_bytes;
+      folder.drop_last_chunk = (flags & 16) != 0;
+      folder.stray_chunk = (flags & 32) != 0;
+      folder.right_head_checksum = fix;
+    }
   }
   while (!in.done() && folder.log.size() < 256) {
     const std::size_t header = in.u16();
@@ -125,6 +144,30 @@ int put(MDB_txn* txn, MDB_dbi db, std::span<const std::uint8_t> key,
 
 std::span<const std::uint8_t> bytes_of(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+// Format 2: the head, then the state in chunks; the head's checksum is right
+// only when the input asks for right checksums.
+void write_chunked_checkpoint(const Folder& folder, MDB_txn* txn, MDB_dbi db) {
+  const auto& [lsn_bytes, state] = *folder.checkpoint;
+  std::uint64_t lsn = 0;
+  for (const std::uint8_t b : lsn_bytes) lsn = lsn << 8 | b;
+  const std::size_t chunk_bytes = *folder.chunk_bytes;
+  const auto chunks = static_cast<std::uint32_t>((state.size() + chunk_bytes - 1) / chunk_bytes);
+  const std::uint64_t sum = XXH3_64bits(state.data(), state.size());
+  const wal::CheckpointHead head{.lsn = lsn,
+                                 .bytes = state.size(),
+                                 .chunks = chunks,
+                                 .xxh3 = folder.right_head_checksum ? sum : sum ^ 1};
+  put(txn, db, bytes_of(wal::checkpoint_head_key), wal::encode_checkpoint_head(head));
+  const std::uint32_t written = folder.drop_last_chunk && chunks > 0 ? chunks - 1 : chunks;
+  for (std::uint32_t i = 0; i < written; ++i) {
+    const std::span<const std::uint8_t> chunk =
+        std::span<const std::uint8_t>(state).subspan(i * chunk_bytes);
+    put(txn, db, wal::checkpoint_chunk_key(lsn, i),
+        chunk.first(std::min(chunk_bytes, chunk.size())));
+  }
+  if (folder.stray_chunk) put(txn, db, wal::checkpoint_chunk_key(lsn + 1, 0), state);
 }
 
 void write_folder(const Folder& folder, const fs::path& path) {
@@ -151,9 +194,11 @@ void write_folder(const Folder& folder, const fs::path& path) {
         static_cast<std::uint8_t>(value >> 16), static_cast<std::uint8_t>(value >> 24)};
     put(txn, meta, bytes_of(meta_keys[i]), bytes);
   }
-  if (folder.checkpoint) {
-    put(txn, checkpoint, bytes_of(wal::checkpoint_lsn_key), folder.checkpoint->first);
-    put(txn, checkpoint, bytes_of(wal::checkpoint_state_key), folder.checkpoint->second);
+  if (folder.checkpoint && folder.chunk_bytes) {
+    write_chunked_checkpoint(folder, txn, checkpoint);
+  } else if (folder.checkpoint) {
+    put(txn, checkpoint, bytes_of(wal::legacy_checkpoint_lsn_key), folder.checkpoint->first);
+    put(txn, checkpoint, bytes_of(wal::legacy_checkpoint_state_key), folder.checkpoint->second);
   }
   for (const auto& [lsn, record] : folder.log) put(txn, log, wal::lsn_key(lsn), record);
   fuzz_require(mdb_txn_commit(txn) == MDB_SUCCESS, "mdb_txn_commit");

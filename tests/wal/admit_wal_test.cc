@@ -65,7 +65,7 @@ TEST_F(AdmitWal, SummaryShowsMetaCheckpointAndLogRange) {
   ASSERT_EQ(run.status, 0) << run.out;
   EXPECT_NE(run.out.find("shard 0  ("), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("shard 1  ("), std::string::npos) << run.out;
-  EXPECT_NE(run.out.find("format 1, shard 1 of 2"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("format 2, shard 1 of 2"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("checkpoint  LSN "), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("checkpoint  none"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("log         LSN 1.."), std::string::npos) << run.out;

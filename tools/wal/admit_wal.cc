@@ -158,10 +158,21 @@ int print_summary(const std::filesystem::path& dir, const std::vector<std::uint3
     fmt::print("shard {}  ({})\n", shard, wal::shard_path(dir, shard).string());
     fmt::print("  meta        format {}, shard {} of {}\n", s.meta.format_version, s.meta.shard,
                s.meta.shards);
-    if (s.checkpoint_lsn) {
-      fmt::print("  checkpoint  LSN {}, {} bytes\n", *s.checkpoint_lsn, s.checkpoint_bytes);
+    if (!s.checkpoint_error.empty()) {
+      fmt::print("  checkpoint  CORRUPT: {}\n", s.checkpoint_error);
+      status = 1;
+    } else if (s.checkpoint_lsn && s.checkpoint_chunks == 0) {
+      fmt::print("  checkpoint  LSN {}, {} bytes (format 1)\n", *s.checkpoint_lsn,
+                 s.checkpoint_bytes);
+    } else if (s.checkpoint_lsn) {
+      fmt::print("  checkpoint  LSN {}, {} bytes in {} pieces\n", *s.checkpoint_lsn,
+                 s.checkpoint_bytes, s.checkpoint_chunks);
     } else {
       fmt::print("  checkpoint  none\n");
+    }
+    if (s.staging_chunks > 0) {
+      fmt::print("  staging     {} pieces, {} bytes (a checkpoint being written or deleted)\n",
+                 s.staging_chunks, s.staging_bytes);
     }
     if (s.first_lsn && s.last_lsn) {
       fmt::print("  log         LSN {}..{}, {} records\n", *s.first_lsn, *s.last_lsn, s.records);
