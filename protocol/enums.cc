@@ -6,9 +6,9 @@ namespace admit {
 namespace {
 
 constexpr std::array<std::string_view, outcome_count> outcome_names = {
-    "OK",         "BOOKED",   "HELD",      "WAITLISTED",   "ALREADY_BOOKED",
-    "SOLD_OUT",   "OVER_USER_LIMIT", "NOT_OPEN", "CLOSED", "RATE_LIMITED",
-    "NOT_FOUND",  "INVALID",  "UNAUTHORIZED", "OVERLOADED", "UNAVAILABLE",
+    "OK",        "BOOKED",          "HELD",         "WAITLISTED", "ALREADY_BOOKED",
+    "SOLD_OUT",  "OVER_USER_LIMIT", "NOT_OPEN",     "CLOSED",     "RATE_LIMITED",
+    "NOT_FOUND", "INVALID",         "UNAUTHORIZED", "OVERLOADED", "UNAVAILABLE",
 };
 
 constexpr std::array<int, outcome_count> outcome_http_statuses = {
@@ -16,8 +16,8 @@ constexpr std::array<int, outcome_count> outcome_http_statuses = {
 };
 
 constexpr std::array<std::string_view, 3> event_state_names = {"open", "paused", "closed"};
-constexpr std::array<std::string_view, 4> booking_state_names = {"held", "confirmed",
-                                                                  "cancelled", "expired"};
+constexpr std::array<std::string_view, 4> booking_state_names = {"held", "confirmed", "cancelled",
+                                                                 "expired"};
 
 }  // namespace
 

@@ -4,7 +4,8 @@
 
 namespace admit {
 
-static_assert(static_cast<int>(wire::Outcome::UNAVAILABLE) == static_cast<int>(Outcome::unavailable));
+static_assert(static_cast<int>(wire::Outcome::UNAVAILABLE) ==
+              static_cast<int>(Outcome::unavailable));
 static_assert(static_cast<int>(wire::Outcome::MAX) + 1 == outcome_count);
 static_assert(static_cast<int>(wire::EventState::Closed) == static_cast<int>(EventState::closed));
 static_assert(static_cast<int>(wire::BookingState::Expired) ==

@@ -2,16 +2,16 @@
 // Knows nothing of events or bookings; server/ and client-lib/ both use it.
 #pragma once
 
+#include <flatbuffers/flatbuffers.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
 
-#include <flatbuffers/flatbuffers.h>
-
 #include "protocol/admit_generated.h"
-#include "protocol/protocol_limits.h"
 #include "protocol/enums.h"
+#include "protocol/protocol_limits.h"
 
 namespace admit {
 
@@ -41,8 +41,7 @@ const wire::Frame* verify_frame(std::span<const std::uint8_t> frame_bytes, std::
 
 // Finishes `builder` with the "ADMT" identifier and the 4-byte length prefix;
 // the wire bytes are then builder.GetBufferSpan().
-void finish_frame(flatbuffers::FlatBufferBuilder& builder,
-                  flatbuffers::Offset<wire::Frame> frame);
+void finish_frame(flatbuffers::FlatBufferBuilder& builder, flatbuffers::Offset<wire::Frame> frame);
 
 // The enums of enums.h and of admit.fbs are the same numbers; these convert.
 inline wire::Outcome to_wire(Outcome o) { return static_cast<wire::Outcome>(o); }
@@ -51,7 +50,9 @@ inline wire::EventState to_wire(EventState s) { return static_cast<wire::EventSt
 inline EventState from_wire(wire::EventState s) { return static_cast<EventState>(s); }
 inline wire::BookingState to_wire(BookingState s) { return static_cast<wire::BookingState>(s); }
 inline BookingState from_wire(wire::BookingState s) { return static_cast<BookingState>(s); }
-inline wire::WaitlistChoice to_wire(WaitlistChoice c) { return static_cast<wire::WaitlistChoice>(c); }
+inline wire::WaitlistChoice to_wire(WaitlistChoice c) {
+  return static_cast<wire::WaitlistChoice>(c);
+}
 inline WaitlistChoice from_wire(wire::WaitlistChoice c) { return static_cast<WaitlistChoice>(c); }
 
 }  // namespace admit

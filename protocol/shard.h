@@ -2,10 +2,10 @@
 // client-lib must agree, so this is the one definition.
 #pragma once
 
+#include <xxhash.h>
+
 #include <cstdint>
 #include <string_view>
-
-#include <xxhash.h>
 
 namespace admit {
 

@@ -319,7 +319,7 @@ class Reactor {
   std::uint64_t stop_value_ = 0;
 
   std::uint64_t wal_completion_value_ = 0;
-  bool expiry_blocked_ = false;  // the WAL refused an Expire: retried on the housekeeping tick
+  bool expiry_blocked_ = false;   // the WAL refused an Expire: retried on the housekeeping tick
   bool expiry_more_due_ = false;  // the last Expire stopped at its bound: the timer fires at once
 
   std::uint64_t requests_ = 0, overloaded_ = 0;  // the core counts its own refusals

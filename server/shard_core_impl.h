@@ -134,7 +134,8 @@ auto ShardCore<Log>::expire(std::int64_t now_ms, std::uint32_t steps_max) -> Exp
   if (log_ && log_->admission() != storage::wal::Admission::accept) return ExpireStep::refused;
   const storage::wal::Command command{storage::wal::Expire{.steps_max = steps_max}};
   const std::uint64_t before = machine_.change_count();
-  const auto report = std::get<storage::wal::ExpireResult>(storage::wal::apply(machine_, command, now_ms));
+  const auto report =
+      std::get<storage::wal::ExpireResult>(storage::wal::apply(machine_, command, now_ms));
   if (log_ && machine_.change_count() != before) {
     log_->append(command, now_ms);
     turn_used_machine_ = true;

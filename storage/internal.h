@@ -328,9 +328,7 @@ struct HoldExpiry {
 namespace admit::storage {
 
 struct StateMachine::Impl {
-  explicit Impl(Options options_in) : options(options_in) {
-    users.reserve(options.users_reserved);
-  }
+  explicit Impl(Options options_in) : options(options_in) { users.reserve(options.users_reserved); }
 
   Options options;
   EventObserver* observer = nullptr;

@@ -64,10 +64,9 @@ void UserTable::clear() {
 
 bool UserSlots::add(const UserSlot& slot) {
   split_if_full();
-  const bool added =
-      segment_for(slot.user())
-          .find_or_add(slot.hash(), is(slot.user()), [&slot] { return slot; })
-          .second;
+  const bool added = segment_for(slot.user())
+                         .find_or_add(slot.hash(), is(slot.user()), [&slot] { return slot; })
+                         .second;
   size_ += added ? 1 : 0;
   return added;
 }
@@ -248,7 +247,10 @@ BookingPage StateMachine::list_bookings(std::string_view event_id, std::string_v
     std::size_t low = 0, high = serial ? serials.size() : 0;
     while (low < high) {
       const std::size_t mid = low + (high - low) / 2;
-      if (serials[mid] < *serial) low = mid + 1; else high = mid;
+      if (serials[mid] < *serial)
+        low = mid + 1;
+      else
+        high = mid;
     }
     if (low == serials.size() || serials[low] != *serial) {
       return refuse(Outcome::invalid, Reason::unknown_cursor);

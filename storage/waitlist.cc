@@ -90,8 +90,8 @@ void StateMachine::Impl::promote(Event& event, std::int64_t now_ms) {
     const WaitEntry head = event.waitlist.front();
     event.waitlist.pop_front();
     --waitlisted;
-    const Serial serial = admit(event, head.user, head.seats, head.seats_limit,
-                                event.config.hold_ttl_ms > 0, now_ms);
+    const Serial serial =
+        admit(event, head.user, head.seats, head.seats_limit, event.config.hold_ttl_ms > 0, now_ms);
     UserSlot* const slot = event.users.find(head.user);
     assert(slot != nullptr && slot->wait_ticket() == head.ticket);
     *slot = UserSlot::live(head.user, serial);

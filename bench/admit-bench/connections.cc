@@ -1,12 +1,12 @@
 // connections: opens N connections at a steady ramp, keeps them all for S
 // seconds with a light request (GetEvent) on each every interval, and counts
 // the ones the server dropped or failed to answer.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cassert>
 #include <stdexcept>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "bench/admit-bench/scenarios.h"
 #include "bench/admit-bench/wave.h"
@@ -114,13 +114,13 @@ RunSummary run_connections(const CommonOptions& common, const ConnectionsOptions
     expect(&summary, "memory_per_connection",
            memory.known() && memory.bytes_per_unit() <= options.memory_per_connection_max,
            memory.known() ? fmt::format("{:.0f} bytes per connection (max {})",
-                                        memory.bytes_per_unit(),
-                                        options.memory_per_connection_max)
+                                        memory.bytes_per_unit(), options.memory_per_connection_max)
                           : std::string("the server did not report its resident memory"));
   }
-  summary.notes.push_back(fmt::format("{} connections opened in {:.1f} s, held {:.1f} s, {} "
-                                      "dropped",
-                                      connected, ramp_s, options.hold_s, drops));
+  summary.notes.push_back(
+      fmt::format("{} connections opened in {:.1f} s, held {:.1f} s, {} "
+                  "dropped",
+                  connected, ramp_s, options.hold_s, drops));
   return summary;
 }
 

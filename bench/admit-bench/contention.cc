@@ -1,10 +1,10 @@
 // flash-sale, last-seat and rsvp: one connection per user, all opened first,
 // then every user's booking leaves at once (see wave.h).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cassert>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "bench/admit-bench/scenarios.h"
 #include "bench/admit-bench/wave.h"
@@ -74,8 +74,8 @@ RunSummary run_flash_sale(const CommonOptions& common, const FlashSaleOptions& o
   create_event_or_throw(client, event, options.capacity, 0, options.waitlist);
   Fleet fleet;
   open_fleet(common, options.users, &fleet);
-  WaveRun run = run_one_wave(fleet, common, event, one_per_user(options.users, options.seats),
-                             &summary);
+  WaveRun run =
+      run_one_wave(fleet, common, event, one_per_user(options.users, options.seats), &summary);
 
   ClientView view;
   expect_outcomes(&view, {Outcome::booked, Outcome::sold_out});
@@ -124,13 +124,13 @@ RunSummary run_last_seat(const CommonOptions& common, const LastSeatOptions& opt
   const std::uint64_t waiting_expected = options.users > capacity ? options.users - capacity : 0;
   const std::uint64_t waiting = count_of(summary, Outcome::waitlisted);
   const std::uint64_t booked = count_of(summary, Outcome::booked);
-  expect(&summary, "losers_waitlisted", waiting == waiting_expected &&
-                                            booked == std::min(options.users, capacity),
+  expect(&summary, "losers_waitlisted",
+         waiting == waiting_expected && booked == std::min(options.users, capacity),
          fmt::format("{} booked and {} waitlisted; expected {} and {}", booked, waiting,
                      std::min(options.users, capacity), waiting_expected));
   for (const auto& waiter : view.waitlisted) {
-    summary.notes.push_back(fmt::format("waitlisted: {} at position {}", waiter.user,
-                                        waiter.position));
+    summary.notes.push_back(
+        fmt::format("waitlisted: {} at position {}", waiter.user, waiter.position));
     if (summary.notes.size() >= 5) break;
   }
   return summary;
@@ -180,20 +180,18 @@ RunSummary run_rsvp(const CommonOptions& common, const RsvpOptions& options) {
     const Answer& first = run.answers[first_of_repeat[r]];
     const Answer& repeat = run.answers[options.users + r];
     const bool booked_first = first.error == ClientError::none && first.outcome == Outcome::booked;
-    const bool consistent = booked_first ? repeat.outcome == Outcome::already_booked &&
-                                               repeat.ref == first.ref
-                                         : repeat.outcome == Outcome::sold_out;
+    const bool consistent =
+        booked_first ? repeat.outcome == Outcome::already_booked && repeat.ref == first.ref
+                     : repeat.outcome == Outcome::sold_out;
     if (repeat.error != ClientError::none || !consistent) {
-      repeat_problem = fmt::format("{}: first {} {}, repeat {} {}",
-                                   run.requests[first_of_repeat[r]].user,
-                                   outcome_name(first.outcome), first.ref,
-                                   outcome_name(repeat.outcome), repeat.ref);
+      repeat_problem = fmt::format(
+          "{}: first {} {}, repeat {} {}", run.requests[first_of_repeat[r]].user,
+          outcome_name(first.outcome), first.ref, outcome_name(repeat.outcome), repeat.ref);
     }
   }
   expect(&summary, "repeats_already_booked", repeat_problem.empty(), repeat_problem);
   summary.notes.push_back(fmt::format("{} users ({} repeating) on {} places: {} attendees",
-                                      options.users, options.repeats, options.capacity,
-                                      attendees));
+                                      options.users, options.repeats, options.capacity, attendees));
   return summary;
 }
 

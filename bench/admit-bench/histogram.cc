@@ -78,8 +78,8 @@ std::uint64_t LatencyHistogram::value_at_percentile_ns(double percentile) const 
   // The rank of the value asked for, 1-based, rounded to the nearest (as
   // HdrHistogram does, so 99.9 % of 10 000 is rank 9990 despite binary fractions).
   const auto rank = std::max<std::uint64_t>(
-      1, static_cast<std::uint64_t>(clamped_percentile / 100.0 * static_cast<double>(count_) +
-                                    0.5));
+      1,
+      static_cast<std::uint64_t>(clamped_percentile / 100.0 * static_cast<double>(count_) + 0.5));
   std::uint64_t seen = 0;
   for (std::size_t bucket = 0; bucket < bucket_count; ++bucket) {
     seen += counts_[bucket];

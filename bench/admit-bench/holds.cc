@@ -2,13 +2,13 @@
 // rest wait in line. Some holders confirm, the others let their hold expire,
 // which promotes the head of the waitlist (FIFO). The bench confirms each
 // promotion as it appears, until nothing is held any more.
+#include <absl/container/flat_hash_set.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cassert>
 #include <stdexcept>
 #include <thread>
-
-#include <absl/container/flat_hash_set.h>
-#include <fmt/format.h>
 
 #include "bench/admit-bench/scenarios.h"
 #include "bench/admit-bench/wave.h"
@@ -140,8 +140,7 @@ RunSummary run_holds(const CommonOptions& common, const HoldsOptions& options) {
   summary.notes.push_back(fmt::format(
       "{} held, {} confirmed, {} left to expire, {} waitlisted, {} promoted (hold ttl {} ms)",
       summary.outcomes[static_cast<int>(Outcome::held)], state.view.live.size() - state.promoted,
-      left,
-      state.view.waitlisted.size(), state.promoted, options.hold_ttl_ms));
+      left, state.view.waitlisted.size(), state.promoted, options.hold_ttl_ms));
   return summary;
 }
 

@@ -19,8 +19,8 @@ bool parse_mix(std::string_view text, Mix* mix, std::string* why) {
     const std::string_view name = item.substr(0, equals);
     const std::string_view number = item.substr(equals + 1);
     std::uint32_t percent = 0;
-    const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(),
-                                              percent);
+    const auto [end, error] =
+        std::from_chars(number.data(), number.data() + number.size(), percent);
     if (error != std::errc{} || end != number.data() + number.size() || percent > 100) {
       *why = "--mix: '" + std::string(number) + "' is not a percentage 0..100";
       return false;

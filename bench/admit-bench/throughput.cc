@@ -3,6 +3,9 @@
 // Closed loop by default (a reply frees a slot); with --rate an open loop in
 // which each request has an intended send time and its latency counts from
 // then, so a stalled server shows up as latency (no coordinated omission).
+#include <absl/container/flat_hash_set.h>
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -11,9 +14,6 @@
 #include <chrono>
 #include <stdexcept>
 #include <thread>
-
-#include <absl/container/flat_hash_set.h>
-#include <fmt/format.h>
 
 #include "bench/admit-bench/scenarios.h"
 #include "bench/admit-bench/wave.h"
@@ -115,8 +115,8 @@ void account(Worker& worker, const Pending& pending, const ReplyView& reply) {
   const bool fresh = worker.options->users == 0;
   const Outcome outcome = reply.outcome();
   ++worker.outcomes[static_cast<int>(outcome)];
-  if (pending.op == Op::book && (outcome == Outcome::booked ||
-                                 outcome == Outcome::already_booked)) {
+  if (pending.op == Op::book &&
+      (outcome == Outcome::booked || outcome == Outcome::already_booked)) {
     const BookReplyView data = reply.book_view();
     std::array<char, user_name_size_max> buffer;
     if (outcome == Outcome::already_booked) {
@@ -195,8 +195,8 @@ void submit_one(Conn& conn, std::uint64_t sent_ns) {
   Pending pending{&conn, sent_ns, 0, 0, pick_op(conn, options), {}};
   pending.event = static_cast<std::uint32_t>(next_random(&conn.rng) % worker.events->size());
   if (pending.op == Op::book) {
-    pending.user = options.users == 0 ? conn.next_fresh_user++
-                                      : next_random(&conn.rng) % options.users;
+    pending.user =
+        options.users == 0 ? conn.next_fresh_user++ : next_random(&conn.rng) % options.users;
   } else if (pending.op == Op::cancel) {
     const std::size_t pick = next_random(&conn.rng) % conn.live.size();
     std::swap(conn.live[pick], conn.live.back());
@@ -245,8 +245,8 @@ void run_worker(Worker& worker, std::uint64_t start_ns, std::uint64_t stop_ns) {
         next_due_ns = std::min(next_due_ns, conn.next_send_ns);
       }
       // Open loop: sleep in poll(2) no further than the next intended send.
-      const auto until_due = std::chrono::milliseconds((next_due_ns - std::min(next_due_ns, now)) /
-                                                       1'000'000);
+      const auto until_due =
+          std::chrono::milliseconds((next_due_ns - std::min(next_due_ns, now)) / 1'000'000);
       wait = std::min(wait, until_due);
     }
     worker.fleet.poll_all(wait);
@@ -351,8 +351,7 @@ double drive(std::vector<std::unique_ptr<Worker>>& workers, const ThroughputOpti
 ClientView client_view_of(std::uint32_t event, const std::vector<std::unique_ptr<Worker>>& workers,
                           const ThroughputOptions& options) {
   ClientView view;
-  for (auto outcome : {Outcome::ok, Outcome::booked, Outcome::already_booked,
-                       Outcome::sold_out}) {
+  for (auto outcome : {Outcome::ok, Outcome::booked, Outcome::already_booked, Outcome::sold_out}) {
     view.expected[static_cast<int>(outcome)] = true;
   }
   view.still_waiting = 0;
@@ -388,18 +387,19 @@ std::vector<Invariant> check_by_counters(const ClientView& view, const ServerEve
   std::vector<Invariant> invariants;
   const bool sound = sold <= event.capacity && event.available == event.capacity - sold;
   invariants.push_back({"no_oversell", sound,
-                        sound ? "" : fmt::format("counters: sold {} of {}, available {}", sold,
-                                                 event.capacity, event.available)});
+                        sound ? ""
+                              : fmt::format("counters: sold {} of {}, available {}", sold,
+                                            event.capacity, event.available)});
   absl::flat_hash_set<std::string_view> users;
   std::string twice;
   for (const auto& booking : view.live) {
     if (!users.insert(booking.user).second && twice.empty()) twice = booking.user;
   }
-  invariants.push_back({"no_user_twice", twice.empty(),
-                        fmt::format("client: user {} acknowledged twice", twice)});
-  invariants.push_back({"waitlist_fifo", event.waitlisted == 0,
-                        fmt::format("{} waiting on an event without a waitlist",
-                                    event.waitlisted)});
+  invariants.push_back(
+      {"no_user_twice", twice.empty(), fmt::format("client: user {} acknowledged twice", twice)});
+  invariants.push_back(
+      {"waitlist_fifo", event.waitlisted == 0,
+       fmt::format("{} waiting on an event without a waitlist", event.waitlisted)});
   invariants.push_back({"views_agree", client_seats == sold,
                         fmt::format("counters only ({}): client holds {} seats, server {}", why,
                                     client_seats, sold)});

@@ -1,12 +1,12 @@
 #include "bench/admit-bench/verdict.h"
 
-#include <algorithm>
-#include <cassert>
-#include <string_view>
-
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+#include <string_view>
 
 namespace admit::bench {
 
@@ -38,8 +38,8 @@ Invariant check_no_oversell(const ClientView& client, const ServerView& server) 
                                   event.confirmed, event.capacity));
   }
   if (event.available != event.capacity - sold) {
-    return fail(name, fmt::format("server: available {} != capacity {} - sold {}",
-                                  event.available, event.capacity, sold));
+    return fail(name, fmt::format("server: available {} != capacity {} - sold {}", event.available,
+                                  event.capacity, sold));
   }
   if (live_seats(server) != sold) {
     return fail(name, fmt::format("server: live bookings hold {} seats, counters say {}",
@@ -48,8 +48,8 @@ Invariant check_no_oversell(const ClientView& client, const ServerView& server) 
   std::uint64_t client_seats = 0;
   for (const auto& booking : client.live) client_seats += booking.seats;
   if (client_seats > event.capacity) {
-    return fail(name, fmt::format("client: {} seats acknowledged live > capacity {}",
-                                  client_seats, event.capacity));
+    return fail(name, fmt::format("client: {} seats acknowledged live > capacity {}", client_seats,
+                                  event.capacity));
   }
   return pass(name);
 }
@@ -69,16 +69,16 @@ Invariant check_no_user_twice(const ClientView& client, const ServerView& server
   users.clear();
   for (const auto& booking : client.live) {
     if (!users.insert(booking.user).second) {
-      return fail(name, fmt::format("client: user {} was acknowledged two live bookings",
-                                    booking.user));
+      return fail(name,
+                  fmt::format("client: user {} was acknowledged two live bookings", booking.user));
     }
   }
   for (const auto& answer : client.already_booked) {
     const auto found = user_of_ref.find(answer.ref);
     if (found == user_of_ref.end() || found->second != answer.user) {
-      return fail(name, fmt::format("ALREADY_BOOKED for user {} named ref {} of {}", answer.user,
-                                    answer.ref,
-                                    found == user_of_ref.end() ? "nobody" : found->second));
+      return fail(name,
+                  fmt::format("ALREADY_BOOKED for user {} named ref {} of {}", answer.user,
+                              answer.ref, found == user_of_ref.end() ? "nobody" : found->second));
     }
   }
   return pass(name);
@@ -158,8 +158,8 @@ Invariant check_no_unexpected_errors(const ClientView& client) {
   const char* name = "no_unexpected_errors";
   for (int i = 0; i < outcome_count; ++i) {
     if (client.outcomes[i] > 0 && !client.expected[i]) {
-      return fail(name, fmt::format("{} x {}", outcome_name(static_cast<Outcome>(i)),
-                                    client.outcomes[i]));
+      return fail(
+          name, fmt::format("{} x {}", outcome_name(static_cast<Outcome>(i)), client.outcomes[i]));
     }
   }
   if (client.transport_errors > 0) {

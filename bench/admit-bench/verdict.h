@@ -60,7 +60,7 @@ struct ClientView {
   std::int64_t still_waiting = -1;
   std::array<std::uint64_t, outcome_count> outcomes{};
   std::array<bool, outcome_count> expected{};  // outcomes the scenario may get
-  std::uint64_t transport_errors = 0;           // connection lost, timeouts
+  std::uint64_t transport_errors = 0;          // connection lost, timeouts
 };
 
 struct ServerView {

@@ -1,10 +1,10 @@
 #include "bench/admit-bench/wave.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cassert>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 namespace admit::bench {
 
@@ -30,8 +30,8 @@ std::vector<Answer> run_wave(Fleet& fleet, const std::string& event,
     book.hold = request.hold;
     Answer* answer = &answers[i];
     const std::uint64_t* flushed = &flushed_ns[request.client];
-    Status submitted = fleet[request.client].submit_book(
-        book, [answer, flushed, latency](const ReplyView& reply) {
+    Status submitted =
+        fleet[request.client].submit_book(book, [answer, flushed, latency](const ReplyView& reply) {
           latency->record(now_ns() - *flushed);
           answer->done = true;
           answer->error = reply.error();
@@ -90,8 +90,7 @@ void account_answer(const std::string& event, const WaveRequest& request, const 
   }
 }
 
-void judge(Client& client, const std::string& event, const ClientView& view,
-           RunSummary* summary) {
+void judge(Client& client, const std::string& event, const ClientView& view, RunSummary* summary) {
   ServerView server;
   std::string why;
   if (!fetch_server_view(client, event, contention_bookings_max, &server, &why)) {

@@ -45,8 +45,7 @@ void account_answer(const std::string& event, const WaveRequest& request, const 
 
 // Runs check_invariants for one event and fills seats_booked; `view`'s
 // expected outcomes must be set. Appends to summary->invariants.
-void judge(Client& client, const std::string& event, const ClientView& view,
-           RunSummary* summary);
+void judge(Client& client, const std::string& event, const ClientView& view, RunSummary* summary);
 
 // Adds a scenario-specific invariant.
 void expect(RunSummary* summary, std::string name, bool pass, std::string detail);

@@ -21,8 +21,8 @@ std::vector<std::uint8_t> book_frame(int requests) {
     const std::string user = "user-" + std::to_string(i);
     auto book = wire::CreateBookDirect(builder, "bench-event-0001", user.c_str(), 1, false,
                                        wire::WaitlistChoice::Default, nullptr);
-    offsets.push_back(wire::CreateRequest(builder, static_cast<std::uint64_t>(i),
-                                          wire::Op::Book, book.Union()));
+    offsets.push_back(
+        wire::CreateRequest(builder, static_cast<std::uint64_t>(i), wire::Op::Book, book.Union()));
   }
   auto frame = wire::CreateFrame(builder, builder.CreateVector(offsets));
   finish_frame(builder, frame);
@@ -88,8 +88,8 @@ void BM_EncodeBookFrame(benchmark::State& state) {
     for (int i = 0; i < requests; ++i) {
       auto book = wire::CreateBookDirect(builder, "bench-event-0001", "user-12345", 1, false,
                                          wire::WaitlistChoice::Default, nullptr);
-      offsets.push_back(wire::CreateRequest(builder, static_cast<std::uint64_t>(i),
-                                            wire::Op::Book, book.Union()));
+      offsets.push_back(wire::CreateRequest(builder, static_cast<std::uint64_t>(i), wire::Op::Book,
+                                            book.Union()));
     }
     finish_frame(builder, wire::CreateFrame(builder, builder.CreateVector(offsets)));
     benchmark::DoNotOptimize(builder.GetBufferPointer());

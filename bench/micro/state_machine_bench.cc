@@ -27,7 +27,7 @@ std::vector<std::string> user_names(std::size_t count) {
 }
 
 std::unique_ptr<StateMachine> machine_with_event(const EventConfig& config,
-                                                std::size_t users_reserved = 0) {
+                                                 std::size_t users_reserved = 0) {
   auto sm = std::make_unique<StateMachine>(Options{.users_reserved = users_reserved});
   sm->create_event({"gig", config}, now_ms);
   return sm;

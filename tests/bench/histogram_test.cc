@@ -1,9 +1,9 @@
 #include "bench/admit-bench/histogram.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <random>
-
-#include <gtest/gtest.h>
 
 namespace admit::bench {
 namespace {
@@ -117,9 +117,7 @@ TEST(LatencyHistogram, ResetForgetsEverything) {
   EXPECT_EQ(histogram.value_at_percentile_ns(99), 0u);
 }
 
-TEST(LatencyHistogram, MemoryIsConstant) {
-  EXPECT_LE(sizeof(LatencyHistogram), 64u * 1024u);
-}
+TEST(LatencyHistogram, MemoryIsConstant) { EXPECT_LE(sizeof(LatencyHistogram), 64u * 1024u); }
 
 }  // namespace
 }  // namespace admit::bench

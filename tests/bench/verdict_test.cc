@@ -171,8 +171,7 @@ TEST(Verdict, SeatsThatDifferMeanTheViewsDisagree) {
 TEST(Verdict, AnOutcomeTheScenarioDoesNotExpectFails) {
   CleanSale sale;
   sale.client.outcomes[static_cast<int>(Outcome::overloaded)] = 3;
-  const auto invariant = named(check_invariants(sale.client, sale.server),
-                               "no_unexpected_errors");
+  const auto invariant = named(check_invariants(sale.client, sale.server), "no_unexpected_errors");
   EXPECT_FALSE(invariant.pass);
   EXPECT_NE(invariant.detail.find("OVERLOADED x 3"), std::string::npos) << invariant.detail;
 }
@@ -207,11 +206,11 @@ TEST(Report, JsonHasEveryFieldAndTheVerdict) {
   summary.latency.record(1'500'000);
   summary.invariants = {{"no_oversell", true, ""}, {"views_agree", false, "x"}};
   const std::string json = summary_json(summary);
-  for (const char* field : {"\"scenario\":\"flash-sale\"", "\"attempts\":3", "\"BOOKED\":2",
-                            "\"SOLD_OUT\":1", "\"seats_booked\":2", "\"throughput_rps\":6.0",
-                            "\"client_cpu_s\":0.25", "\"client_user_cpu_s\":0.125",
-                            "\"p999\":", "\"max\":1500.0", "\"no_oversell\":true",
-                            "\"views_agree\":false", "\"verdict\":\"FAIL\""}) {
+  for (const char* field :
+       {"\"scenario\":\"flash-sale\"", "\"attempts\":3", "\"BOOKED\":2", "\"SOLD_OUT\":1",
+        "\"seats_booked\":2", "\"throughput_rps\":6.0", "\"client_cpu_s\":0.25",
+        "\"client_user_cpu_s\":0.125", "\"p999\":", "\"max\":1500.0", "\"no_oversell\":true",
+        "\"views_agree\":false", "\"verdict\":\"FAIL\""}) {
     EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
   }
 }
@@ -251,8 +250,8 @@ TEST(Mix, ParsesPercentagesInAnyOrder) {
 TEST(Mix, RefusesBadInputNamingTheFlag) {
   Mix mix;
   std::string why;
-  for (const char* bad : {"book=80,get=10", "book=80,get=15,cancel=5,book=0", "sell=100",
-                          "book", "book=x", "book=101", "book=-1"}) {
+  for (const char* bad : {"book=80,get=10", "book=80,get=15,cancel=5,book=0", "sell=100", "book",
+                          "book=x", "book=101", "book=-1"}) {
     EXPECT_FALSE(parse_mix(bad, &mix, &why)) << bad;
     EXPECT_EQ(why.rfind("--mix:", 0), 0u) << why;
   }

@@ -1,11 +1,11 @@
 // Every libadmit call against a real admitd (2 shards): sync and pipelined,
 // shard-aware routing, idempotent retries, reconnects.
+#include <gtest/gtest.h>
+
 #include <map>
 #include <memory>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "admit/client.h"
 #include "protocol/booking_ref.h"
@@ -156,8 +156,8 @@ TEST_F(ClientServer, RefusalsCarryTheirData) {
   EXPECT_FALSE(sold.ok());
   EXPECT_EQ(client.book({.event = "nowhere", .user = "a"}).outcome(), Outcome::not_found);
 
-  ASSERT_TRUE(client.create_event({.id = "later", .capacity = 5,
-                                   .opens_at_ms = 4'000'000'000'000}).ok());
+  ASSERT_TRUE(
+      client.create_event({.id = "later", .capacity = 5, .opens_at_ms = 4'000'000'000'000}).ok());
   const Result<BookReply> early = client.book({.event = "later", .user = "a"});
   EXPECT_EQ(early.outcome(), Outcome::not_open);
   EXPECT_GT(early->opens_in_ms, 0);
@@ -260,17 +260,15 @@ TEST_F(ClientServer, AsyncPipelinesThousandsOfBooksAcrossManyFrames) {
   for (int i = 0; i < users; ++i) names.push_back("user-" + std::to_string(i));
   const auto submitted_at = std::chrono::steady_clock::now();
   for (const std::string& user : names) {
-    const Status s = client.submit_book({.event = event, .user = user},
-                                        [&](const ReplyView& reply) {
-                                          ++answered;
-                                          ++outcomes[reply.outcome()];
-                                          const BookReplyView book = reply.book_view();
-                                          if (!book.ref.empty()) refs.emplace(book.ref);
-                                          received_in_time +=
-                                              reply.received_at() >= submitted_at &&
-                                              reply.received_at() <=
-                                                  std::chrono::steady_clock::now();
-                                        });
+    const Status s =
+        client.submit_book({.event = event, .user = user}, [&](const ReplyView& reply) {
+          ++answered;
+          ++outcomes[reply.outcome()];
+          const BookReplyView book = reply.book_view();
+          if (!book.ref.empty()) refs.emplace(book.ref);
+          received_in_time += reply.received_at() >= submitted_at &&
+                              reply.received_at() <= std::chrono::steady_clock::now();
+        });
     ASSERT_TRUE(s.ok()) << s.to_string();
   }
   EXPECT_EQ(client.in_flight(), static_cast<std::size_t>(users));
@@ -393,14 +391,17 @@ TEST_F(ClientServer, AsyncCoversEveryOperation) {
     return client.in_flight() == 0;
   };
   ASSERT_TRUE(client.submit_hello(record).ok());
-  ASSERT_TRUE(client.submit_create_event({.id = "async-all", .capacity = 4, .waitlist = true},
-                                         record).ok());
+  ASSERT_TRUE(
+      client.submit_create_event({.id = "async-all", .capacity = 4, .waitlist = true}, record)
+          .ok());
   ASSERT_TRUE(drain());
-  ASSERT_TRUE(client.submit_book({.event = "async-all", .user = "a", .seats = 4},
-                                 [&](const ReplyView& reply) {
-                                   statuses.push_back(reply.status());
-                                   ref = reply.book().ref;
-                                 }).ok());
+  ASSERT_TRUE(client
+                  .submit_book({.event = "async-all", .user = "a", .seats = 4},
+                               [&](const ReplyView& reply) {
+                                 statuses.push_back(reply.status());
+                                 ref = reply.book().ref;
+                               })
+                  .ok());
   ASSERT_TRUE(client.submit_book({.event = "async-all", .user = "b"}, record).ok());
   ASSERT_TRUE(drain());
   ASSERT_FALSE(ref.empty());

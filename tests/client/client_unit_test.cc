@@ -1,13 +1,12 @@
 // libadmit and the shell without a server: argument checks, addresses,
 // request ids, callbacks, the shell's parser, times and exit codes.
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <set>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "admit/client.h"
 #include "render.h"
@@ -102,8 +101,7 @@ TEST(Transport, UnreachableServerIsCouldNotConnectNamingTheAddress) {
   const Result<EventInfo> result = client.get_event("tour");
   EXPECT_EQ(result.error(), ClientError::could_not_connect);
   EXPECT_FALSE(result.answered());
-  EXPECT_NE(result.message().find("127.0.0.1:" + std::to_string(options.port)),
-            std::string::npos)
+  EXPECT_NE(result.message().find("127.0.0.1:" + std::to_string(options.port)), std::string::npos)
       << result.message();
 
   AsyncClient async(options);
@@ -205,12 +203,20 @@ TEST(ShellUsage, JsonUsageErrorIsOneJsonObject) {
 }
 
 TEST(ShellHelp, EveryCommandTeachesWithAnExample) {
-  for (const std::vector<std::string>& words : std::vector<std::vector<std::string>>{
-           {"event", "create", "--help"}, {"event", "get", "--help"},
-           {"event", "list", "--help"}, {"event", "update", "--help"},
-           {"book", "--help"}, {"confirm", "--help"}, {"cancel", "--help"},
-           {"booking", "get", "--help"}, {"bookings", "--help"}, {"waitlist", "--help"},
-           {"leave", "--help"}, {"stats", "--help"}, {"--help"}}) {
+  for (const std::vector<std::string>& words :
+       std::vector<std::vector<std::string>>{{"event", "create", "--help"},
+                                             {"event", "get", "--help"},
+                                             {"event", "list", "--help"},
+                                             {"event", "update", "--help"},
+                                             {"book", "--help"},
+                                             {"confirm", "--help"},
+                                             {"cancel", "--help"},
+                                             {"booking", "get", "--help"},
+                                             {"bookings", "--help"},
+                                             {"waitlist", "--help"},
+                                             {"leave", "--help"},
+                                             {"stats", "--help"},
+                                             {"--help"}}) {
     const ShellRun run = run_shell(words);
     EXPECT_EQ(run.exit_code, shell::exit_ok);
     EXPECT_NE(run.out.find("Example:\n  admit "), std::string::npos) << run.out;

@@ -1,12 +1,12 @@
 // Stampedes over real sockets: separate clients on separate threads, each with
 // its own connections, released together by a barrier. The server must admit
 // exactly who fits, queue the rest in order, and its own counters must agree.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <barrier>
 #include <set>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "admit/client.h"
 #include "tests/client/shared_server.h"
@@ -44,7 +44,6 @@ class Stampede : public SharedServerTest {
     for (std::thread& t : threads) t.join();
   }
 };
-
 
 std::string user_name(int i) { return "user-" + std::to_string(i); }
 
@@ -102,8 +101,7 @@ TEST_F(Stampede, TenSeatEventAdmitsOneAndQueuesTheRestInOrder) {
   EXPECT_EQ(booking->seats, 10u);
   EXPECT_EQ(booking->state, BookingState::confirmed);
   EXPECT_EQ(client.waitlist_position("ten", user_name(second))->position, 1u);
-  EXPECT_EQ(client.get_event("ten")->waitlisted,
-            static_cast<std::uint32_t>(stampede_clients - 2));
+  EXPECT_EQ(client.get_event("ten")->waitlisted, static_cast<std::uint32_t>(stampede_clients - 2));
 }
 
 TEST_F(Stampede, LastSeatGoesToExactlyOneOfTheOverflow) {

@@ -32,9 +32,13 @@ constexpr std::uint32_t hold_ttl_ms = 10 * 60 * 1000;  // no hold expires during
 const std::vector<EventSpec> event_specs = {
     {.id = "crash-open-a", .capacity = event_capacity, .per_user_max = 2},
     {.id = "crash-open-b", .capacity = event_capacity, .per_user_max = 2},
-    {.id = "crash-hold-a", .capacity = event_capacity, .per_user_max = 2,
+    {.id = "crash-hold-a",
+     .capacity = event_capacity,
+     .per_user_max = 2,
      .hold_ttl_ms = hold_ttl_ms},
-    {.id = "crash-hold-b", .capacity = event_capacity, .per_user_max = 2,
+    {.id = "crash-hold-b",
+     .capacity = event_capacity,
+     .per_user_max = 2,
      .hold_ttl_ms = hold_ttl_ms},
     {.id = "crash-small-waitlist", .capacity = 6, .per_user_max = 2, .waitlist = true},
 };
@@ -95,8 +99,8 @@ bool step(Worker& w, Client& client, std::uint64_t seed) {
     const bool hold = spec.hold_ttl_ms > 0 && w.rng() % 2 == 0;
     const auto seats = static_cast<std::uint32_t>(1 + w.rng() % 2);
     const std::string id = w.request_id(seed);
-    const Result<BookReply> booked = client.book(
-        {.event = event, .user = user, .seats = seats, .hold = hold, .request_id = id});
+    const Result<BookReply> booked =
+        client.book({.event = event, .user = user, .seats = seats, .hold = hold, .request_id = id});
     if (!booked.answered()) return false;
     if (booked.outcome() == Outcome::booked || booked.outcome() == Outcome::held) {
       const Acked acked = booked.outcome() == Outcome::held ? Acked::held : Acked::confirmed;
@@ -163,8 +167,8 @@ void check_after_restart(const std::vector<Worker>& workers, Client& client, int
     for (const auto& [ref, known] : w.refs) {
       if (known.acked == Acked::none) continue;
       const auto it = by_ref.find(ref);
-      ASSERT_NE(it, by_ref.end()) << "round " << round << ": acknowledged booking " << ref
-                                  << " of " << known.user << " on " << known.event << " is lost";
+      ASSERT_NE(it, by_ref.end()) << "round " << round << ": acknowledged booking " << ref << " of "
+                                  << known.user << " on " << known.event << " is lost";
       const BookingInfo& b = *it->second;
       EXPECT_EQ(b.event, known.event) << ref;
       EXPECT_EQ(b.user, known.user) << ref;
@@ -184,8 +188,7 @@ TEST(CrashTest, AcknowledgedChangesSurviveKillNine) {
   const int rounds = static_cast<int>(env_or("ADMIT_CRASH_ROUNDS", 20));
   const std::uint64_t burst_ms_max = env_or("ADMIT_CRASH_BURST_MS", 400);
   std::printf("crash test: seed %llu, %d rounds (ADMIT_CRASH_SEED=%llu replays the schedule)\n",
-              static_cast<unsigned long long>(seed), rounds,
-              static_cast<unsigned long long>(seed));
+              static_cast<unsigned long long>(seed), rounds, static_cast<unsigned long long>(seed));
   std::mt19937_64 rng(seed);
   // Frequent checkpoints: kills land before, during and after them too.
   AdmitdProcess server(admitd_options(2, "strict", {"--checkpoint-records", "300"}));

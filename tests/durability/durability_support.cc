@@ -5,18 +5,18 @@
 
 #include <array>
 #include <chrono>
-#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 #include <utility>
 
 namespace admit::test {
 
 AdmitdOptions admitd_options(std::uint32_t shards, const std::string& durability,
-                            std::vector<std::string> extra_args) {
+                             std::vector<std::string> extra_args) {
   AdmitdOptions options;
   options.shards = shards;
   options.durability = durability;

@@ -14,7 +14,7 @@
 namespace admit::test {
 
 AdmitdOptions admitd_options(std::uint32_t shards, const std::string& durability,
-                            std::vector<std::string> extra_args = {});
+                             std::vector<std::string> extra_args = {});
 
 // One try per call, short timeouts: a crash shows as a failed call at once.
 ClientOptions crash_client_options(const AdmitdProcess& server, bool shard_aware);

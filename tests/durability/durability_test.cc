@@ -44,9 +44,10 @@ void drive_load(Client& client, const std::vector<std::string>& users, const std
   for (std::size_t i = 0; i < users.size(); ++i) {
     const std::string& user = users[i];
     const std::string id = tag + "-" + std::to_string(i);
-    const Result<BookReply> open = client.book(
-        {.event = "history-open", .user = user, .seats = 1 + static_cast<std::uint32_t>(i % 3),
-         .request_id = id + "-open"});
+    const Result<BookReply> open = client.book({.event = "history-open",
+                                                .user = user,
+                                                .seats = 1 + static_cast<std::uint32_t>(i % 3),
+                                                .request_id = id + "-open"});
     ASSERT_TRUE(open.answered()) << open.status().to_string();
     const Result<BookReply> hold = client.book(
         {.event = "history-hold", .user = user, .hold = true, .request_id = id + "-hold"});
@@ -156,12 +157,11 @@ TEST(Idempotency, RetryAfterKillNineGetsTheSameAnswerAndChangesNothing) {
   {
     Client client(options_of(server));
     create_events(client);
-    booked = client.book({.event = "history-open", .user = "idem-user", .seats = 2,
-                          .request_id = "idem-book"});
+    booked = client.book(
+        {.event = "history-open", .user = "idem-user", .seats = 2, .request_id = "idem-book"});
     ASSERT_EQ(booked.outcome(), Outcome::booked) << booked.status().to_string();
-    const Result<BookReply> other =
-        client.book({.event = "history-hold", .user = "idem-other", .hold = true,
-                      .request_id = "idem-hold"});
+    const Result<BookReply> other = client.book(
+        {.event = "history-hold", .user = "idem-other", .hold = true, .request_id = "idem-hold"});
     ASSERT_EQ(other.outcome(), Outcome::held) << other.status().to_string();
     cancelled = client.cancel(other->ref, "idem-cancel");
     ASSERT_EQ(cancelled.outcome(), Outcome::ok) << cancelled.status().to_string();

@@ -12,8 +12,8 @@ namespace {
 
 TEST(BookingRef, ReadsBackShardAndSerial) {
   for (std::uint32_t shard = 0; shard < shards_max; ++shard) {
-    for (std::uint64_t serial : {std::uint64_t{1}, std::uint64_t{2}, std::uint64_t{977},
-                                 booking_serial_max}) {
+    for (std::uint64_t serial :
+         {std::uint64_t{1}, std::uint64_t{2}, std::uint64_t{977}, booking_serial_max}) {
       const BookingRef ref = BookingRef::make(serial, shard);
       EXPECT_EQ(ref.shard(), shard);
       EXPECT_EQ(ref.serial(), serial);

@@ -20,7 +20,6 @@ std::vector<std::uint8_t> book_frame(std::uint64_t request_id) {
   return {span.begin(), span.end()};
 }
 
-
 TEST(Framing, ScansAndVerifiesAWholeFrame) {
   const auto bytes = book_frame(42);
   const FrameScan scan = scan_frame(bytes);

@@ -51,7 +51,8 @@ TEST_F(Holds, ConfirmAtExpiryExpiresTheHoldThere) {
 // due; the holds confirmed since do not count against the bound.
 TEST_F(Holds, ExpireIsBoundedAndSaysWhenMoreIsDue) {
   std::vector<BookingRef> refs;
-  for (const char* user : {"ann", "bob", "cat", "dan", "eve"}) refs.push_back(hold("gig", user).ref);
+  for (const char* user : {"ann", "bob", "cat", "dan", "eve"})
+    refs.push_back(hold("gig", user).ref);
   confirm(refs[0]);
   advance(1000);
   ExpireReport report = sm_.expire(now_ms_, 2);

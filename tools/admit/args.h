@@ -1,16 +1,30 @@
 // What one command line says, as CLI11 fills it. Private to the shell.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 namespace admit::shell {
 
 enum class Command {
-  none, help, shell, event_create, event_update, event_get, event_list, book, confirm, cancel,
-  booking_get, bookings, waitlist, leave, stats, token, watch,
+  none,
+  help,
+  shell,
+  event_create,
+  event_update,
+  event_get,
+  event_list,
+  book,
+  confirm,
+  cancel,
+  booking_get,
+  bookings,
+  waitlist,
+  leave,
+  stats,
+  token,
+  watch,
 };
 
 // A numeric flag and whether it was given.

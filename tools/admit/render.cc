@@ -1,10 +1,10 @@
 #include "render.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-
-#include <fmt/format.h>
 
 namespace admit::shell {
 namespace {
@@ -81,8 +81,10 @@ nlohmann::json event_json(const EventInfo& e) {
 
 nlohmann::json booking_json(const BookingInfo& b) {
   nlohmann::json j = {
-      {"ref", b.ref},     {"event", b.event},
-      {"user", b.user},   {"seats", b.seats},
+      {"ref", b.ref},
+      {"event", b.event},
+      {"user", b.user},
+      {"seats", b.seats},
       {"state", booking_state_name(b.state)},
       {"created_at", time_or_null(b.created_at_ms)},
   };
@@ -156,8 +158,8 @@ std::string book_text(const Result<BookReply>& result, const BookRequest& reques
   const std::string_view name = outcome_name(result.outcome());
   switch (result.outcome()) {
     case Outcome::booked:
-      return fmt::format("{} {}: {} on {} for {}", name, r.ref, seats_text(r.seats),
-                         request.event, request.user);
+      return fmt::format("{} {}: {} on {} for {}", name, r.ref, seats_text(r.seats), request.event,
+                         request.user);
     case Outcome::held:
       return fmt::format("{} {}: {} on {} for {}, confirm before {}", name, r.ref,
                          seats_text(r.seats), request.event, request.user,
@@ -174,7 +176,7 @@ std::string book_text(const Result<BookReply>& result, const BookRequest& reques
       return fmt::format("{}: {} opens in {} ms", name, request.event, r.opens_in_ms);
     default:
       return result.message().empty() ? std::string(name)
-                                       : fmt::format("{}: {}", name, result.message());
+                                      : fmt::format("{}: {}", name, result.message());
   }
 }
 
@@ -197,8 +199,7 @@ std::string event_table(const EventPage& page) {
                                 "AVAILABLE", "HELD", "CONFIRMED", "WAITLISTED", "STATE");
   for (const EventInfo& e : page.events) {
     out += fmt::format("\n{:<32} {:>10} {:>10} {:>8} {:>10} {:>10} {}", e.id, e.capacity,
-                       e.available, e.held, e.confirmed, e.waitlisted,
-                       event_state_name(e.state));
+                       e.available, e.held, e.confirmed, e.waitlisted, event_state_name(e.state));
   }
   if (!page.next_after.empty()) out += "\n(more: --after " + page.next_after + ")";
   return out;
@@ -222,16 +223,16 @@ std::string booking_table(const BookingPage& page) {
 }
 
 std::string stats_text(const StatsInfo& stats) {
-  std::string out = fmt::format("durability {}, up {} s, resident {:.1f} MiB\n{:>5} {:>7} {:>9} {:>9} {:>10} {:>10} "
-                                "{:>6} {:>10} {:>10}",
-                                stats.durability, stats.uptime_ms / 1000,
-                                static_cast<double>(stats.resident_bytes) / (1 << 20), "SHARD", "EVENTS",
-                                "BOOKINGS", "HELD", "CONFIRMED", "WAITLISTED", "CONNS",
-                                "REQUESTS", "FORWARDED");
+  std::string out = fmt::format(
+      "durability {}, up {} s, resident {:.1f} MiB\n{:>5} {:>7} {:>9} {:>9} {:>10} {:>10} "
+      "{:>6} {:>10} {:>10}",
+      stats.durability, stats.uptime_ms / 1000,
+      static_cast<double>(stats.resident_bytes) / (1 << 20), "SHARD", "EVENTS", "BOOKINGS", "HELD",
+      "CONFIRMED", "WAITLISTED", "CONNS", "REQUESTS", "FORWARDED");
   for (const ShardStatsInfo& s : stats.shards) {
     out += fmt::format("\n{:>5} {:>7} {:>9} {:>9} {:>10} {:>10} {:>6} {:>10} {:>10}", s.shard,
-                       s.events, s.live_bookings, s.held_seats, s.confirmed_seats,
-                       s.waitlisted, s.connections, s.requests, s.forwarded);
+                       s.events, s.live_bookings, s.held_seats, s.confirmed_seats, s.waitlisted,
+                       s.connections, s.requests, s.forwarded);
   }
   return out;
 }

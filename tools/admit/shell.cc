@@ -1,13 +1,12 @@
 #include "shell.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <ostream>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
-#include "protocol/protocol_limits.h"
 #include "args.h"
+#include "protocol/protocol_limits.h"
 #include "render.h"
 
 namespace admit::shell {
@@ -90,8 +89,8 @@ void add_event_flags(CLI::App* cmd, EventFlags& f, bool update) {
   f.opens_at.option = cmd->add_option("--opens-at", f.opens_at.value,
                                       "sale opens: ISO 8601 (2026-12-01T10:00:00Z), +SECONDS "
                                       "from now, or none");
-  f.closes_at.option = cmd->add_option("--closes-at", f.closes_at.value,
-                                       "sale closes: ISO 8601, +SECONDS, or none");
+  f.closes_at.option =
+      cmd->add_option("--closes-at", f.closes_at.value, "sale closes: ISO 8601, +SECONDS, or none");
   f.rate.option = cmd->add_option("--rate", f.rate.value, "booking attempts per second per user")
                       ->check(CLI::Range(std::uint32_t{0}, rate_per_s_max));
   f.burst.option = cmd->add_option("--burst", f.burst.value, "rate limit burst (default: rate)");
@@ -126,15 +125,14 @@ void add_booking_commands(CLI::App& app, Args& args) {
   book->add_option("--seats", args.seats, "seats wanted, all or nothing (default 1)")
       ->check(CLI::Range(std::uint32_t{1}, seats_max));
   book->add_flag("--hold", args.hold, "hold the seats; confirm within the event's hold TTL");
-  CLI::Option* join = book->add_flag(
-      "--waitlist", args.join,
-      "join the waitlist when sold out (the default when the event has one)");
+  CLI::Option* join =
+      book->add_flag("--waitlist", args.join,
+                     "join the waitlist when sold out (the default when the event has one)");
   book->add_flag("--no-waitlist", args.never, "answer SOLD_OUT rather than wait")->excludes(join);
   book->add_option("--request-id", args.request_id,
                    "idempotency key (default: a random one); a retry with it changes nothing");
-  for (auto [name, path, command] :
-       {std::tuple{"confirm", "confirm", Command::confirm},
-        std::tuple{"cancel", "cancel", Command::cancel}}) {
+  for (auto [name, path, command] : {std::tuple{"confirm", "confirm", Command::confirm},
+                                     std::tuple{"cancel", "cancel", Command::cancel}}) {
     CLI::App* sub = add_command(&app, name, path, args, command);
     sub->add_option("REF", args.target, "booking ref, like BK-7M2Q9XK4")->required();
     sub->add_option("--request-id", args.request_id, "idempotency key (default: a random one)");
@@ -193,13 +191,14 @@ void add_waitlist_commands(CLI::App& app, Args& args) {
 void build_app(CLI::App& app, Args& args) {
   app.name("admit");
   app.description("admit: the Admit operators' shell. Run a command, or none for the REPL.");
-  app.footer("Exit codes: 0 success, 3 refused (SOLD_OUT, NOT_FOUND, ...), 2 usage error, "
-             "1 server unreachable.\nExample:\n  admit --server 127.0.0.1:7400 book tour-vip "
-             "--user user-42 --seats 2");
+  app.footer(
+      "Exit codes: 0 success, 3 refused (SOLD_OUT, NOT_FOUND, ...), 2 usage error, "
+      "1 server unreachable.\nExample:\n  admit --server 127.0.0.1:7400 book tour-vip "
+      "--user user-42 --seats 2");
   app.fallthrough();  // --server and --json may come after the command too
   app.require_subcommand(0, 1);
-  app.add_option("--server", args.server, "admitd HOST:PORT (default $ADMIT_SERVER or " +
-                                              std::string(default_server) + ")");
+  app.add_option("--server", args.server,
+                 "admitd HOST:PORT (default $ADMIT_SERVER or " + std::string(default_server) + ")");
   app.add_option("--token", args.token,
                  "auth token sent in Hello (default $ADMIT_TOKEN; see `admit token`)");
   app.add_flag("--json", args.json, "print one JSON object per command");
@@ -216,8 +215,8 @@ Shell::~Shell() = default;
 
 const std::vector<std::string>& Shell::command_words() {
   static const std::vector<std::string> words = {
-      "event", "create", "get", "list", "update", "book", "confirm", "cancel", "booking",
-      "bookings", "waitlist", "leave", "stats", "watch", "token", "help", "quit", "exit"};
+      "event",    "create",   "get",   "list",  "update", "book",  "confirm", "cancel", "booking",
+      "bookings", "waitlist", "leave", "stats", "watch",  "token", "help",    "quit",   "exit"};
   return words;
 }
 

@@ -1,9 +1,8 @@
 // The handlers of the shell's commands: one Client call each, then the answer
 // as JSON or text, and an exit code.
 #include <charconv>
-#include <ostream>
-
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "args.h"
 #include "protocol/protocol_limits.h"
@@ -136,20 +135,34 @@ int Shell::execute(Args& args) {
   Client* client = client_for(args, &exit_code);
   if (client == nullptr) return exit_code;
   switch (args.command) {
-    case Command::event_create: return event_create(args, *client);
-    case Command::event_update: return event_update(args, *client);
-    case Command::event_get: return event_get(args, *client);
-    case Command::event_list: return event_list(args, *client);
-    case Command::book: return book(args, *client);
-    case Command::confirm: return confirm_or_cancel(args, *client, true);
-    case Command::cancel: return confirm_or_cancel(args, *client, false);
-    case Command::booking_get: return booking_get(args, *client);
-    case Command::bookings: return bookings(args, *client);
-    case Command::waitlist: return waitlist(args, *client);
-    case Command::leave: return leave(args, *client);
-    case Command::stats: return stats(args, *client);
-    case Command::watch: return watch(args, *client);
-    default: return exit_usage;
+    case Command::event_create:
+      return event_create(args, *client);
+    case Command::event_update:
+      return event_update(args, *client);
+    case Command::event_get:
+      return event_get(args, *client);
+    case Command::event_list:
+      return event_list(args, *client);
+    case Command::book:
+      return book(args, *client);
+    case Command::confirm:
+      return confirm_or_cancel(args, *client, true);
+    case Command::cancel:
+      return confirm_or_cancel(args, *client, false);
+    case Command::booking_get:
+      return booking_get(args, *client);
+    case Command::bookings:
+      return bookings(args, *client);
+    case Command::waitlist:
+      return waitlist(args, *client);
+    case Command::leave:
+      return leave(args, *client);
+    case Command::stats:
+      return stats(args, *client);
+    case Command::watch:
+      return watch(args, *client);
+    default:
+      return exit_usage;
   }
 }
 
@@ -174,8 +187,7 @@ int Shell::event_create(Args& args, Client& client) {
   const Result<EventInfo> r = client.create_event(spec);
   if (!r.answered()) return report_failure(args, r.status());
   if (!r.ok()) return report_refusal(args, r.status(), args.target);
-  return print_answer(args, with_outcome(event_json(*r), r.outcome()),
-                      "created " + event_text(*r));
+  return print_answer(args, with_outcome(event_json(*r), r.outcome()), "created " + event_text(*r));
 }
 
 int Shell::event_update(Args& args, Client& client) {
@@ -205,8 +217,7 @@ int Shell::event_update(Args& args, Client& client) {
   const Result<EventInfo> r = client.update_event(u);
   if (!r.answered()) return report_failure(args, r.status());
   if (!r.ok()) return report_refusal(args, r.status(), args.target);
-  return print_answer(args, with_outcome(event_json(*r), r.outcome()),
-                      "updated " + event_text(*r));
+  return print_answer(args, with_outcome(event_json(*r), r.outcome()), "updated " + event_text(*r));
 }
 
 int Shell::event_get(Args& args, Client& client) {
@@ -248,9 +259,8 @@ int Shell::book(Args& args, Client& client) {
 }
 
 int Shell::confirm_or_cancel(Args& args, Client& client, bool confirm) {
-  const Result<BookingInfo> r =
-      confirm ? client.confirm(args.target, args.request_id) : client.cancel(args.target,
-                                                                             args.request_id);
+  const Result<BookingInfo> r = confirm ? client.confirm(args.target, args.request_id)
+                                        : client.cancel(args.target, args.request_id);
   if (!r.answered()) return report_failure(args, r.status());
   if (!r.ok()) return report_refusal(args, r.status(), args.target);
   nlohmann::json j = {{"ref", args.target}};
@@ -284,19 +294,19 @@ int Shell::waitlist(Args& args, Client& client) {
     const Result<EventInfo> r = client.get_event(args.target);
     if (!r.answered()) return report_failure(args, r.status());
     if (!r.ok()) return report_refusal(args, r.status(), args.target);
-    const nlohmann::json j = {{"outcome", "OK"},
-                              {"event", r->id},
-                              {"waitlist", r->waitlist},
-                              {"length", r->waitlisted}};
-    return print_answer(args, j,
-                        r->id + ": " + std::to_string(r->waitlisted) + " in the waitlist");
+    const nlohmann::json j = {
+        {"outcome", "OK"}, {"event", r->id}, {"waitlist", r->waitlist}, {"length", r->waitlisted}};
+    return print_answer(args, j, r->id + ": " + std::to_string(r->waitlisted) + " in the waitlist");
   }
   const Result<WaitlistInfo> r = client.waitlist_position(args.target, args.user);
   if (!r.answered()) return report_failure(args, r.status());
   if (!r.ok()) return report_refusal(args, r.status(), args.user + " is not waiting");
-  nlohmann::json j = {{"outcome", outcome_name(r.outcome())}, {"event", args.target},
-                      {"user", args.user},  {"position", r->position},
-                      {"seats", r->seats},  {"length", r->length}};
+  nlohmann::json j = {{"outcome", outcome_name(r.outcome())},
+                      {"event", args.target},
+                      {"user", args.user},
+                      {"position", r->position},
+                      {"seats", r->seats},
+                      {"length", r->length}};
   if (!r->ref.empty()) j["ref"] = r->ref;
   std::string text = std::string(outcome_name(r.outcome())) + ": " + args.user;
   text += r->ref.empty() ? " is number " + std::to_string(r->position) + " of " +
