@@ -31,8 +31,18 @@ void check_record(std::span<const std::uint8_t> bytes, StateMachine& machine) {
   }
   std::vector<std::uint8_t> again;
   wal::encode(decoded.command, decoded.now_ms, again);
-  fuzz_require(std::vector<std::uint8_t>(bytes.begin(), bytes.end()) == again,
-               "a record that decodes encodes to the same bytes");
+  // Records of an older format version re-encode in the current one, so
+  // they must come back as the same command instead of the same bytes.
+  if (bytes[checksum_size] == wal::record_format_version) {
+    fuzz_require(std::vector<std::uint8_t>(bytes.begin(), bytes.end()) == again,
+                 "a record that decodes encodes to the same bytes");
+  } else {
+    wal::DecodedRecord redecoded;
+    fuzz_require(wal::decode(again, redecoded, &why), "a re-encoded old record decodes");
+    std::vector<std::uint8_t> twice;
+    wal::encode(redecoded.command, redecoded.now_ms, twice);
+    fuzz_require(twice == again, "an old record re-encodes to one stable record");
+  }
   wal::apply(machine, decoded.command, decoded.now_ms);
 }
 
