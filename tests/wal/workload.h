@@ -167,8 +167,10 @@ inline bool drive(StateMachine& machine, ShardWal* wal, Workload& workload, int 
 
 // Checkpoints are made off the calling thread: turns without commands
 // (checkpoint(), seal()) until `count` have been written, at most `timeout`.
+// Generous: the checkpointer runs at a lower CPU priority, and a loaded CI
+// machine running sanitizer builds starves it for tens of seconds.
 inline bool await_checkpoints(ShardWal& wal, std::int64_t now_ms, std::uint64_t count,
-                              std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+                              std::chrono::milliseconds timeout = std::chrono::seconds(90)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (wal.stats().checkpoints < count) {
     if (std::chrono::steady_clock::now() > deadline) return false;
