@@ -177,6 +177,14 @@ std::string_view StateMachine::Impl::read_state(SnapshotReader& in) {
     if (held[i] != event.held || confirmed[i] != event.confirmed) {
       return "snapshot: counters do not match bookings";
     }
+    // Invariant 1 and strict FIFO, as assert_seats() expects of every event.
+    if (std::uint64_t{event.held} + event.confirmed >
+        std::max(event.config.capacity, event.sold_at_lowering)) {
+      return "snapshot: more seats sold than the capacity";
+    }
+    if (!event.waitlist.empty() && event.waitlist.front().seats <= available(event)) {
+      return "snapshot: the waitlist's head fits in the seats available";
+    }
     impl.held_seats += event.held;
     impl.confirmed_seats += event.confirmed;
     impl.waitlisted += event.waitlist.size();
