@@ -1,5 +1,6 @@
 // Confirm, Cancel and hold expiry.
 #include <algorithm>
+#include <limits>
 
 #include "storage/internal.h"
 #include "storage/validate.h"
@@ -136,9 +137,15 @@ ExpireReport StateMachine::expire(std::int64_t now_ms, std::uint32_t steps_max) 
     }
   }
   impl.drop_stale_expiries();
+  // A logged now_ms may be anything a record can hold: the cutoff saturates
+  // (found by the wal_record fuzz target: INT64_MIN - retention overflowed).
   const std::int64_t retention_ms = impl.options.request_id_retention_ms;
+  std::int64_t cutoff_ms = std::numeric_limits<std::int64_t>::min();
+  if (__builtin_sub_overflow(now_ms, retention_ms, &cutoff_ms)) {
+    cutoff_ms = std::numeric_limits<std::int64_t>::min();
+  }
   const detail::RequestIds::Forgotten forgotten =
-      impl.request_ids.forget_until(now_ms - retention_ms, steps_max);
+      impl.request_ids.forget_until(cutoff_ms, steps_max);
   if (forgotten.count > 0) ++impl.change_count;
   report.more_due = report.more_due || forgotten.more_due;
   for (const detail::EventIndex index : touched) {
