@@ -360,12 +360,15 @@ StatsInfo ReplyView::stats() const {
   out.durability = codec::to_string(s->durability());
   out.uptime_ms = s->uptime_ms();
   out.resident_bytes = s->resident_bytes();
+  out.cpu_user_us = s->cpu_user_us();
+  out.cpu_system_us = s->cpu_system_us();
   if (s->shards() == nullptr) return out;
   for (const wire::ShardStats* shard : *s->shards()) {
     out.shards.push_back(ShardStatsInfo{
         shard->shard(), shard->events(), shard->connections(), shard->live_bookings(),
         shard->held_seats(), shard->confirmed_seats(), shard->waitlisted(), shard->requests(),
-        shard->forwarded(), shard->overloaded()});
+        shard->forwarded(), shard->overloaded(), shard->receives(), shard->bytes_received(),
+        shard->sends(), shard->bytes_sent()});
   }
   return out;
 }

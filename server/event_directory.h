@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -58,6 +59,24 @@ struct alignas(64) ShardStatsCounters {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> overloaded{0};
+  // Socket traffic of both protocols: with `requests`, how many requests one
+  // receive or send carries and how many bytes a request costs on the wire.
+  std::atomic<std::uint64_t> receives{0};  // completed receives with data
+  std::atomic<std::uint64_t> bytes_received{0};
+  std::atomic<std::uint64_t> sends{0};  // completed sends
+  std::atomic<std::uint64_t> bytes_sent{0};
+};
+
+// What Stats answers (binary and HTTP): the shards' counters and the process's.
+struct StatsView {
+  std::span<const ShardStatsCounters> shards;
+  std::string_view durability;
+  std::int64_t uptime_ms = 0;
+  std::uint64_t resident_bytes = 0;
+  // CPU time of the whole process (every thread), in user space and in the
+  // kernel on its behalf: a benchmark's server CPU per request.
+  std::uint64_t cpu_user_us = 0;
+  std::uint64_t cpu_system_us = 0;
 };
 
 }  // namespace admit::server

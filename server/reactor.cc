@@ -392,6 +392,20 @@ void Reactor::publish_connection_stats() {
   stats.requests.store(requests_, relaxed);
   stats.forwarded.store(core_.peers().forwarded(), relaxed);
   stats.overloaded.store(overloaded_ + core_.overloaded(), relaxed);
+  stats.receives.store(receives_, relaxed);
+  stats.bytes_received.store(bytes_received_, relaxed);
+  stats.sends.store(sends_, relaxed);
+  stats.bytes_sent.store(bytes_sent_, relaxed);
+}
+
+StatsView Reactor::stats_view() const {
+  const ProcessCpu cpu = process_cpu();
+  return {{shared_.stats.get(), options_.shards},
+          durability_name(options_.durability),
+          now_ms_ - shared_.started_at_ms,
+          resident_bytes(),
+          cpu.user_us,
+          cpu.system_us};
 }
 
 void Reactor::shut_down() {

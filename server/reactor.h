@@ -197,6 +197,7 @@ class Reactor {
   void arm_stop_read();
   void send_wakes();
   void publish_connection_stats();
+  StatsView stats_view() const;  // what Stats answers now
   void shut_down();
 
   // reactor_connections.cc: one connection's bytes in and out
@@ -323,10 +324,11 @@ class Reactor {
   bool expiry_more_due_ = false;  // the last Expire stopped at its bound: the timer fires at once
 
   std::uint64_t requests_ = 0, overloaded_ = 0;  // the core counts its own refusals
-  ShardResult scratch_result_;                   // for requests applied on this shard
-  http::Preparer preparer_;                      // HTTP requests, and binary tokens
-  http::Prepared scratch_prepared_;              // the HTTP request being handled
-  std::string scratch_http_out_;                 // answers drained at a flush
+  std::uint64_t receives_ = 0, bytes_received_ = 0, sends_ = 0, bytes_sent_ = 0;
+  ShardResult scratch_result_;       // for requests applied on this shard
+  http::Preparer preparer_;          // HTTP requests, and binary tokens
+  http::Prepared scratch_prepared_;  // the HTTP request being handled
+  std::string scratch_http_out_;     // answers drained at a flush
   std::uint32_t http_connections_ = 0;
   std::string storage_failure_;  // as last copied to SharedState
 

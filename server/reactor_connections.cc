@@ -166,6 +166,8 @@ void Reactor::on_recv(Connection& connection, const io_uring_cqe& cqe) {
     assert((cqe.flags & IORING_CQE_F_BUFFER) != 0);
     const auto buffer_id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     const std::uint8_t* bytes = buffers_ + std::size_t{buffer_id} * recv_buffer_size;
+    ++receives_;
+    bytes_received_ += static_cast<std::uint64_t>(cqe.res);
     consume(connection, {bytes, static_cast<std::size_t>(cqe.res)});
     return_buffer(buffer_id);
   } else if (cqe.res == 0) {
@@ -297,11 +299,7 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
     case RequestKind::stats: {
       if (!authorized(connection, id, op, http::Operation::stats, &command)) return;
       count_request(Protocol::binary, op, Outcome::ok);
-      const StatsSource source{{shared_.stats.get(), options_.shards},
-                               durability_name(options_.durability),
-                               now_ms_ - shared_.started_at_ms,
-                               resident_bytes()};
-      return add_reply(connection, encode_stats(builder_of(connection), id, source));
+      return add_reply(connection, encode_stats(builder_of(connection), id, stats_view()));
     }
     case RequestKind::watch:
       if (!authorized(connection, id, op, http::Operation::get_event, &command)) return;
@@ -571,6 +569,8 @@ void Reactor::on_send(Connection& connection, const io_uring_cqe& cqe) {
     return;
   }
   connection.send_offset += static_cast<std::size_t>(cqe.res);
+  ++sends_;
+  bytes_sent_ += static_cast<std::uint64_t>(cqe.res);
   connection.last_send_progress_ms = now_ms_;
   if (connection.http) connection.http->last_activity_ms = now_ms_;
   assert(connection.send_offset <= connection.send_active.size());

@@ -191,10 +191,7 @@ http::Answer Reactor::local_http_answer(const http::Target& target) {
       return http::event_page_answer(events, more);
     }
     case http::Route::stats:
-      return http::stats_answer({{shared_.stats.get(), options_.shards},
-                                 durability_name(options_.durability),
-                                 now_ms_ - shared_.started_at_ms,
-                                 resident_bytes()});
+      return http::stats_answer(stats_view());
     case http::Route::metrics:
       return metrics_answer();
     case http::Route::page:
@@ -377,6 +374,11 @@ http::Answer Reactor::metrics_answer() {
             [](const ShardStatsCounters& c) { return c.live_bookings.load(relaxed); });
   metrics.family("admit_resident_memory_bytes", Type::gauge, "Resident memory of admitd.");
   metrics.sample({}, resident_bytes());
+  const ProcessCpu cpu = process_cpu();
+  metrics.family("admit_cpu_seconds_total", Type::counter,
+                 "CPU time of admitd, all threads, by mode (user space or kernel).");
+  metrics.sample({{"mode", "user"}}, static_cast<double>(cpu.user_us) / 1e6);
+  metrics.sample({{"mode", "system"}}, static_cast<double>(cpu.system_us) / 1e6);
 
   bool more = false;
   const std::vector<EventSnapshot> events =

@@ -502,7 +502,7 @@ ReplyOffset encode_list_events(ReplyFrameBuilder& builder, std::uint64_t id,
                wire::CreateEventList(builder, vector, next_after).Union());
 }
 
-ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id, const StatsSource& source) {
+ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id, const StatsView& source) {
   constexpr auto relaxed = std::memory_order_relaxed;
   std::vector<flatbuffers::Offset<wire::ShardStats>> shards;
   shards.reserve(source.shards.size());
@@ -512,13 +512,15 @@ ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id, const Sta
         builder, static_cast<std::uint32_t>(i), c.events.load(relaxed),
         c.live_bookings.load(relaxed), c.held_seats.load(relaxed), c.confirmed_seats.load(relaxed),
         c.waitlisted.load(relaxed), c.connections.load(relaxed), c.requests.load(relaxed),
-        c.forwarded.load(relaxed), c.overloaded.load(relaxed)));
+        c.forwarded.load(relaxed), c.overloaded.load(relaxed), c.receives.load(relaxed),
+        c.bytes_received.load(relaxed), c.sends.load(relaxed), c.bytes_sent.load(relaxed)));
   }
   const auto vector = builder.CreateVector(shards);
   const auto durability = builder.CreateString(source.durability.data(), source.durability.size());
   return reply(
       builder, id, Outcome::ok, {}, wire::Result::StatsReply,
-      wire::CreateStatsReply(builder, vector, durability, source.uptime_ms, source.resident_bytes)
+      wire::CreateStatsReply(builder, vector, durability, source.uptime_ms, source.resident_bytes,
+                             source.cpu_user_us, source.cpu_system_us)
           .Union());
 }
 

@@ -76,13 +76,7 @@ ReplyOffset encode_get_event(ReplyFrameBuilder& builder, std::uint64_t id,
 ReplyOffset encode_list_events(ReplyFrameBuilder& builder, std::uint64_t id,
                                const wire::ListEvents& list, const EventDirectory& directory);
 
-struct StatsSource {
-  std::span<const ShardStatsCounters> shards;
-  std::string_view durability;
-  std::int64_t uptime_ms = 0;
-  std::uint64_t resident_bytes = 0;
-};
-ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id, const StatsSource& source);
+ReplyOffset encode_stats(ReplyFrameBuilder& builder, std::uint64_t id, const StatsView& source);
 
 // A whole frame holding one reply: the answer to an unreadable frame or the
 // refusal of a connection past --max-connections. Wire bytes, prefix included.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +68,15 @@ std::uint64_t resident_bytes() {
   const bool read = std::fscanf(statm, "%llu %llu", &size_pages, &resident_pages) == 2;
   std::fclose(statm);
   return read ? resident_pages * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+ProcessCpu process_cpu() {
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return {};
+  const auto micros = [](const timeval& t) {
+    return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(t.tv_usec);
+  };
+  return {micros(usage.ru_utime), micros(usage.ru_stime)};
 }
 
 std::optional<std::pair<std::uint32_t, std::string>> SharedState::first_storage_failure() const {

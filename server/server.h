@@ -105,4 +105,10 @@ std::int64_t monotonic_ns();
 // second field (pages). 0 if unreadable. Those are rare: one small read.
 std::uint64_t resident_bytes();
 
+// The process's CPU time so far (getrusage: every thread, user and kernel).
+struct ProcessCpu {
+  std::uint64_t user_us = 0, system_us = 0;
+};
+ProcessCpu process_cpu();
+
 }  // namespace admit::server

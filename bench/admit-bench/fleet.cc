@@ -149,9 +149,15 @@ bool fetch_server_view(Client& client, const std::string& event, std::size_t boo
   return true;
 }
 
+std::optional<StatsInfo> server_stats(Client& client) {
+  Result<StatsInfo> stats = client.stats();
+  if (!stats.ok()) return std::nullopt;
+  return std::move(stats.value());
+}
+
 std::uint64_t server_resident_bytes(Client& client) {
-  const Result<StatsInfo> stats = client.stats();
-  return stats.ok() ? stats->resident_bytes : 0;
+  const std::optional<StatsInfo> stats = server_stats(client);
+  return stats ? stats->resident_bytes : 0;
 }
 
 void create_event_or_throw(Client& client, std::string_view id, std::uint32_t capacity,

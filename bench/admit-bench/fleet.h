@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -130,6 +131,9 @@ std::size_t Fleet::drain(Clock::time_point deadline, OnSweep&& on_sweep) {
 // did not answer OK or when the event has more than `bookings_max` bookings.
 bool fetch_server_view(Client& client, const std::string& event, std::size_t bookings_max,
                        ServerView* view, std::string* why);
+
+// The server's Stats, or nullopt when the call fails.
+std::optional<StatsInfo> server_stats(Client& client);
 
 // The server's resident memory as its Stats reports it; 0 when the call
 // fails or the server does not report it.

@@ -45,6 +45,46 @@ void print_outcomes(std::FILE* out, const RunSummary& summary) {
   }
 }
 
+// The server's cost divided by the requests admit-bench completed.
+struct ServerPerRequest {
+  double cpu_us = 0, user_cpu_us = 0, system_cpu_us = 0;
+  double bytes_in = 0, bytes_out = 0;  // as the server received and sent them
+  double requests_per_receive = 0, requests_per_send = 0;
+};
+
+ServerPerRequest server_per_request(const RunSummary& summary) {
+  const ServerCost& cost = summary.server_cost;
+  const double attempts = static_cast<double>(summary.attempts);
+  const auto ratio = [](double a, std::uint64_t b) {
+    return b > 0 ? a / static_cast<double>(b) : 0;
+  };
+  ServerPerRequest per;
+  per.user_cpu_us = 1e6 * cost.cpu_user_s / attempts;
+  per.system_cpu_us = 1e6 * cost.cpu_system_s / attempts;
+  per.cpu_us = per.user_cpu_us + per.system_cpu_us;
+  per.bytes_in = static_cast<double>(cost.bytes_received) / attempts;
+  per.bytes_out = static_cast<double>(cost.bytes_sent) / attempts;
+  per.requests_per_receive = ratio(static_cast<double>(cost.requests), cost.receives);
+  per.requests_per_send = ratio(static_cast<double>(cost.requests), cost.sends);
+  return per;
+}
+
+void print_server_cost(std::FILE* out, const RunSummary& summary) {
+  if (!summary.server_cost.known || summary.attempts == 0) return;
+  const ServerCost& cost = summary.server_cost;
+  const ServerPerRequest per = server_per_request(summary);
+  fmt::print(out,
+             "  server CPU: {:.2f} s ({:.0f} % of one core), {:.2f} us per request ({:.2f} us "
+             "of it in user space)\n",
+             cost.cpu_user_s + cost.cpu_system_s,
+             100 * (cost.cpu_user_s + cost.cpu_system_s) / summary.elapsed_s, per.cpu_us,
+             per.user_cpu_us);
+  fmt::print(out,
+             "  wire: {:.1f} bytes in and {:.1f} out per request; {:.1f} requests per receive, "
+             "{:.1f} per send\n",
+             per.bytes_in, per.bytes_out, per.requests_per_receive, per.requests_per_send);
+}
+
 void print_latency(std::FILE* out, const LatencyHistogram& latency) {
   if (latency.count() == 0) return;
   fmt::print(out, "  latency (us):");
@@ -77,6 +117,7 @@ void print_summary(std::FILE* out, const RunSummary& summary) {
                summary.client_cpu_s, 100 * summary.client_cpu_s / summary.elapsed_s,
                1e6 * summary.client_cpu_s / attempts, 1e6 * summary.client_user_cpu_s / attempts);
   }
+  print_server_cost(out, summary);
   if (const ServerMemory& memory = summary.server_memory; memory.known()) {
     fmt::print(out, "  server RSS: {:.1f} MiB before, {:.1f} MiB after: {:.0f} bytes per {}\n",
                static_cast<double>(memory.resident_bytes_before) / (1 << 20),
@@ -124,6 +165,22 @@ std::string summary_json(const RunSummary& summary) {
                       {"resident_bytes_after", memory.resident_bytes_after},
                       {"bytes_per_" + memory.unit, memory.bytes_per_unit()}};
   }
+  if (summary.attempts > 0) {
+    const double attempts = static_cast<double>(summary.attempts);
+    nlohmann::ordered_json per_request;
+    per_request["client_cpu_us"] = 1e6 * summary.client_cpu_s / attempts;
+    if (summary.server_cost.known) {
+      const ServerPerRequest per = server_per_request(summary);
+      per_request["server_cpu_us"] = per.cpu_us;
+      per_request["server_user_cpu_us"] = per.user_cpu_us;
+      per_request["server_system_cpu_us"] = per.system_cpu_us;
+      per_request["bytes_in"] = per.bytes_in;
+      per_request["bytes_out"] = per.bytes_out;
+      per_request["requests_per_receive"] = per.requests_per_receive;
+      per_request["requests_per_send"] = per.requests_per_send;
+    }
+    json["per_request"] = per_request;
+  }
   if (!summary.metrics.empty()) {
     nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
     for (const auto& [name, value] : summary.metrics) metrics[name] = value;
@@ -134,6 +191,28 @@ std::string summary_json(const RunSummary& summary) {
   json["invariants"] = invariants;
   json["verdict"] = summary.passed() ? "PASS" : "FAIL";
   return json.dump();
+}
+
+ServerCost server_cost_between(const std::optional<StatsInfo>& before,
+                               const std::optional<StatsInfo>& after) {
+  ServerCost cost;
+  if (!before || !after || after->uptime_ms < before->uptime_ms ||
+      after->shards.size() != before->shards.size()) {
+    return cost;
+  }
+  cost.known = true;
+  cost.cpu_user_s = static_cast<double>(after->cpu_user_us - before->cpu_user_us) / 1e6;
+  cost.cpu_system_s = static_cast<double>(after->cpu_system_us - before->cpu_system_us) / 1e6;
+  for (std::size_t i = 0; i < after->shards.size(); ++i) {
+    const ShardStatsInfo& a = after->shards[i];
+    const ShardStatsInfo& b = before->shards[i];
+    cost.requests += a.requests - b.requests;
+    cost.receives += a.receives - b.receives;
+    cost.sends += a.sends - b.sends;
+    cost.bytes_received += a.bytes_received - b.bytes_received;
+    cost.bytes_sent += a.bytes_sent - b.bytes_sent;
+  }
+  return cost;
 }
 
 std::vector<Invariant> merge_invariants(const std::vector<std::string>& events,

@@ -6,10 +6,12 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "admit/client.h"
 #include "bench/admit-bench/histogram.h"
 #include "bench/admit-bench/verdict.h"
 #include "protocol/enums.h"
@@ -36,6 +38,20 @@ struct ServerMemory {
   }
 };
 
+// The server's work over the measured phase: differences of its Stats (CPU of
+// the whole process, kernel included; socket traffic of every shard). Stable
+// on a noisy machine where requests per second are not.
+struct ServerCost {
+  bool known = false;
+  double cpu_user_s = 0, cpu_system_s = 0;
+  std::uint64_t requests = 0;  // as the server counted them (Stats calls included)
+  std::uint64_t receives = 0, sends = 0, bytes_received = 0, bytes_sent = 0;
+};
+// The difference between two Stats of one server; not known when either is
+// missing or the server restarted between them.
+ServerCost server_cost_between(const std::optional<StatsInfo>& before,
+                               const std::optional<StatsInfo>& after);
+
 struct RunSummary {
   std::string scenario;
   std::vector<std::string> events;
@@ -49,6 +65,7 @@ struct RunSummary {
   double client_cpu_s = 0;
   double client_user_cpu_s = 0;  // the part of it in user space (the rest: the kernel's)
   ServerMemory server_memory;    // throughput and connections only
+  ServerCost server_cost;        // throughput only
   LatencyHistogram latency;
   std::vector<Invariant> invariants;
   std::vector<std::string> notes;  // scenario facts worth a line ("1 waitlisted at 1")
@@ -63,7 +80,9 @@ struct RunSummary {
 void print_summary(std::FILE* out, const RunSummary& summary);
 // One line: scenario, attempts, outcomes{NAME:count}, seats_booked,
 // throughput_rps, client_cpu_s, client_user_cpu_s, latency_us{p50,p95,p99,p999,max}, when known
-// server{resident_bytes_before, resident_bytes_after, bytes_per_<unit>},
+// server{resident_bytes_before, resident_bytes_after, bytes_per_<unit>}, per_request{client_cpu_us,
+// server_cpu_us, server_user_cpu_us, server_system_cpu_us, bytes_in, bytes_out,
+// requests_per_receive, requests_per_send},
 // metrics{name:value} when the scenario has some, invariants{name:bool}, verdict.
 std::string summary_json(const RunSummary& summary);
 

@@ -458,13 +458,18 @@ RunSummary run_throughput(const CommonOptions& common, const ThroughputOptions& 
   // listings come after.
   ServerMemory& memory = summary.server_memory;
   memory.unit = "booking";
-  memory.resident_bytes_before = server_resident_bytes(setup);
+  const std::optional<StatsInfo> server_before = server_stats(setup);
   const CpuSeconds cpu_before = process_cpu();
   summary.elapsed_s = drive(workers, options);
   const CpuSeconds cpu_after = process_cpu();
+  const std::optional<StatsInfo> server_after = server_stats(setup);
   summary.client_cpu_s = cpu_after.total() - cpu_before.total();
   summary.client_user_cpu_s = cpu_after.user - cpu_before.user;
-  memory.resident_bytes_after = server_resident_bytes(setup);
+  if (server_before && server_after) {
+    memory.resident_bytes_before = server_before->resident_bytes;
+    memory.resident_bytes_after = server_after->resident_bytes;
+  }
+  summary.server_cost = server_cost_between(server_before, server_after);
   for (const auto& worker : workers) {
     summary.latency.merge(worker->latency);
     for (int i = 0; i < outcome_count; ++i) summary.outcomes[i] += worker->outcomes[i];

@@ -4,16 +4,24 @@
 # redis-server and admitd on free ports with temporary folders.
 #
 #   bench/compare/compare.sh [--build DIR] [--duration S] [--repeat N]
-#                            [--connections C] [--pipeline P] [--shards N] [--no-strict]
+#                            [--connections C] [--pipelines "P..."] [--shards N]
+#                            [--server-cpu N] [--client-cpu N] [--no-pin] [--no-strict]
 #
 # Workloads, each on both systems:
 #   flash-sale 300/10/10   300 clients at once, 10 seats, 10 each: time and correctness
 #   book, unpipelined      C connections, 1 request in flight each, plenty of seats
-#   book, pipelined        C connections, P in flight each (redis-benchmark -P P)
-#   book, sold out         pipelined, capacity 1: every answer but one is SOLD_OUT
+#   book, pipelined        C connections, P in flight each (redis-benchmark -P P), per P
+#   book, sold out         pipelined, capacity 1: every answer but one is SOLD_OUT, per P
 # Durability: Redis without persistence vs Admit --durability off; then Redis
 # appendfsync always vs Admit --durability strict (skipped if admitd refuses it).
-# Each throughput figure is the median of --repeat runs.
+# Each figure is the median of --repeat runs.
+#
+# The reference configuration is split and pinned: the server (redis-server,
+# or admitd --shards 1) on CPU --server-cpu (1), the load generator
+# (redis-benchmark, admit-bench) on CPU --client-cpu (0), so neither steals
+# the other's core. "srv us/req" is the server's CPU time per request, kernel
+# included (/proc/PID/stat for Redis, admitd's Stats for Admit): stable on a
+# noisy machine where requests per second are not.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,8 +30,11 @@ build=$root/build
 duration=5
 repeat=1
 connections=50
-pipeline=64
-shards=2
+pipelines="16 64"
+shards=1
+server_cpu=1
+client_cpu=0
+pin=yes
 strict=yes
 
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -33,17 +44,31 @@ while [ $# -gt 0 ]; do
     --duration) duration=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
-    --pipeline) pipeline=$2; shift 2 ;;
+    --pipelines) pipelines=$2; shift 2 ;;
     --shards) shards=$2; shift 2 ;;
+    --server-cpu) server_cpu=$2; shift 2 ;;
+    --client-cpu) client_cpu=$2; shift 2 ;;
+    --no-pin) pin=no; shift ;;
     --no-strict) strict=no; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-for number in "$duration" "$repeat" "$connections" "$pipeline" "$shards"; do
+for number in "$duration" "$repeat" "$connections" $pipelines "$shards"; do
   [[ "$number" =~ ^[0-9]+$ ]] && [ "$number" -gt 0 ] ||
     { echo "compare.sh: '$number' is not a positive integer" >&2; exit 2; }
 done
+[ -n "$pipelines" ] || { echo "compare.sh: --pipelines names at least one depth" >&2; exit 2; }
+# taskset prefixes: empty with --no-pin.
+server_pin=() client_pin=()
+if [ "$pin" = yes ]; then
+  cpus=$(nproc)
+  for cpu in "$server_cpu" "$client_cpu"; do
+    [[ "$cpu" =~ ^[0-9]+$ ]] && [ "$cpu" -lt "$cpus" ] ||
+      { echo "compare.sh: CPU '$cpu' is not one of this machine's 0..$((cpus - 1))" >&2; exit 2; }
+  done
+  server_pin=(taskset -c "$server_cpu") client_pin=(taskset -c "$client_cpu")
+fi
 [ "$duration" -le 60 ] || { echo "compare.sh: --duration is at most 60 s" >&2; exit 2; }
 
 # The binary sits at build/bench/admit-bench/admit-bench (meson's subdir) or
@@ -98,6 +123,17 @@ median() {
   python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"
 }
 
+# A process's CPU time so far in microseconds, user + system (/proc/PID/stat
+# fields 14 and 15, in clock ticks).
+cpu_us_of() {
+  python3 - "$1" <<'PY'
+import os, sys
+stat = open(f"/proc/{sys.argv[1]}/stat").read()
+fields = stat[stat.rindex(")") + 2:].split()
+print((int(fields[11]) + int(fields[12])) * 1_000_000 // os.sysconf("SC_CLK_TCK"))
+PY
+}
+
 # ---- Redis ----
 
 redis_port=""
@@ -110,7 +146,7 @@ start_redis() {
   mkdir -p "$dir"
   local persistence=(--save '' --appendonly no)
   [ "$1" = always ] && persistence=(--save '' --appendonly yes --appendfsync always)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --protected-mode yes \
+  "${server_pin[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --protected-mode yes \
     --daemonize no --logfile "$dir/redis.log" "${persistence[@]}" &
   redis_pid=$!
   for _ in $(seq 100); do
@@ -134,7 +170,7 @@ redis_reset() {  # capacity
 
 # redis_book CONNECTIONS PIPELINE REQUESTS SEATS -> "rps p99_ms"
 redis_book() {
-  redis-benchmark -p "$redis_port" -c "$1" -P "$2" -n "$3" -r 1000000000 --csv \
+  "${client_pin[@]}" redis-benchmark -p "$redis_port" -c "$1" -P "$2" -n "$3" -r 1000000000 --csv \
     EVALSHA "$redis_sha" 3 ev:avail ev:bookings ev:seq "user:__rand_int__" "$4" 2>/dev/null |
     python3 -c '
 import csv, sys
@@ -151,16 +187,20 @@ redis_requests_for() {  # CONNECTIONS PIPELINE
   python3 -c "print(max(20000, min(200_000_000, int(float('$rps') * $duration))))"
 }
 
-# redis_throughput CONNECTIONS PIPELINE CAPACITY -> "rps p99_ms" (median rps of $repeat)
+# redis_throughput CONNECTIONS PIPELINE CAPACITY -> "rps p99_ms server_cpu_us_per_request"
+# (medians of $repeat)
 redis_throughput() {
-  local requests rates=() p99s=()
+  local requests rates=() p99s=() cpus=() before after
   requests=$(redis_requests_for "$1" "$2")
   for _ in $(seq "$repeat"); do
     redis_reset "$3"
+    before=$(cpu_us_of "$redis_pid")
     read -r rps p99 < <(redis_book "$1" "$2" "$requests" 1)
+    after=$(cpu_us_of "$redis_pid")
     rates+=("$rps"); p99s+=("$p99")
+    cpus+=("$(python3 -c "print(($after - $before) / $requests)")")
   done
-  echo "$(median "${rates[@]}") $(median "${p99s[@]}")"
+  echo "$(median "${rates[@]}") $(median "${p99s[@]}") $(median "${cpus[@]}")"
 }
 
 # 300 clients at once for 10 seats, 10 each: "elapsed_ms booked_users seats_left"
@@ -185,7 +225,7 @@ start_admitd() {
   admit_address=127.0.0.1:$port
   local dir=$tmp/admit-$1
   mkdir -p "$dir"
-  "$admitd" --listen "$admit_address" --shards "$shards" --data "$dir/data" \
+  "${server_pin[@]}" "$admitd" --listen "$admit_address" --shards "$shards" --data "$dir/data" \
     --durability "$1" >"$dir/out" 2>"$dir/err" &
   admitd_pid=$!
   for _ in $(seq 200); do
@@ -218,24 +258,27 @@ for path in sys.argv[1:]:
 print(" ".join(out))' "$@"
 }
 
-# admit_throughput CONNECTIONS PIPELINE CAPACITY -> "rps p99_ms verdicts"
+# admit_throughput CONNECTIONS PIPELINE CAPACITY -> "rps p99_ms server_cpu_us_per_request verdicts"
+# (medians of $repeat)
 admit_throughput() {
-  local rates=() p99s=() verdicts=""
+  local rates=() p99s=() cpus=() verdicts=""
   for _ in $(seq "$repeat"); do
     local json
-    json=$("$admit_bench" --server "$admit_address" --json throughput --connections "$1" \
-      --pipeline "$2" --duration "$duration" --capacity "$3" --users 0) || true
-    read -r rps p99 verdict < <(echo "$json" | admit_fields throughput_rps latency_us.p99 verdict)
+    json=$("${client_pin[@]}" "$admit_bench" --server "$admit_address" --json throughput \
+      --connections "$1" --pipeline "$2" --duration "$duration" --capacity "$3" --users 0) || true
+    read -r rps p99 cpu verdict < <(echo "$json" |
+      admit_fields throughput_rps latency_us.p99 per_request.server_cpu_us verdict)
     rates+=("$rps"); p99s+=("$(python3 -c "print(round(float('$p99') / 1000, 3))")")
+    cpus+=("$cpu")
     verdicts+="${verdict:0:1}"
   done
-  echo "$(median "${rates[@]}") $(median "${p99s[@]}") $verdicts"
+  echo "$(median "${rates[@]}") $(median "${p99s[@]}") $(median "${cpus[@]}") $verdicts"
 }
 
 # "elapsed_ms booked_users verdict"
 admit_flash_sale() {
   local json
-  json=$("$admit_bench" --server "$admit_address" --json flash-sale --users 300 --capacity 10 \
+  json=$("${client_pin[@]}" "$admit_bench" --server "$admit_address" --json flash-sale --users 300 --capacity 10 \
     --seats 10) || true
   echo "$json" | python3 -c '
 import json, sys
@@ -245,14 +288,15 @@ print(round(run["elapsed_s"] * 1000, 2), run["outcomes"].get("BOOKED", 0), run["
 
 # ---- the table ----
 
-row() { printf '%-34s %14s %9s %14s %9s %8s\n' "$@"; }
+row() { printf '%-34s %14s %9s %10s %14s %9s %10s %8s\n' "$@"; }
 ratio() { python3 -c "print(f'{float(\"$1\") / float(\"$2\"):.2f}x')"; }
 
 compare_throughput() {  # LABEL CONNECTIONS PIPELINE CAPACITY
-  read -r redis_rps redis_p99 < <(redis_throughput "$2" "$3" "$4")
-  read -r admit_rps admit_p99 admit_verdicts < <(admit_throughput "$2" "$3" "$4")
+  read -r redis_rps redis_p99 redis_cpu < <(redis_throughput "$2" "$3" "$4")
+  read -r admit_rps admit_p99 admit_cpu admit_verdicts < <(admit_throughput "$2" "$3" "$4")
   row "$1" "$(printf '%.0f' "$redis_rps")" "$(printf '%.2f' "$redis_p99")" \
-    "$(printf '%.0f' "$admit_rps") ($admit_verdicts)" "$(printf '%.2f' "$admit_p99")" \
+    "$(printf '%.3f' "$redis_cpu")" "$(printf '%.0f' "$admit_rps") ($admit_verdicts)" \
+    "$(printf '%.2f' "$admit_p99")" "$(printf '%.3f' "$admit_cpu")" \
     "$(ratio "$admit_rps" "$redis_rps")"
 }
 
@@ -267,24 +311,31 @@ run_mode() {  # REDIS_MODE ADMIT_MODE
   local redis_mode="appendfsync $1"
   [ "$1" = off ] && redis_mode="no persistence"
   echo "== Redis $redis_mode vs Admit --durability $2 =="
-  row workload "redis req/s" "p99 ms" "admit req/s" "p99 ms" admit/redis
+  row workload "redis req/s" "p99 ms" "srv us/req" "admit req/s" "p99 ms" "srv us/req" \
+    admit/redis
   read -r redis_ms redis_booked redis_left < <(redis_flash_sale)
   read -r admit_ms admit_booked admit_verdict < <(admit_flash_sale)
-  row "flash-sale 300/10/10 (ms, winners)" "$redis_ms ms" "$redis_booked won" \
-    "$admit_ms ms" "$admit_booked won" "$admit_verdict"
+  row "flash-sale 300/10/10 (ms, winners)" "$redis_ms ms" "$redis_booked won" "" \
+    "$admit_ms ms" "$admit_booked won" "" "$admit_verdict"
   [ "$redis_booked" = 1 ] && [ "$redis_left" = 0 ] ||
     echo "  Redis flash-sale: $redis_booked winners, $redis_left seats left (expected 1, 0)"
   compare_throughput "book, unpipelined (c$connections)" "$connections" 1 1000000000
-  local pipelined="c$connections P$pipeline"
-  compare_throughput "book, pipelined ($pipelined)" "$connections" "$pipeline" 1000000000
-  compare_throughput "sold out, pipelined ($pipelined)" "$connections" "$pipeline" 1
+  local depth
+  for depth in $pipelines; do
+    compare_throughput "book, pipelined (c$connections P$depth)" "$connections" "$depth" 1000000000
+  done
+  for depth in $pipelines; do
+    compare_throughput "sold out, pipelined (c$connections P$depth)" "$connections" "$depth" 1
+  done
   stop_admitd
   stop_redis
 }
 
 redis_version=$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')
+placement="unpinned"
+[ "$pin" = yes ] && placement="servers on CPU $server_cpu, load generators on CPU $client_cpu"
 echo "Admit vs Redis $redis_version + Lua on $(nproc) cores, loopback; admitd --shards $shards;" \
-  "${duration} s per run, median of $repeat; (P)ASS/(F)AIL: admit-bench verdicts"
+  "$placement; ${duration} s per run, median of $repeat; (P)ASS/(F)AIL: admit-bench verdicts"
 run_mode off off
 [ "$strict" = yes ] && run_mode always strict
 exit 0

@@ -402,12 +402,18 @@ Answer stats_answer(const StatsView& stats) {
     json.number_field("requests", c.requests.load(relaxed));
     json.number_field("forwarded", c.forwarded.load(relaxed));
     json.number_field("overloaded", c.overloaded.load(relaxed));
+    json.number_field("receives", c.receives.load(relaxed));
+    json.number_field("bytes_received", c.bytes_received.load(relaxed));
+    json.number_field("sends", c.sends.load(relaxed));
+    json.number_field("bytes_sent", c.bytes_sent.load(relaxed));
     json.end_object();
   }
   json.end_array();
   json.string_field("durability", stats.durability);
   json.signed_field("uptime_ms", stats.uptime_ms);
   json.number_field("resident_bytes", stats.resident_bytes);
+  json.number_field("cpu_user_us", stats.cpu_user_us);
+  json.number_field("cpu_system_us", stats.cpu_system_us);
   json.end_object();
   return answer;
 }

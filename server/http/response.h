@@ -64,12 +64,6 @@ inline constexpr std::string_view sse_heartbeat = ": heartbeat\n\n";
 // GET /v1/events: a page; `more` sets next_after to the last id.
 Answer event_page_answer(std::span<const EventSnapshot> events, bool more);
 
-struct StatsView {
-  std::span<const ShardStatsCounters> shards;
-  std::string_view durability;
-  std::int64_t uptime_ms = 0;
-  std::uint64_t resident_bytes = 0;
-};
 Answer stats_answer(const StatsView& stats);
 // GET /healthz: 200 {"status":"ok"}, or 503 naming the first failed shard.
 struct ShardFailure {

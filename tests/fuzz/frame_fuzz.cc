@@ -99,10 +99,8 @@ class FuzzedServer {
         return encode_list_events(builder, id, *request.op_as_ListEvents(),
                                   shards_.shared().directory);
       case RequestKind::stats: {
-        const StatsSource source{{shards_.shared().stats.get(), shards_.shards()},
-                                 "off",
-                                 shards_.now_ms() - fuzz_t0_ms,
-                                 0};
+        const StatsView source{
+            {shards_.shared().stats.get(), shards_.shards()}, "off", shards_.now_ms() - fuzz_t0_ms};
         return encode_stats(builder, id, source);
       }
       case RequestKind::owned:

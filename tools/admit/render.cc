@@ -144,13 +144,19 @@ nlohmann::json stats_json(const StatsInfo& stats) {
                       {"connections", s.connections},
                       {"requests", s.requests},
                       {"forwarded", s.forwarded},
-                      {"overloaded", s.overloaded}});
+                      {"overloaded", s.overloaded},
+                      {"receives", s.receives},
+                      {"bytes_received", s.bytes_received},
+                      {"sends", s.sends},
+                      {"bytes_sent", s.bytes_sent}});
   }
   return {{"outcome", "OK"},
           {"shards", shards},
           {"durability", stats.durability},
           {"uptime_ms", stats.uptime_ms},
-          {"resident_bytes", stats.resident_bytes}};
+          {"resident_bytes", stats.resident_bytes},
+          {"cpu_user_us", stats.cpu_user_us},
+          {"cpu_system_us", stats.cpu_system_us}};
 }
 
 std::string book_text(const Result<BookReply>& result, const BookRequest& request) {
@@ -224,11 +230,14 @@ std::string booking_table(const BookingPage& page) {
 
 std::string stats_text(const StatsInfo& stats) {
   std::string out = fmt::format(
-      "durability {}, up {} s, resident {:.1f} MiB\n{:>5} {:>7} {:>9} {:>9} {:>10} {:>10} "
+      "durability {}, up {} s, resident {:.1f} MiB, CPU {:.1f} s user + {:.1f} s kernel\n{:>5} "
+      "{:>7} {:>9} {:>9} {:>10} {:>10} "
       "{:>6} {:>10} {:>10}",
       stats.durability, stats.uptime_ms / 1000,
-      static_cast<double>(stats.resident_bytes) / (1 << 20), "SHARD", "EVENTS", "BOOKINGS", "HELD",
-      "CONFIRMED", "WAITLISTED", "CONNS", "REQUESTS", "FORWARDED");
+      static_cast<double>(stats.resident_bytes) / (1 << 20),
+      static_cast<double>(stats.cpu_user_us) / 1e6, static_cast<double>(stats.cpu_system_us) / 1e6,
+      "SHARD", "EVENTS", "BOOKINGS", "HELD", "CONFIRMED", "WAITLISTED", "CONNS", "REQUESTS",
+      "FORWARDED");
   for (const ShardStatsInfo& s : stats.shards) {
     out += fmt::format("\n{:>5} {:>7} {:>9} {:>9} {:>10} {:>10} {:>6} {:>10} {:>10}", s.shard,
                        s.events, s.live_bookings, s.held_seats, s.confirmed_seats, s.waitlisted,

@@ -201,6 +201,8 @@ struct ShardStatsInfo {
   std::uint32_t shard = 0, events = 0, connections = 0;
   std::uint64_t live_bookings = 0, held_seats = 0, confirmed_seats = 0, waitlisted = 0;
   std::uint64_t requests = 0, forwarded = 0, overloaded = 0;
+  // Socket traffic, both protocols: completed receives (with data) and sends.
+  std::uint64_t receives = 0, bytes_received = 0, sends = 0, bytes_sent = 0;
 };
 
 struct StatsInfo {
@@ -208,6 +210,8 @@ struct StatsInfo {
   std::string durability;
   std::int64_t uptime_ms = 0;
   std::uint64_t resident_bytes = 0;  // the server process's RSS
+  // The server process's CPU time (all threads): user space, and kernel.
+  std::uint64_t cpu_user_us = 0, cpu_system_us = 0;
 };
 
 // ---- watches ----
