@@ -8,10 +8,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "protocol/enums.h"
-#include "server/shard_command.h"
+#include "protocol/operations.h"
 #include "storage/wal/latency_histogram.h"
 
 namespace admit::server {
@@ -20,31 +21,23 @@ enum class Protocol : std::uint8_t { binary, http };
 inline constexpr std::size_t protocol_count = 2;
 std::string_view protocol_name(Protocol protocol);
 
-// Operations as /metrics labels them, for both protocols.
+// Operations as /metrics labels them, for both protocols: every Op
+// (protocol/operations.h), in its order, then `other` for requests that are
+// unreadable, unrouted or of an unknown operation.
 enum class MetricOp : std::uint8_t {
-  hello,
-  create_event,
-  update_event,
-  get_event,
-  list_events,
-  book,
-  confirm,
-  cancel,
-  get_booking,
-  list_bookings,
-  waitlist_position,
-  leave_waitlist,
-  stats,
-  metrics,
-  healthz,
-  watch,
-  unwatch,
-  page,   // GET /, the live page
-  other,  // unreadable, unrouted or unknown
+#define ADMIT_METRIC_OP(name, wire_table, effect, routing, retry, least, sub) name,
+  ADMIT_OPERATIONS(ADMIT_METRIC_OP)
+#undef ADMIT_METRIC_OP
+      other,
 };
-inline constexpr std::size_t metric_op_count = static_cast<std::size_t>(MetricOp::other) + 1;
+inline constexpr std::size_t metric_op_count = op_count + 1;
+static_assert(static_cast<std::size_t>(MetricOp::other) == op_count);
+
+constexpr MetricOp metric_op_of(Op op) { return static_cast<MetricOp>(op); }
+constexpr MetricOp metric_op_of(std::optional<Op> op) {
+  return op ? metric_op_of(*op) : MetricOp::other;
+}
 std::string_view metric_op_name(MetricOp op);
-MetricOp metric_op_of(ShardOp op);
 
 struct alignas(64) ShardMetrics {
   // Single writer (the shard's reactor): a load and a store.

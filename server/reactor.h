@@ -232,8 +232,9 @@ class Reactor {
   std::size_t process_bytes(Connection& connection, std::span<const std::uint8_t> bytes);
   // Binary auth (--auth-secret): Hello's token, then each request's right.
   void hello(Connection& connection, std::uint64_t id, const wire::Hello& request);
-  bool authorized(Connection& connection, std::uint64_t id, MetricOp op, http::Operation operation,
-                  ShardCommand* command);
+  bool authorized(Connection& connection, std::uint64_t id, Op op, ShardCommand* command);
+  void apply_owned(Connection& connection, std::uint64_t id, std::uint32_t owner,
+                   const ShardCommand& command);
 
   // reactor_http.cc: HTTP connections (server/http/ does the parsing and answers)
   std::size_t process_http(Connection& connection, std::span<const std::uint8_t> bytes);

@@ -37,43 +37,6 @@ CompletionTag tag_of(CompletionKind kind, const Connection& connection) {
   return {kind, connection.index, connection.generation};
 }
 
-MetricOp metric_op_of(wire::Op op) {
-  switch (op) {
-    case wire::Op::Hello:
-      return MetricOp::hello;
-    case wire::Op::CreateEvent:
-      return MetricOp::create_event;
-    case wire::Op::UpdateEvent:
-      return MetricOp::update_event;
-    case wire::Op::GetEvent:
-      return MetricOp::get_event;
-    case wire::Op::ListEvents:
-      return MetricOp::list_events;
-    case wire::Op::Book:
-      return MetricOp::book;
-    case wire::Op::Confirm:
-      return MetricOp::confirm;
-    case wire::Op::Cancel:
-      return MetricOp::cancel;
-    case wire::Op::GetBooking:
-      return MetricOp::get_booking;
-    case wire::Op::ListBookings:
-      return MetricOp::list_bookings;
-    case wire::Op::WaitlistPosition:
-      return MetricOp::waitlist_position;
-    case wire::Op::LeaveWaitlist:
-      return MetricOp::leave_waitlist;
-    case wire::Op::Stats:
-      return MetricOp::stats;
-    case wire::Op::Watch:
-      return MetricOp::watch;
-    case wire::Op::Unwatch:
-      return MetricOp::unwatch;
-    default:
-      return MetricOp::other;
-  }
-}
-
 bool allowed(ConnectionState from, ConnectionState to) {
   using enum ConnectionState;
   switch (to) {
@@ -268,7 +231,7 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
   ++requests_;
   note_arrival(connection);
   const std::uint64_t id = request.id();
-  const MetricOp op = metric_op_of(request.op_type());
+  const MetricOp op = metric_op_of(op_of(request.op_type()));
   if (!connection.principal && request.op_type() != wire::Op::Hello) {
     count_request(Protocol::binary, op, Outcome::unauthorized);
     return add_reply(connection, encode_refusal(builder_of(connection), id, Outcome::unauthorized,
@@ -276,46 +239,62 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
   }
   ShardCommand command;
   const DecodedRequest decoded = decode_request(request, options_.shards, &command);
-  switch (decoded.kind) {
-    case RequestKind::refused:
-      count_request(Protocol::binary, op, decoded.outcome);
-      return add_reply(
-          connection, encode_refusal(builder_of(connection), id, decoded.outcome, decoded.message));
-    case RequestKind::hello:
+  if (decoded.kind == RequestKind::refused) {
+    count_request(Protocol::binary, op, decoded.outcome);
+    return add_reply(connection,
+                     encode_refusal(builder_of(connection), id, decoded.outcome, decoded.message));
+  }
+  if (least_role(decoded.op) && !authorized(connection, id, decoded.op, &command)) return;
+  if (decoded.kind == RequestKind::owned)
+    return apply_owned(connection, id, decoded.owner, command);
+  switch (decoded.op) {
+    case Op::hello:
       return hello(connection, id, *request.op_as_Hello());
-    case RequestKind::get_event: {
-      if (!authorized(connection, id, op, http::Operation::get_event, &command)) return;
+    case Op::get_event: {
       Outcome outcome = Outcome::ok;
       add_reply(connection, encode_get_event(builder_of(connection), id, *request.op_as_GetEvent(),
                                              shared_.directory, &outcome));
       return count_request(Protocol::binary, op, outcome);
     }
-    case RequestKind::list_events:
-      if (!authorized(connection, id, op, http::Operation::list_events, &command)) return;
+    case Op::list_events:
       count_request(Protocol::binary, op, Outcome::ok);
       return add_reply(connection,
                        encode_list_events(builder_of(connection), id, *request.op_as_ListEvents(),
                                           shared_.directory));
-    case RequestKind::stats: {
-      if (!authorized(connection, id, op, http::Operation::stats, &command)) return;
+    case Op::stats: {
       count_request(Protocol::binary, op, Outcome::ok);
       return add_reply(connection, encode_stats(builder_of(connection), id, stats_view()));
     }
-    case RequestKind::watch:
-      if (!authorized(connection, id, op, http::Operation::get_event, &command)) return;
+    case Op::watch:
       return watch(connection, id, request.op_as_Watch()->event()->string_view(), op);
-    case RequestKind::unwatch:
+    case Op::unwatch:
       return unwatch(connection, id, request.op_as_Unwatch()->event()->string_view());
-    case RequestKind::owned:
-      if (!authorized(connection, id, op, http::operation_of(command.op), &command)) return;
-      if (decoded.owner != shard_) return forward(connection, id, decoded.owner, command);
-      core_.apply(command, now_ms_, &scratch_result_);
-      connection.reflects_turn = true;
-      count_request(Protocol::binary, op, scratch_result_.outcome);
-      add_reply(connection, encode_result(builder_of(connection), id, scratch_result_));
-      delete scratch_result_.take_page();
-      return;
+    case Op::create_event:  // owned: applied above
+    case Op::update_event:
+    case Op::book:
+    case Op::confirm:
+    case Op::cancel:
+    case Op::get_booking:
+    case Op::list_bookings:
+    case Op::waitlist_position:
+    case Op::leave_waitlist:
+    case Op::metrics:  // HTTP only
+    case Op::healthz:
+    case Op::page:
+      break;
   }
+  assert(false && "decode_request answers every other operation as owned or refused");
+}
+
+// An owned request: applied here when this shard owns it, else forwarded.
+void Reactor::apply_owned(Connection& connection, std::uint64_t id, std::uint32_t owner,
+                          const ShardCommand& command) {
+  if (owner != shard_) return forward(connection, id, owner, command);
+  core_.apply(command, now_ms_, &scratch_result_);
+  connection.reflects_turn = true;
+  count_request(Protocol::binary, metric_op_of(command.op), scratch_result_.outcome);
+  add_reply(connection, encode_result(builder_of(connection), id, scratch_result_));
+  delete scratch_result_.take_page();
 }
 
 // With --auth-secret, a binary connection acts as the token of its Hello.
@@ -338,12 +317,10 @@ void Reactor::hello(Connection& connection, std::uint64_t id, const wire::Hello&
 
 // Whether the connection's principal may do `operation` (http::authorize, the
 // one table of both protocols); a refusal is answered and counted here.
-bool Reactor::authorized(Connection& connection, std::uint64_t id, MetricOp op,
-                         http::Operation operation, ShardCommand* command) {
-  const http::AccessDecision access =
-      http::authorize_command(*connection.principal, operation, command);
+bool Reactor::authorized(Connection& connection, std::uint64_t id, Op op, ShardCommand* command) {
+  const http::AccessDecision access = http::authorize_command(*connection.principal, op, command);
   if (access.access == http::Access::allowed) return true;
-  count_request(Protocol::binary, op, Outcome::unauthorized);
+  count_request(Protocol::binary, metric_op_of(op), Outcome::unauthorized);
   add_reply(connection,
             encode_refusal(builder_of(connection), id, Outcome::unauthorized, access.message));
   return false;

@@ -21,48 +21,10 @@ std::span<const std::uint8_t> as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
-MetricOp metric_op_of(http::Route route) {
-  switch (route) {
-    case http::Route::create_event:
-    case http::Route::put_event:
-      return MetricOp::create_event;
-    case http::Route::update_event:
-      return MetricOp::update_event;
-    case http::Route::get_event:
-      return MetricOp::get_event;
-    case http::Route::list_events:
-      return MetricOp::list_events;
-    case http::Route::book:
-      return MetricOp::book;
-    case http::Route::list_bookings:
-      return MetricOp::list_bookings;
-    case http::Route::get_booking:
-      return MetricOp::get_booking;
-    case http::Route::cancel:
-      return MetricOp::cancel;
-    case http::Route::confirm:
-      return MetricOp::confirm;
-    case http::Route::waitlist_position:
-      return MetricOp::waitlist_position;
-    case http::Route::leave_waitlist:
-      return MetricOp::leave_waitlist;
-    case http::Route::stats:
-      return MetricOp::stats;
-    case http::Route::metrics:
-      return MetricOp::metrics;
-    case http::Route::healthz:
-      return MetricOp::healthz;
-    case http::Route::watch:
-      return MetricOp::watch;
-    case http::Route::page:
-      return MetricOp::page;
-  }
-  return MetricOp::other;
-}
-
 // Requests refused before routing (unknown routes, wrong methods) count as `other`.
 MetricOp metric_op_of(const http::Prepared& prepared) {
-  return prepared.routed ? metric_op_of(prepared.target.route) : MetricOp::other;
+  return prepared.routed ? server::metric_op_of(http::op_of(prepared.target.route))
+                         : MetricOp::other;
 }
 
 }  // namespace
@@ -131,7 +93,7 @@ void Reactor::handle_http_request(Connection& connection, http::ParsedRequest& r
       if (prepared.target.route == http::Route::get_event && owes_earlier_answers(connection)) {
         // Its earlier requests may have changed the event and are not
         // published yet: read it at the owner, after them.
-        prepared.command.op = ShardOp::get_event;
+        prepared.command.op = Op::get_event;
         prepared.command.event.assign(prepared.target.id.view());
         prepared.owner = owner_shard(prepared.target.id.view(), options_.shards);
         apply_or_forward(connection, ticket, prepared, op);

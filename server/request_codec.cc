@@ -60,16 +60,14 @@ class Checker {
 };
 
 DecodedRequest refused(std::string_view message, Outcome outcome = Outcome::invalid) {
-  return {RequestKind::refused, outcome, message, 0};
+  return {RequestKind::refused, Op::hello, outcome, message, 0};
 }
-
-// Answered on the receiving shard, from the wire request itself.
-DecodedRequest local(RequestKind kind) { return {kind, Outcome::ok, {}, 0}; }
 
 DecodedRequest owned_by_event(const Checker& check, std::uint32_t shards,
                               const ShardCommand& command) {
   if (check.failed()) return refused(check.message());
-  return {RequestKind::owned, Outcome::ok, {}, owner_shard(command.event.view(), shards)};
+  return {
+      RequestKind::owned, command.op, Outcome::ok, {}, owner_shard(command.event.view(), shards)};
 }
 
 template <typename T>
@@ -81,7 +79,7 @@ std::optional<T> optional_of(flatbuffers::Optional<T> value) {
 DecodedRequest decode_create(const wire::CreateEvent& create, std::uint32_t shards,
                              ShardCommand* command) {
   Checker check;
-  command->op = ShardOp::create_event;
+  command->op = Op::create_event;
   command->event.assign(check.sized(create.id(), 1, event_id_size_max, id_size_message));
   check.require(create.capacity() <= capacity_max, capacity_message);
   check.require(create.per_user_max() <= capacity_max, per_user_max_message);
@@ -105,7 +103,7 @@ DecodedRequest decode_create(const wire::CreateEvent& create, std::uint32_t shar
 DecodedRequest decode_update(const wire::UpdateEvent& update, std::uint32_t shards,
                              ShardCommand* command) {
   Checker check;
-  command->op = ShardOp::update_event;
+  command->op = Op::update_event;
   command->event.assign(check.sized(update.id(), 1, event_id_size_max, id_size_message));
   storage::EventPatch& patch = command->patch;
   patch = {};
@@ -133,7 +131,7 @@ DecodedRequest decode_update(const wire::UpdateEvent& update, std::uint32_t shar
 
 DecodedRequest decode_book(const wire::Book& book, std::uint32_t shards, ShardCommand* command) {
   Checker check;
-  command->op = ShardOp::book;
+  command->op = Op::book;
   command->event.assign(check.sized(book.event(), 1, event_id_size_max, event_size_message));
   command->user.assign(check.sized(book.user(), 1, user_size_max, user_size_message));
   check.require(book.seats() >= 1 && book.seats() <= seats_max, seats_message);
@@ -147,7 +145,7 @@ DecodedRequest decode_book(const wire::Book& book, std::uint32_t shards, ShardCo
 }
 
 // Confirm, Cancel and GetBooking: routed by the shard inside the ref.
-DecodedRequest decode_ref(ShardOp op, const flatbuffers::String* ref,
+DecodedRequest decode_ref(Op op, const flatbuffers::String* ref,
                           const flatbuffers::String* request_id, std::uint32_t shards,
                           ShardCommand* command) {
   Checker check;
@@ -159,13 +157,13 @@ DecodedRequest decode_ref(ShardOp op, const flatbuffers::String* ref,
   if (!parsed) return refused(ref_message);
   if (parsed->shard() >= shards) return refused(ref_shard_message, Outcome::not_found);
   command->ref.assign(parsed->view());
-  return {RequestKind::owned, Outcome::ok, {}, parsed->shard()};
+  return {RequestKind::owned, op, Outcome::ok, {}, parsed->shard()};
 }
 
 DecodedRequest decode_list_bookings(const wire::ListBookings& list, std::uint32_t shards,
                                     ShardCommand* command) {
   Checker check;
-  command->op = ShardOp::list_bookings;
+  command->op = Op::list_bookings;
   command->event.assign(check.sized(list.event(), 1, event_id_size_max, event_size_message));
   check.require(list.limit() <= list_limit_max, limit_message);
   command->limit = list.limit() == 0 ? list_limit_default : list.limit();
@@ -179,7 +177,7 @@ DecodedRequest decode_list_bookings(const wire::ListBookings& list, std::uint32_
   return owned_by_event(check, shards, *command);
 }
 
-DecodedRequest decode_waitlist(ShardOp op, const flatbuffers::String* event,
+DecodedRequest decode_waitlist(Op op, const flatbuffers::String* event,
                                const flatbuffers::String* user,
                                const flatbuffers::String* request_id, std::uint32_t shards,
                                ShardCommand* command) {
@@ -192,32 +190,23 @@ DecodedRequest decode_waitlist(ShardOp op, const flatbuffers::String* event,
   return owned_by_event(check, shards, *command);
 }
 
-DecodedRequest decode_local(const wire::Request& request) {
+// The checks of an operation answered on the receiving shard, as `op`.
+DecodedRequest local_or_refused(const Checker& check, Op op) {
+  if (check.failed()) return refused(check.message());
+  return {RequestKind::local, op, Outcome::ok, {}, 0};
+}
+
+DecodedRequest decode_list_events(const wire::ListEvents& list) {
   Checker check;
-  switch (request.op_type()) {
-    case wire::Op::Hello:
-      check.sized(request.op_as_Hello()->token(), 0, token_size_max, token_message);
-      return check.failed() ? refused(check.message()) : local(RequestKind::hello);
-    case wire::Op::GetEvent:
-      check.sized(request.op_as_GetEvent()->id(), 1, event_id_size_max, id_size_message);
-      return check.failed() ? refused(check.message()) : local(RequestKind::get_event);
-    case wire::Op::ListEvents: {
-      const auto* list = request.op_as_ListEvents();
-      check.sized(list->after(), 0, event_id_size_max, after_size_message);
-      check.require(list->limit() <= list_limit_max, limit_message);
-      return check.failed() ? refused(check.message()) : local(RequestKind::list_events);
-    }
-    case wire::Op::Stats:
-      return local(RequestKind::stats);
-    case wire::Op::Watch:
-      check.sized(request.op_as_Watch()->event(), 1, event_id_size_max, event_size_message);
-      return check.failed() ? refused(check.message()) : local(RequestKind::watch);
-    case wire::Op::Unwatch:
-      check.sized(request.op_as_Unwatch()->event(), 1, event_id_size_max, event_size_message);
-      return check.failed() ? refused(check.message()) : local(RequestKind::unwatch);
-    default:
-      return refused(op_message);
-  }
+  check.sized(list.after(), 0, event_id_size_max, after_size_message);
+  check.require(list.limit() <= list_limit_max, limit_message);
+  return local_or_refused(check, Op::list_events);
+}
+
+DecodedRequest decode_watch(Op op, const flatbuffers::String* event) {
+  Checker check;
+  check.sized(event, 1, event_id_size_max, event_size_message);
+  return local_or_refused(check, op);
 }
 
 }  // namespace
@@ -225,40 +214,59 @@ DecodedRequest decode_local(const wire::Request& request) {
 DecodedRequest decode_request(const wire::Request& request, std::uint32_t shards,
                               ShardCommand* command) {
   // The verifier accepts a union type without its table; nothing here does.
-  if (request.op() == nullptr) return refused(op_message);
-  switch (request.op_type()) {
-    case wire::Op::CreateEvent:
+  const std::optional<Op> op = op_of(request.op_type());
+  if (request.op() == nullptr || !op) return refused(op_message);
+  Checker check;
+  switch (*op) {
+    case Op::hello:
+      check.sized(request.op_as_Hello()->token(), 0, token_size_max, token_message);
+      return local_or_refused(check, Op::hello);
+    case Op::create_event:
       return decode_create(*request.op_as_CreateEvent(), shards, command);
-    case wire::Op::UpdateEvent:
+    case Op::update_event:
       return decode_update(*request.op_as_UpdateEvent(), shards, command);
-    case wire::Op::Book:
+    case Op::get_event:  // answered from the published directory, without a hop
+      check.sized(request.op_as_GetEvent()->id(), 1, event_id_size_max, id_size_message);
+      return local_or_refused(check, Op::get_event);
+    case Op::list_events:
+      return decode_list_events(*request.op_as_ListEvents());
+    case Op::book:
       return decode_book(*request.op_as_Book(), shards, command);
-    case wire::Op::Confirm: {
+    case Op::confirm: {
       const auto* confirm = request.op_as_Confirm();
-      return decode_ref(ShardOp::confirm, confirm->ref(), confirm->request_id(), shards, command);
+      return decode_ref(Op::confirm, confirm->ref(), confirm->request_id(), shards, command);
     }
-    case wire::Op::Cancel: {
+    case Op::cancel: {
       const auto* cancel = request.op_as_Cancel();
-      return decode_ref(ShardOp::cancel, cancel->ref(), cancel->request_id(), shards, command);
+      return decode_ref(Op::cancel, cancel->ref(), cancel->request_id(), shards, command);
     }
-    case wire::Op::GetBooking:
-      return decode_ref(ShardOp::get_booking, request.op_as_GetBooking()->ref(), nullptr, shards,
+    case Op::get_booking:
+      return decode_ref(Op::get_booking, request.op_as_GetBooking()->ref(), nullptr, shards,
                         command);
-    case wire::Op::ListBookings:
+    case Op::list_bookings:
       return decode_list_bookings(*request.op_as_ListBookings(), shards, command);
-    case wire::Op::WaitlistPosition: {
+    case Op::waitlist_position: {
       const auto* position = request.op_as_WaitlistPosition();
-      return decode_waitlist(ShardOp::waitlist_position, position->event(), position->user(),
-                             nullptr, shards, command);
+      return decode_waitlist(Op::waitlist_position, position->event(), position->user(), nullptr,
+                             shards, command);
     }
-    case wire::Op::LeaveWaitlist: {
+    case Op::leave_waitlist: {
       const auto* leave = request.op_as_LeaveWaitlist();
-      return decode_waitlist(ShardOp::leave_waitlist, leave->event(), leave->user(),
-                             leave->request_id(), shards, command);
+      return decode_waitlist(Op::leave_waitlist, leave->event(), leave->user(), leave->request_id(),
+                             shards, command);
     }
-    default:
-      return decode_local(request);
+    case Op::stats:
+      return local_or_refused(check, Op::stats);
+    case Op::watch:
+      return decode_watch(Op::watch, request.op_as_Watch()->event());
+    case Op::unwatch:
+      return decode_watch(Op::unwatch, request.op_as_Unwatch()->event());
+    case Op::metrics:  // HTTP only: op_of() maps no wire table to them
+    case Op::healthz:
+    case Op::page:
+      break;
   }
+  return refused(op_message);
 }
 
 namespace {

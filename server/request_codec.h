@@ -20,17 +20,15 @@ namespace admit::server {
 
 enum class RequestKind : std::uint8_t {
   refused,  // answer `outcome` with `message` (INVALID naming the field, NOT_FOUND, ...)
-  hello,
-  get_event,    // answered from the directory on the receiving shard
-  list_events,  // likewise
-  stats,        // summed from every shard's counters
-  watch,        // the receiving shard keeps the watch (server/watches.h)
-  unwatch,
-  owned,  // `command` goes to shard `owner`
+  local,    // `op` is answered on the receiving shard, from the wire request itself:
+            // hello, get_event (from the directory), list_events, stats (every shard's
+            // counters), watch and unwatch (the receiving shard keeps the watch)
+  owned,    // `command` goes to shard `owner`
 };
 
 struct DecodedRequest {
   RequestKind kind = RequestKind::refused;
+  Op op = Op::hello;                   // local and owned
   Outcome outcome = Outcome::invalid;  // refused only
   std::string_view message;            // refused only: static text
   std::uint32_t owner = 0;             // owned only

@@ -87,60 +87,56 @@ T& reuse(storage::wal::Command* out) {
 
 }  // namespace
 
-bool is_mutation(ShardOp op) {
-  switch (op) {
-    case ShardOp::create_event:
-    case ShardOp::update_event:
-    case ShardOp::book:
-    case ShardOp::confirm:
-    case ShardOp::cancel:
-    case ShardOp::leave_waitlist:
-      return true;
-    case ShardOp::get_event:
-    case ShardOp::get_booking:
-    case ShardOp::list_bookings:
-    case ShardOp::waitlist_position:
-      return false;
-  }
-  return false;
-}
-
 void execute_read(const storage::StateMachine& machine, const ShardCommand& command,
                   ShardResult* result) {
   clear_result(result);
   switch (command.op) {
-    case ShardOp::get_booking:
+    case Op::get_booking:
       return take_booking(machine.get_booking(command.ref.view()), result);
-    case ShardOp::get_event:
+    case Op::get_event:
       return take_event(machine.get_event(command.event.view()), result);
-    case ShardOp::list_bookings:
+    case Op::list_bookings:
       return take_page(
           machine.list_bookings(command.event.view(), command.ref.view(), command.limit), result);
-    case ShardOp::waitlist_position:
+    case Op::waitlist_position:
       return take_waitlist(machine.waitlist_position(command.event.view(), command.user.view()),
                            result);
-    default:
-      assert(false && "execute_read: not a read");
+    case Op::create_event:  // mutations: to_wal_command(), then the machine's apply()
+    case Op::update_event:
+    case Op::book:
+    case Op::confirm:
+    case Op::cancel:
+    case Op::leave_waitlist:
+    case Op::hello:  // not owned: answered on the receiving shard
+    case Op::list_events:
+    case Op::stats:
+    case Op::metrics:
+    case Op::healthz:
+    case Op::watch:
+    case Op::unwatch:
+    case Op::page:
+      break;
   }
+  assert(false && "execute_read: not an owned read");
 }
 
 void to_wal_command(const ShardCommand& command, storage::wal::Command* out) {
   namespace wal = storage::wal;
   switch (command.op) {
-    case ShardOp::create_event: {
+    case Op::create_event: {
       auto& create = reuse<wal::CreateEvent>(out);
       create.id.assign(command.event.view());
       create.config = command.config;
       create.same_is_ok = command.same_is_ok;
       return;
     }
-    case ShardOp::update_event: {
+    case Op::update_event: {
       auto& update = reuse<wal::UpdateEvent>(out);
       update.id.assign(command.event.view());
       update.patch = command.patch;
       return;
     }
-    case ShardOp::book: {
+    case Op::book: {
       auto& book = reuse<wal::Book>(out);
       book.event.assign(command.event.view());
       book.user.assign(command.user.view());
@@ -150,28 +146,40 @@ void to_wal_command(const ShardCommand& command, storage::wal::Command* out) {
       book.request_id.assign(command.request_id.view());
       return;
     }
-    case ShardOp::confirm: {
+    case Op::confirm: {
       auto& confirm = reuse<wal::Confirm>(out);
       confirm.ref.assign(command.ref.view());
       confirm.request_id.assign(command.request_id.view());
       return;
     }
-    case ShardOp::cancel: {
+    case Op::cancel: {
       auto& cancel = reuse<wal::Cancel>(out);
       cancel.ref.assign(command.ref.view());
       cancel.request_id.assign(command.request_id.view());
       return;
     }
-    case ShardOp::leave_waitlist: {
+    case Op::leave_waitlist: {
       auto& leave = reuse<wal::LeaveWaitlist>(out);
       leave.event.assign(command.event.view());
       leave.user.assign(command.user.view());
       leave.request_id.assign(command.request_id.view());
       return;
     }
-    default:
-      assert(false && "to_wal_command: not a mutation");
+    case Op::get_event:  // reads: execute_read()
+    case Op::get_booking:
+    case Op::list_bookings:
+    case Op::waitlist_position:
+    case Op::hello:  // not owned: answered on the receiving shard
+    case Op::list_events:
+    case Op::stats:
+    case Op::metrics:
+    case Op::healthz:
+    case Op::watch:
+    case Op::unwatch:
+    case Op::page:
+      break;
   }
+  assert(false && "to_wal_command: not a mutation");
 }
 
 void take_result(const storage::wal::CommandResult& from, ShardResult* result) {
@@ -196,9 +204,7 @@ void take_result(const storage::wal::CommandResult& from, ShardResult* result) {
 bool may_act_on_booking(const storage::StateMachine& machine, const ShardCommand& command,
                         ShardResult* result) {
   if (command.acting_user.size == 0) return true;
-  const bool names_booking = command.op == ShardOp::confirm || command.op == ShardOp::cancel ||
-                             command.op == ShardOp::get_booking;
-  if (!names_booking) return true;
+  if (op_info(command.op).sub != SubRule::booking_of_sub) return true;
   const storage::BookingResult found = machine.get_booking(command.ref.view());
   if (found.outcome != Outcome::ok || found.booking.user == command.acting_user.view()) return true;
   refuse(Outcome::unauthorized,

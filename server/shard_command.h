@@ -16,6 +16,7 @@
 
 #include "protocol/booking_ref.h"
 #include "protocol/enums.h"
+#include "protocol/operations.h"
 #include "protocol/protocol_limits.h"
 #include "server/server_limits.h"
 #include "storage/state_machine.h"
@@ -69,24 +70,12 @@ struct BookingPageRecord {
   std::optional<BookingRef> next_after;
 };
 
-enum class ShardOp : std::uint8_t {
-  create_event,
-  update_event,
-  book,
-  confirm,
-  cancel,
-  get_booking,
-  list_bookings,
-  waitlist_position,
-  leave_waitlist,
-  // An event read by its owner, in order after the connection's earlier
-  // requests (HTTP pipelining: a GET after a write sees it). Other event
-  // reads come from the published directory without a hop.
-  get_event,
-};
-
+// An owned operation (is_owned(op)) on its way to the owner's machine. An
+// event read by its owner (get_event) comes in order after the connection's
+// earlier requests (HTTP pipelining: a GET after a write sees it); other
+// event reads come from the published directory without a hop.
 struct ShardCommand {
-  ShardOp op = ShardOp::book;
+  Op op = Op::book;
   FixedString<event_id_size_max> event;  // every op but the ref ones
   FixedString<user_size_max> user;
   FixedString<request_id_size_max> request_id;
@@ -107,7 +96,7 @@ struct ShardCommand {
 enum class ResultKind : std::uint8_t { none, event, book, booking, waitlist, booking_page };
 
 struct ShardResult {
-  ShardOp op = ShardOp::book;  // the command answered (ShardCore::apply sets it)
+  Op op = Op::book;  // the command answered (ShardCore::apply sets it)
   Outcome outcome = Outcome::invalid;
   Reason reason = Reason::none;           // the machine's answers: rendered at the edge
   FixedString<message_size_max> message;  // the server's own refusals (reason none)
@@ -127,9 +116,6 @@ static_assert(std::is_trivially_copyable_v<ShardResult>);
 // Every string a command carries fits a WAL record (the protocol limits are
 // checked at the edge, request_codec.cc).
 static_assert(booking_ref_size <= storage::wal::record_string_size_max);
-
-// Whether `op` changes state: it then goes through the write-ahead log.
-bool is_mutation(ShardOp op);
 
 // A read (get_booking, list_bookings, waitlist_position) on the owner's machine.
 void execute_read(const storage::StateMachine& machine, const ShardCommand& command,

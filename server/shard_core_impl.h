@@ -98,14 +98,14 @@ void ShardCore<Log>::apply(const ShardCommand& command, std::int64_t now_ms, Sha
     turn_used_machine_ = true;
     execute_read(machine_, command, result);
     // The machine does not know the watchers; the directory counts them.
-    if (command.op == ShardOp::get_event && result->outcome == Outcome::ok) {
+    if (command.op == Op::get_event && result->outcome == Outcome::ok) {
       if (const auto published = shared_.directory.find(command.event.view())) {
         result->event.watchers = published->watchers;
       }
     }
     return;
   }
-  if (command.op == ShardOp::create_event && events_owned_ >= events_per_shard_max) {
+  if (command.op == Op::create_event && events_owned_ >= events_per_shard_max) {
     ++overloaded_;
     return refuse(Outcome::overloaded, shard_core_detail::directory_full_message, result);
   }
@@ -118,7 +118,7 @@ void ShardCore<Log>::apply(const ShardCommand& command, std::int64_t now_ms, Sha
   if (log_) {
     log_->append(log_command_, now_ms);
   }
-  if (command.op == ShardOp::create_event && result->outcome == Outcome::ok) ++events_owned_;
+  if (command.op == Op::create_event && result->outcome == Outcome::ok) ++events_owned_;
 }
 
 template <class Log>

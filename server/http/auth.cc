@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <array>
+#include <cassert>
 
 namespace admit::server::http {
 
@@ -74,49 +75,15 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) {
   return token;
 }
 
-namespace {
-
-// What a `sub` restricts, per operation.
-enum class SubRule : std::uint8_t {
-  none,            // the operation names no user
-  user_is_sub,     // the request's user must be the sub
-  booking_of_sub,  // the booking's user must be the sub (known on its owner)
-  refused,         // lists every user's bookings: not for a token bound to one user
-};
-
-struct Rule {
-  Role least;
-  SubRule sub;
-};
-
-// Indexed by Operation.
-constexpr std::array<Rule, 13> rules = {{
-    {Role::admin, SubRule::none},           // create_event
-    {Role::admin, SubRule::none},           // update_event
-    {Role::read, SubRule::none},            // get_event
-    {Role::read, SubRule::none},            // list_events
-    {Role::app, SubRule::user_is_sub},      // book
-    {Role::app, SubRule::booking_of_sub},   // confirm
-    {Role::app, SubRule::booking_of_sub},   // cancel
-    {Role::read, SubRule::booking_of_sub},  // get_booking
-    {Role::read, SubRule::refused},         // list_bookings
-    {Role::read, SubRule::user_is_sub},     // waitlist_position
-    {Role::app, SubRule::user_is_sub},      // leave_waitlist
-    {Role::read, SubRule::none},            // stats
-    {Role::read, SubRule::none},            // metrics
-}};
-static_assert(rules.size() == static_cast<std::size_t>(Operation::metrics) + 1);
-
-}  // namespace
-
-AccessDecision authorize(const Principal& principal, Operation operation, std::string_view user) {
-  const Rule rule = rules[static_cast<std::size_t>(operation)];
-  if (principal.role < rule.least) {
-    return {Access::forbidden, rule.least == Role::admin ? "token: role admin required"
-                                                         : "token: role app or admin required"};
+AccessDecision authorize(const Principal& principal, Op operation, std::string_view user) {
+  const std::optional<Role> least = least_role(operation);
+  assert(least.has_value() && "authorize: an operation that needs no token");
+  if (principal.role < *least) {
+    return {Access::forbidden, *least == Role::admin ? "token: role admin required"
+                                                     : "token: role app or admin required"};
   }
   if (!principal.has_sub()) return {Access::allowed, {}};
-  switch (rule.sub) {
+  switch (op_info(operation).sub) {
     case SubRule::none:
       return {Access::allowed, {}};
     case SubRule::user_is_sub:

@@ -1,5 +1,5 @@
 // Auth, for both protocols: verifying JWT HS256 tokens into a Principal, and
-// the one table of which role and which `sub` may do which operation
+// the checks of which role and which `sub` may do which operation
 // (DESIGN.md "Auth"). The token format (minting, base64url, HMAC-SHA256 from
 // OpenSSL) is the wire contract's, protocol/token.h, re-exported here;
 // signatures are compared in constant time (CRYPTO_memcmp).
@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/operations.h"
 #include "protocol/protocol_limits.h"
 #include "protocol/token.h"
 #include "server/shard_command.h"
@@ -59,23 +60,6 @@ class TokenVerifier {
 // `Authorization: Bearer <token>` (scheme in any case): the token, or nullopt.
 std::optional<std::string_view> bearer_token(std::string_view authorization);
 
-// Operations as auth sees them, the same for both protocols.
-enum class Operation : std::uint8_t {
-  create_event,
-  update_event,
-  get_event,
-  list_events,
-  book,
-  confirm,
-  cancel,
-  get_booking,
-  list_bookings,
-  waitlist_position,
-  leave_waitlist,
-  stats,
-  metrics,
-};
-
 enum class Access : std::uint8_t {
   allowed,
   forbidden,          // 403 / UNAUTHORIZED: `message` says why
@@ -89,7 +73,9 @@ struct AccessDecision {
   std::string_view message;  // forbidden only
 };
 
+// The rule is the operation's least role and sub rule (protocol/operations.h),
+// the same for both protocols; `operation` needs a token (least_role() set).
 // `user`: the user the request names (book, waitlist), else empty.
-AccessDecision authorize(const Principal& principal, Operation operation, std::string_view user);
+AccessDecision authorize(const Principal& principal, Op operation, std::string_view user);
 
 }  // namespace admit::server::http

@@ -4,74 +4,8 @@
 
 namespace admit::server::http {
 
-std::optional<Operation> operation_of(Route route) {
-  switch (route) {
-    case Route::create_event:
-    case Route::put_event:
-      return Operation::create_event;
-    case Route::update_event:
-      return Operation::update_event;
-    case Route::get_event:
-    case Route::watch:  // watching reads the event
-      return Operation::get_event;
-    case Route::list_events:
-      return Operation::list_events;
-    case Route::book:
-      return Operation::book;
-    case Route::list_bookings:
-      return Operation::list_bookings;
-    case Route::get_booking:
-      return Operation::get_booking;
-    case Route::cancel:
-      return Operation::cancel;
-    case Route::confirm:
-      return Operation::confirm;
-    case Route::waitlist_position:
-      return Operation::waitlist_position;
-    case Route::leave_waitlist:
-      return Operation::leave_waitlist;
-    case Route::stats:
-      return Operation::stats;
-    case Route::metrics:
-      return Operation::metrics;
-    case Route::healthz:
-    case Route::page:  // the page is public; the API calls it makes are not
-      break;
-  }
-  return std::nullopt;
-}
-
-Operation operation_of(ShardOp op) {
-  switch (op) {
-    case ShardOp::create_event:
-      return Operation::create_event;
-    case ShardOp::update_event:
-      return Operation::update_event;
-    case ShardOp::book:
-      return Operation::book;
-    case ShardOp::confirm:
-      return Operation::confirm;
-    case ShardOp::cancel:
-      return Operation::cancel;
-    case ShardOp::get_event:
-      return Operation::get_event;
-    case ShardOp::get_booking:
-      return Operation::get_booking;
-    case ShardOp::list_bookings:
-      return Operation::list_bookings;
-    case ShardOp::waitlist_position:
-      return Operation::waitlist_position;
-    case ShardOp::leave_waitlist:
-      return Operation::leave_waitlist;
-  }
-  return Operation::create_event;  // the strictest: admin only
-}
-
-AccessDecision authorize_command(const Principal& principal, Operation operation,
-                                 ShardCommand* command) {
-  const bool names_user = operation == Operation::book ||
-                          operation == Operation::waitlist_position ||
-                          operation == Operation::leave_waitlist;
+AccessDecision authorize_command(const Principal& principal, Op operation, ShardCommand* command) {
+  const bool names_user = op_info(operation).sub == SubRule::user_is_sub;
   const AccessDecision access =
       authorize(principal, operation, names_user ? command->user.view() : "");
   if (access.access != Access::if_booking_of_sub) return access;
@@ -113,8 +47,9 @@ void Preparer::prepare(ParsedRequest& request, std::int64_t now_ms, Prepared* ou
     return;
   }
   out->routed = true;
-  const auto operation = operation_of(out->target.route);
-  if (operation && !authenticate(request, now_ms, out)) return;
+  const Op operation = op_of(out->target.route);
+  const bool needs_token = least_role(operation).has_value();
+  if (needs_token && !authenticate(request, now_ms, out)) return;
   const std::string_view default_user = out->principal.sub.view();
   DecodedHttpRequest decoded =
       decoder_.decode(out->target, request, shards_, default_user, &out->command);
@@ -122,8 +57,8 @@ void Preparer::prepare(ParsedRequest& request, std::int64_t now_ms, Prepared* ou
     out->answer = refusal(decoded.outcome, decoded.message, decoded.status);
     return;
   }
-  if (operation) {
-    const AccessDecision access = authorize_command(out->principal, *operation, &out->command);
+  if (needs_token) {
+    const AccessDecision access = authorize_command(out->principal, operation, &out->command);
     if (access.access == Access::forbidden) {
       out->answer = refusal(Outcome::unauthorized, access.message, 403);
       return;

@@ -38,15 +38,10 @@ struct Prepared {
   bool keep_alive = true;  // false: close once this answer is sent
 };
 
-// The operation auth sees for a route; nullopt for /healthz and / (no token needed).
-std::optional<Operation> operation_of(Route route);
-// ... and for a command of either protocol.
-Operation operation_of(ShardOp op);
 // authorize() for `operation` on `command` (the user it names, if any); an
 // Access::if_booking_of_sub sets command->acting_user for the owner to check.
 // Never if_booking_of_sub.
-AccessDecision authorize_command(const Principal& principal, Operation operation,
-                                 ShardCommand* command);
+AccessDecision authorize_command(const Principal& principal, Op operation, ShardCommand* command);
 
 // One per shard.
 class Preparer {

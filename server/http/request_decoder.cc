@@ -229,7 +229,7 @@ Why decode_create(object body, const Target& target, ShardCommand* command) {
   if (Why bad = text_of(storage::check_new_event_id(id)); !bad.empty()) return bad;
   const storage::EventConfig config = storage::patched({}, patch_of(settings));
   if (Why bad = text_of(storage::check_event_config(config)); !bad.empty()) return bad;
-  command->op = ShardOp::create_event;
+  command->op = Op::create_event;
   command->event.assign(id);
   command->config = config;
   command->same_is_ok = put;
@@ -257,7 +257,7 @@ Why decode_update(object body, const Target& target, ShardCommand* command) {
   if (Why bad = text_of(storage::check_event_config(storage::patched({}, patch))); !bad.empty()) {
     return bad;
   }
-  command->op = ShardOp::update_event;
+  command->op = Op::update_event;
   command->event.assign(target.id.view());
   command->patch = patch;
   return {};
@@ -305,7 +305,7 @@ Why decode_book(const object* body, const Target& target, std::string_view defau
   if (Why bad = read_request_id(request, command); !bad.empty()) return bad;
   book.request_id = command->request_id.view();
   if (Why bad = text_of(storage::check_book_fields(book)); !bad.empty()) return bad;
-  command->op = ShardOp::book;
+  command->op = Op::book;
   command->event.assign(book.event);
   command->user.assign(book.user);
   command->seats = book.seats;
@@ -321,7 +321,7 @@ namespace {
 Why decode_list_bookings(const Target& target, ShardCommand* command) {
   if (Why bad = check_event_id(target); !bad.empty()) return bad;
   if (Why bad = text_of(storage::check_list_limit(target.limit)); !bad.empty()) return bad;
-  command->op = ShardOp::list_bookings;
+  command->op = Op::list_bookings;
   command->event.assign(target.id.view());
   command->limit = target.limit == 0 ? list_limit_default : target.limit;
   command->ref.size = 0;
@@ -333,22 +333,22 @@ Why decode_list_bookings(const Target& target, ShardCommand* command) {
   return {};
 }
 
-Why decode_waitlist(ShardOp op, const Target& target, const ParsedRequest& request,
+Why decode_waitlist(Op op, const Target& target, const ParsedRequest& request,
                     ShardCommand* command) {
   if (Why bad = check_event_id(target); !bad.empty()) return bad;
   if (Why bad = text_of(storage::check_user(target.user.view())); !bad.empty()) return bad;
   command->op = op;
   command->event.assign(target.id.view());
   command->user.assign(target.user.view());
-  return op == ShardOp::leave_waitlist ? read_request_id(request, command) : Why{};
+  return op == Op::leave_waitlist ? read_request_id(request, command) : Why{};
 }
 
 // Confirm, cancel and get_booking: routed by the shard inside the ref.
-DecodedHttpRequest decode_ref(ShardOp op, const Target& target, const ParsedRequest& request,
+DecodedHttpRequest decode_ref(Op op, const Target& target, const ParsedRequest& request,
                               std::uint32_t shards, ShardCommand* command) {
   command->op = op;
   command->request_id.size = 0;
-  if (op != ShardOp::get_booking) {
+  if (op != Op::get_booking) {
     if (Why bad = read_request_id(request, command); !bad.empty()) return refused(std::move(bad));
   }
   const auto ref = BookingRef::parse(target.ref.view());  // the router checked its format
@@ -393,15 +393,15 @@ DecodedHttpRequest RequestDecoder::decode(const Target& target, ParsedRequest& r
         }
         return {Dispatch::local, 200, Outcome::ok, {}, 0};
       case Route::get_booking:
-        return decode_ref(ShardOp::get_booking, target, request, shards, command);
+        return decode_ref(Op::get_booking, target, request, shards, command);
       case Route::confirm:
-        return decode_ref(ShardOp::confirm, target, request, shards, command);
+        return decode_ref(Op::confirm, target, request, shards, command);
       case Route::cancel:
-        return decode_ref(ShardOp::cancel, target, request, shards, command);
+        return decode_ref(Op::cancel, target, request, shards, command);
       case Route::waitlist_position:
       case Route::leave_waitlist: {
-        const ShardOp op = target.route == Route::waitlist_position ? ShardOp::waitlist_position
-                                                                    : ShardOp::leave_waitlist;
+        const Op op =
+            target.route == Route::waitlist_position ? Op::waitlist_position : Op::leave_waitlist;
         Why bad = decode_waitlist(op, target, request, command);
         return bad.empty() ? owned_by_event(*command, shards) : refused(std::move(bad));
       }

@@ -327,7 +327,7 @@ Answer shard_answer(Route route, const ShardCommand& command, const ShardResult&
       return answer;
     }
     case Route::update_event:
-    case Route::get_event:  // read by the owner (ShardOp::get_event)
+    case Route::get_event:  // read by the owner (Op::get_event)
       return event_answer(result.event);
     case Route::list_bookings:
       if (result.page != nullptr) return booking_page_answer(*result.page);

@@ -250,6 +250,45 @@ std::string_view route_name(Route route) {
   return names[static_cast<std::size_t>(route)];
 }
 
+Op op_of(Route route) {
+  switch (route) {
+    case Route::create_event:
+    case Route::put_event:
+      return Op::create_event;
+    case Route::get_event:
+      return Op::get_event;
+    case Route::update_event:
+      return Op::update_event;
+    case Route::list_events:
+      return Op::list_events;
+    case Route::book:
+      return Op::book;
+    case Route::list_bookings:
+      return Op::list_bookings;
+    case Route::get_booking:
+      return Op::get_booking;
+    case Route::cancel:
+      return Op::cancel;
+    case Route::confirm:
+      return Op::confirm;
+    case Route::waitlist_position:
+      return Op::waitlist_position;
+    case Route::leave_waitlist:
+      return Op::leave_waitlist;
+    case Route::stats:
+      return Op::stats;
+    case Route::metrics:
+      return Op::metrics;
+    case Route::healthz:
+      return Op::healthz;
+    case Route::watch:
+      return Op::watch;
+    case Route::page:
+      return Op::page;
+  }
+  return Op::page;  // not reached: every route is above
+}
+
 bool route(Method method, std::string_view request_target, Target* target, RouteError* error) {
   *target = Target{};
   request_target = origin_form(request_target);

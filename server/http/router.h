@@ -36,6 +36,9 @@ enum class Route : std::uint8_t {
 };
 
 std::string_view route_name(Route route);  // "book", "get_event", ...
+// The operation a route does (protocol/operations.h): its auth rule and its
+// /metrics label. POST /v1/events and PUT /v1/events/{id} both create.
+Op op_of(Route route);
 
 // A routed request's parameters, decoded. Which are set depends on the route.
 struct Target {

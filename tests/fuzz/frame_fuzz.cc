@@ -71,41 +71,12 @@ class FuzzedServer {
     ShardCommand command;
     const DecodedRequest decoded = decode_request(request, shards_.shards(), &command);
     const std::uint64_t id = request.id();
-    switch (decoded.kind) {
-      case RequestKind::refused:
-        fuzz_require(!decoded.message.empty(), "a refusal names its reason");
-        fuzz_require(!outcome_is_success(decoded.outcome), "a refusal is not a success");
-        return encode_refusal(builder, id, decoded.outcome, decoded.message);
-      case RequestKind::hello:
-        return encode_hello(builder, id, *request.op_as_Hello(), shards_.shards(), 0);
-      case RequestKind::get_event: {
-        Outcome outcome = Outcome::ok;
-        return encode_get_event(builder, id, *request.op_as_GetEvent(), shards_.shared().directory,
-                                &outcome);
-      }
-      case RequestKind::watch: {
-        const auto added = watches_.watch(watcher_, request.op_as_Watch()->event()->string_view(),
-                                          shards_.shared().directory);
-        const Outcome outcome = added == Watches::Added::no_event ? Outcome::not_found
-                                : added == Watches::Added::limit  ? Outcome::invalid
-                                                                  : Outcome::ok;
-        return encode_refusal(builder, id, outcome, outcome == Outcome::ok ? "" : "watch");
-      }
-      case RequestKind::unwatch:
-        watches_.unwatch(watcher_, request.op_as_Unwatch()->event()->string_view(),
-                         shards_.shared().directory);
-        return encode_refusal(builder, id, Outcome::ok, "");
-      case RequestKind::list_events:
-        return encode_list_events(builder, id, *request.op_as_ListEvents(),
-                                  shards_.shared().directory);
-      case RequestKind::stats: {
-        const StatsView source{
-            {shards_.shared().stats.get(), shards_.shards()}, "off", shards_.now_ms() - fuzz_t0_ms};
-        return encode_stats(builder, id, source);
-      }
-      case RequestKind::owned:
-        break;
+    if (decoded.kind == RequestKind::refused) {
+      fuzz_require(!decoded.message.empty(), "a refusal names its reason");
+      fuzz_require(!outcome_is_success(decoded.outcome), "a refusal is not a success");
+      return encode_refusal(builder, id, decoded.outcome, decoded.message);
     }
+    if (decoded.kind == RequestKind::local) return answer_local(builder, request, decoded.op);
     fuzz_require(decoded.owner < shards_.shards(), "an owned request names an existing shard");
     // The owner applies it (the reactor forwards it there first).
     FuzzShards::Core& owner = shards_.core(decoded.owner);
@@ -118,6 +89,55 @@ class FuzzedServer {
     const ReplyOffset reply = encode_result(builder, id, result);
     delete result.take_page();
     return reply;
+  }
+
+  // What the reactor answers on the receiving shard, from the wire request.
+  ReplyOffset answer_local(ReplyFrameBuilder& builder, const wire::Request& request, Op op) {
+    const std::uint64_t id = request.id();
+    switch (op) {
+      case Op::hello:
+        return encode_hello(builder, id, *request.op_as_Hello(), shards_.shards(), 0);
+      case Op::get_event: {
+        Outcome outcome = Outcome::ok;
+        return encode_get_event(builder, id, *request.op_as_GetEvent(), shards_.shared().directory,
+                                &outcome);
+      }
+      case Op::watch: {
+        const auto added = watches_.watch(watcher_, request.op_as_Watch()->event()->string_view(),
+                                          shards_.shared().directory);
+        const Outcome outcome = added == Watches::Added::no_event ? Outcome::not_found
+                                : added == Watches::Added::limit  ? Outcome::invalid
+                                                                  : Outcome::ok;
+        return encode_refusal(builder, id, outcome, outcome == Outcome::ok ? "" : "watch");
+      }
+      case Op::unwatch:
+        watches_.unwatch(watcher_, request.op_as_Unwatch()->event()->string_view(),
+                         shards_.shared().directory);
+        return encode_refusal(builder, id, Outcome::ok, "");
+      case Op::list_events:
+        return encode_list_events(builder, id, *request.op_as_ListEvents(),
+                                  shards_.shared().directory);
+      case Op::stats: {
+        const StatsView source{
+            {shards_.shared().stats.get(), shards_.shards()}, "off", shards_.now_ms() - fuzz_t0_ms};
+        return encode_stats(builder, id, source);
+      }
+      case Op::create_event:  // owned
+      case Op::update_event:
+      case Op::book:
+      case Op::confirm:
+      case Op::cancel:
+      case Op::get_booking:
+      case Op::list_bookings:
+      case Op::waitlist_position:
+      case Op::leave_waitlist:
+      case Op::metrics:  // HTTP only
+      case Op::healthz:
+      case Op::page:
+        break;
+    }
+    fuzz_require(false, "decode_request answers only hello, reads and watches as local");
+    return {};
   }
 
   // What the log would append for a change decodes back to the same bytes.

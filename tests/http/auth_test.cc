@@ -120,15 +120,15 @@ Principal principal(Role role, std::string_view sub = {}) {
 }
 
 TEST(Auth, RolesAndSubs) {
-  using enum Operation;
+  using enum Op;
   const Principal admin = principal(Role::admin), app = principal(Role::app),
                   reader = principal(Role::read), browser = principal(Role::app, "u1");
-  for (const Operation op : {create_event, update_event}) {
+  for (const Op op : {create_event, update_event}) {
     EXPECT_EQ(authorize(admin, op, {}).access, Access::allowed);
     EXPECT_EQ(authorize(app, op, {}).access, Access::forbidden);
     EXPECT_EQ(authorize(reader, op, {}).access, Access::forbidden);
   }
-  for (const Operation op : {get_event, list_events, stats, metrics}) {
+  for (const Op op : {get_event, list_events, stats, metrics}) {
     for (const Principal& p : {admin, app, reader, browser}) {
       EXPECT_EQ(authorize(p, op, {}).access, Access::allowed);
     }
@@ -143,7 +143,7 @@ TEST(Auth, RolesAndSubs) {
   EXPECT_EQ(authorize(browser, waitlist_position, "u1").access, Access::allowed);
   EXPECT_EQ(authorize(browser, list_bookings, {}).access, Access::forbidden);
   EXPECT_EQ(authorize(app, list_bookings, {}).access, Access::allowed);
-  for (const Operation op : {confirm, cancel, get_booking}) {
+  for (const Op op : {confirm, cancel, get_booking}) {
     EXPECT_EQ(authorize(browser, op, {}).access, Access::if_booking_of_sub);
     EXPECT_EQ(authorize(app, op, {}).access, Access::allowed);
   }

@@ -27,7 +27,7 @@ TEST(Preparer, WithoutAuthEveryoneIsAdmin) {
       prepare(preparer, "PUT /v1/events/e HTTP/1.1\r\nContent-Length: 14\r\n\r\n{\"capacity\":1}");
   EXPECT_EQ(p.next, Next::owned);
   EXPECT_EQ(p.owner, owner_shard("e", 4));
-  EXPECT_EQ(p.command.op, ShardOp::create_event);
+  EXPECT_EQ(p.command.op, Op::create_event);
   p = prepare(preparer, "GET /v1/events/e HTTP/1.1\r\n\r\n");
   EXPECT_EQ(p.next, Next::local);
   EXPECT_EQ(p.target.route, Route::get_event);

@@ -49,7 +49,7 @@ TEST(RequestDecoder, CreateEventBecomesTheBinaryCommand) {
                                "rate_per_s":5,"rate_burst":10})");
   ASSERT_EQ(d.result.dispatch, Dispatch::owned) << d.result.message;
   EXPECT_EQ(d.result.owner, owner_shard("tour", shards));
-  EXPECT_EQ(d.command.op, ShardOp::create_event);
+  EXPECT_EQ(d.command.op, Op::create_event);
   EXPECT_EQ(d.command.event.view(), "tour");
   const storage::EventConfig& c = d.command.config;
   EXPECT_EQ(c.capacity, 500u);
@@ -104,7 +104,7 @@ TEST(RequestDecoder, PatchSetsOnlyWhatIsGiven) {
   Decoded d =
       decode(Method::patch, "/v1/events/e", R"({"capacity":10,"state":"paused","opens_at":null})");
   ASSERT_EQ(d.result.dispatch, Dispatch::owned) << d.result.message;
-  EXPECT_EQ(d.command.op, ShardOp::update_event);
+  EXPECT_EQ(d.command.op, Op::update_event);
   EXPECT_EQ(d.command.patch.capacity, 10u);
   EXPECT_EQ(d.command.patch.state, EventState::paused);
   EXPECT_EQ(d.command.patch.opens_at_ms, 0);
@@ -118,7 +118,7 @@ TEST(RequestDecoder, BookingWithIdempotencyKey) {
                      R"({"user":"u1","seats":2,"hold":true,"waitlist":"join"})", "key-1");
   ASSERT_EQ(d.result.dispatch, Dispatch::owned) << d.result.message;
   EXPECT_EQ(d.result.owner, owner_shard("e", shards));
-  EXPECT_EQ(d.command.op, ShardOp::book);
+  EXPECT_EQ(d.command.op, Op::book);
   EXPECT_EQ(d.command.user.view(), "u1");
   EXPECT_EQ(d.command.seats, 2u);
   EXPECT_TRUE(d.command.hold);
@@ -157,11 +157,11 @@ TEST(RequestDecoder, RefRoutesGoToTheShardInTheRef) {
   Decoded d = decode(Method::delete_, path, "", "k");
   ASSERT_EQ(d.result.dispatch, Dispatch::owned);
   EXPECT_EQ(d.result.owner, 2u);
-  EXPECT_EQ(d.command.op, ShardOp::cancel);
+  EXPECT_EQ(d.command.op, Op::cancel);
   EXPECT_EQ(d.command.ref.view(), ref.view());
   EXPECT_EQ(d.command.request_id.view(), "k");
   d = decode(Method::post, path + "/confirm", "");
-  EXPECT_EQ(d.command.op, ShardOp::confirm);
+  EXPECT_EQ(d.command.op, Op::confirm);
   d = decode(Method::get, "/v1/bookings/" + std::string(BookingRef::make(1, 9).view()), "");
   EXPECT_EQ(d.result.status, 404);
   EXPECT_EQ(d.result.outcome, Outcome::not_found);
@@ -171,7 +171,7 @@ TEST(RequestDecoder, RefRoutesGoToTheShardInTheRef) {
 TEST(RequestDecoder, ListsAndWaitlists) {
   Decoded d = decode(Method::get, "/v1/events/e/bookings?limit=5&after=BK-7M2Q9XK4", "");
   ASSERT_EQ(d.result.dispatch, Dispatch::owned) << d.result.message;
-  EXPECT_EQ(d.command.op, ShardOp::list_bookings);
+  EXPECT_EQ(d.command.op, Op::list_bookings);
   EXPECT_EQ(d.command.limit, 5u);
   EXPECT_EQ(d.command.ref.view(), "BK-7M2Q9XK4");
   d = decode(Method::get, "/v1/events/e/bookings", "");
@@ -182,11 +182,11 @@ TEST(RequestDecoder, ListsAndWaitlists) {
   EXPECT_EQ(decode(Method::get, "/v1/events?limit=10", "").result.dispatch, Dispatch::local);
   d = decode(Method::delete_, "/v1/events/e/waitlist/u%201", "", "k2");
   ASSERT_EQ(d.result.dispatch, Dispatch::owned);
-  EXPECT_EQ(d.command.op, ShardOp::leave_waitlist);
+  EXPECT_EQ(d.command.op, Op::leave_waitlist);
   EXPECT_EQ(d.command.user.view(), "u 1");
   EXPECT_EQ(d.command.request_id.view(), "k2");
   d = decode(Method::get, "/v1/events/e/waitlist/u", "");
-  EXPECT_EQ(d.command.op, ShardOp::waitlist_position);
+  EXPECT_EQ(d.command.op, Op::waitlist_position);
   EXPECT_TRUE(refusal(Method::get, "/v1/events/%FF", "").starts_with("id:"));
   EXPECT_EQ(decode(Method::get, "/v1/events/e", "").result.dispatch, Dispatch::local);
 }

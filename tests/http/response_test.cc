@@ -12,7 +12,7 @@ nlohmann::json body_of(const Answer& answer) { return nlohmann::json::parse(answ
 
 ShardCommand book_command() {
   ShardCommand command;
-  command.op = ShardOp::book;
+  command.op = Op::book;
   command.event.assign("tour \"vip\"");
   command.user.assign("u\n1");
   command.request_id.assign("k1");

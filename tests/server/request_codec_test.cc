@@ -34,7 +34,7 @@ TEST(RequestCodec, BookRoutesToTheEventOwnerWithItsFields) {
       &command);
   EXPECT_EQ(decoded.kind, RequestKind::owned);
   EXPECT_EQ(decoded.owner, owner_shard("opera", 4));
-  EXPECT_EQ(command.op, ShardOp::book);
+  EXPECT_EQ(command.op, Op::book);
   EXPECT_EQ(command.event.view(), "opera");
   EXPECT_EQ(command.user.view(), "u1");
   EXPECT_EQ(command.seats, 2u);

@@ -13,7 +13,6 @@ namespace admit::sim {
 namespace {
 
 using server::ShardCommand;
-using server::ShardOp;
 using server::ShardResult;
 using Core = server::ShardCore<SimLog>;
 
@@ -44,7 +43,7 @@ std::string event_of_shard(std::uint32_t shard, std::uint32_t shards) {
 
 ShardCommand create(const std::string& event) {
   ShardCommand command;
-  command.op = ShardOp::create_event;
+  command.op = Op::create_event;
   command.event.assign(event);
   command.user.assign("");
   command.request_id.assign("");
@@ -55,7 +54,7 @@ ShardCommand create(const std::string& event) {
 
 ShardCommand book(const std::string& event, const std::string& user) {
   ShardCommand command = create(event);
-  command.op = ShardOp::book;
+  command.op = Op::book;
   command.user.assign(user);
   return command;
 }
@@ -170,7 +169,7 @@ TEST_F(TwoShards, AnswersWaitingForAFailedBatchAreUnavailable) {
   EXPECT_NE(released.message.find("simulated disk error"), std::string::npos) << released.message;
 
   ShardCommand read = book(origin_event_, "ada");
-  read.op = ShardOp::list_bookings;
+  read.op = Op::list_bookings;
   origin_.apply(read, now_ms, &result);
   delete result.take_page();  // a list's page is the caller's
   origin_.end_turn(now_ms);

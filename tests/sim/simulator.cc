@@ -19,7 +19,6 @@ namespace admit::sim {
 namespace {
 
 using server::ShardCommand;
-using server::ShardOp;
 using server::ShardResult;
 using Core = server::ShardCore<SimLog>;
 
@@ -32,31 +31,8 @@ constexpr std::uint32_t ring_slots = server::ring_slots_min;
 constexpr std::uint32_t settle_rounds_max = 200;
 constexpr std::int64_t start_ms = 1'700'000'000'000;
 
-const char* op_name(ShardOp op) {
-  switch (op) {
-    case ShardOp::create_event:
-      return "CreateEvent";
-    case ShardOp::update_event:
-      return "UpdateEvent";
-    case ShardOp::book:
-      return "Book";
-    case ShardOp::confirm:
-      return "Confirm";
-    case ShardOp::cancel:
-      return "Cancel";
-    case ShardOp::get_booking:
-      return "GetBooking";
-    case ShardOp::list_bookings:
-      return "ListBookings";
-    case ShardOp::waitlist_position:
-      return "WaitlistPosition";
-    case ShardOp::leave_waitlist:
-      return "LeaveWaitlist";
-    case ShardOp::get_event:
-      return "GetEvent";
-  }
-  return "?";
-}
+// The wire table's name ("CreateEvent"), as the trace shows it.
+const char* trace_name(Op op) { return wire::EnumNameOp(op_info(op).wire); }
 
 // One answer, from the request that asks for it to its release.
 struct Answer {
@@ -269,14 +245,10 @@ void World::step() {
 }
 
 std::uint32_t World::owner_of(const ShardCommand& command) const {
-  switch (command.op) {
-    case ShardOp::confirm:
-    case ShardOp::cancel:
-    case ShardOp::get_booking:
-      return BookingRef::parse(command.ref.view())->shard();
-    default:
-      return owner_shard(command.event.view(), shards_);
+  if (op_info(command.op).routing == Routing::ref) {
+    return BookingRef::parse(command.ref.view())->shard();
   }
+  return owner_shard(command.event.view(), shards_);
 }
 
 ShardCommand World::next_command(std::uint32_t client) {
@@ -290,30 +262,30 @@ ShardCommand World::next_command(std::uint32_t client) {
   if (pick(0, 1) == 0) command.request_id.assign(request_id);
   const int roll = pick(0, 99);
   if (roll < 8) {
-    command.op = ShardOp::create_event;
+    command.op = Op::create_event;
     command.config.capacity = static_cast<std::uint32_t>(pick(1, 12));
     command.config.per_user_max = static_cast<std::uint32_t>(pick(0, 3));
     command.config.hold_ttl_ms = pick(0, 1) == 0 ? 0 : static_cast<std::uint32_t>(pick(100, 2000));
     command.config.waitlist = pick(0, 1) == 1;
     command.request_id.size = 0;
   } else if (roll < 14) {
-    command.op = ShardOp::update_event;
+    command.op = Op::update_event;
     command.patch.capacity = static_cast<std::uint32_t>(pick(0, 12));
     command.request_id.size = 0;
   } else if (roll < 60 || acked_refs_.empty()) {
-    command.op = ShardOp::book;
+    command.op = Op::book;
     command.seats = static_cast<std::uint32_t>(pick(1, 3));
     command.hold = pick(0, 1) == 1;
     command.waitlist = static_cast<WaitlistChoice>(pick(0, 2));
   } else if (roll < 85) {
     const BookingRef& ref = acked_refs_[pick(0, static_cast<int>(acked_refs_.size()) - 1)];
     command.ref.assign(ref.view());
-    command.op = roll < 70 ? ShardOp::confirm : roll < 80 ? ShardOp::cancel : ShardOp::get_booking;
-    if (command.op == ShardOp::get_booking) command.request_id.size = 0;
+    command.op = roll < 70 ? Op::confirm : roll < 80 ? Op::cancel : Op::get_booking;
+    if (command.op == Op::get_booking) command.request_id.size = 0;
   } else if (roll < 92) {
-    command.op = ShardOp::leave_waitlist;
+    command.op = Op::leave_waitlist;
   } else {
-    command.op = ShardOp::waitlist_position;
+    command.op = Op::waitlist_position;
     command.request_id.size = 0;
   }
   return command;
@@ -359,7 +331,7 @@ void World::client_sends(Client& client, std::uint32_t index) {
   }
   if (trace()) {
     *trace() << "step " << step_ << ": client " << index << " (shard " << client.shard << ") "
-             << op_name(sent.command.op) << " " << sent.command.event.view() << " "
+             << trace_name(sent.command.op) << " " << sent.command.event.view() << " "
              << sent.command.user.view() << " " << sent.command.ref.view() << " -> shard "
              << sent.owner
              << (sent.served ? " answered " + std::string(outcome_name(sent.outcome)) : "") << "\n";
@@ -453,7 +425,7 @@ void World::acknowledge(std::uint64_t id) {
          std::to_string(answer.owner) + " reflecting record " + std::to_string(answer.lsn) +
          " while only " + std::to_string(durable) + " are durable");
   }
-  if (answer.command.op != ShardOp::book) return;
+  if (answer.command.op != Op::book) return;
   if (answer.outcome == Outcome::booked || answer.outcome == Outcome::held) {
     acked_refs_.push_back(answer.ref);
   }
