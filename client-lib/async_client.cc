@@ -8,11 +8,6 @@
 #include "session.h"
 
 namespace admit {
-namespace {
-
-using Kind = AsyncOp::Kind;
-
-}  // namespace
 
 AsyncClient::AsyncClient(ClientOptions options)
     : session_(std::make_unique<Session>(std::move(options))) {}
@@ -25,23 +20,23 @@ Result<HelloInfo> AsyncClient::connect() {
 }
 
 Status AsyncClient::submit_hello(ReplyCallback callback) {
-  return session_->submit({Kind::hello, OpArgs{}}, std::move(callback));
+  return session_->submit({Op::hello, OpArgs{}}, std::move(callback));
 }
 
 Status AsyncClient::submit_create_event(const EventSpec& spec, ReplyCallback callback) {
   if (Status s = codec::check_event_spec(spec); !s.answered()) return s;
-  return session_->submit({Kind::create_event, spec}, std::move(callback));
+  return session_->submit({Op::create_event, spec}, std::move(callback));
 }
 
 Status AsyncClient::submit_update_event(const EventUpdate& update, ReplyCallback callback) {
   if (Status s = codec::check_event_update(update); !s.answered()) return s;
-  return session_->submit({Kind::update_event, update}, std::move(callback));
+  return session_->submit({Op::update_event, update}, std::move(callback));
 }
 
 Status AsyncClient::submit_get_event(std::string_view id, ReplyCallback callback) {
   if (Status s = codec::check_event_id(id, "id"); !s.answered()) return s;
   return session_->submit(
-      {Kind::get_event, OpArgs{.key = id, .user = {}, .after = {}, .request_id = {}, .limit = 0}},
+      {Op::get_event, OpArgs{.key = id, .user = {}, .after = {}, .request_id = {}, .limit = 0}},
       std::move(callback));
 }
 
@@ -49,14 +44,14 @@ Status AsyncClient::submit_list_events(std::string_view after, std::uint32_t lim
                                        ReplyCallback callback) {
   if (Status s = codec::check_limit(limit); !s.answered()) return s;
   return session_->submit(
-      {Kind::list_events,
+      {Op::list_events,
        OpArgs{.key = {}, .user = {}, .after = after, .request_id = {}, .limit = limit}},
       std::move(callback));
 }
 
 Status AsyncClient::submit_book(const BookRequest& request, ReplyCallback callback) {
   if (Status s = codec::check_book(request); !s.answered()) return s;
-  return session_->submit({Kind::book, request}, std::move(callback));
+  return session_->submit({Op::book, request}, std::move(callback));
 }
 
 Status AsyncClient::submit_confirm(std::string_view ref, std::string_view request_id,
@@ -64,7 +59,7 @@ Status AsyncClient::submit_confirm(std::string_view ref, std::string_view reques
   if (Status s = codec::check_ref(ref); !s.answered()) return s;
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
   return session_->submit(
-      {Kind::confirm,
+      {Op::confirm,
        OpArgs{.key = ref, .user = {}, .after = {}, .request_id = request_id, .limit = 0}},
       std::move(callback));
 }
@@ -74,7 +69,7 @@ Status AsyncClient::submit_cancel(std::string_view ref, std::string_view request
   if (Status s = codec::check_ref(ref); !s.answered()) return s;
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
   return session_->submit(
-      {Kind::cancel,
+      {Op::cancel,
        OpArgs{.key = ref, .user = {}, .after = {}, .request_id = request_id, .limit = 0}},
       std::move(callback));
 }
@@ -82,8 +77,7 @@ Status AsyncClient::submit_cancel(std::string_view ref, std::string_view request
 Status AsyncClient::submit_get_booking(std::string_view ref, ReplyCallback callback) {
   if (Status s = codec::check_ref(ref); !s.answered()) return s;
   return session_->submit(
-      {Kind::get_booking,
-       OpArgs{.key = ref, .user = {}, .after = {}, .request_id = {}, .limit = 0}},
+      {Op::get_booking, OpArgs{.key = ref, .user = {}, .after = {}, .request_id = {}, .limit = 0}},
       std::move(callback));
 }
 
@@ -92,7 +86,7 @@ Status AsyncClient::submit_list_bookings(std::string_view event, std::string_vie
   if (Status s = codec::check_event_id(event); !s.answered()) return s;
   if (Status s = codec::check_limit(limit); !s.answered()) return s;
   return session_->submit(
-      {Kind::list_bookings,
+      {Op::list_bookings,
        OpArgs{.key = event, .user = {}, .after = after, .request_id = {}, .limit = limit}},
       std::move(callback));
 }
@@ -102,7 +96,7 @@ Status AsyncClient::submit_waitlist_position(std::string_view event, std::string
   if (Status s = codec::check_event_id(event); !s.answered()) return s;
   if (Status s = codec::check_user(user); !s.answered()) return s;
   return session_->submit(
-      {Kind::waitlist_position,
+      {Op::waitlist_position,
        OpArgs{.key = event, .user = user, .after = {}, .request_id = {}, .limit = 0}},
       std::move(callback));
 }
@@ -113,13 +107,13 @@ Status AsyncClient::submit_leave_waitlist(std::string_view event, std::string_vi
   if (Status s = codec::check_user(user); !s.answered()) return s;
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
   return session_->submit(
-      {Kind::leave_waitlist,
+      {Op::leave_waitlist,
        OpArgs{.key = event, .user = user, .after = {}, .request_id = request_id, .limit = 0}},
       std::move(callback));
 }
 
 Status AsyncClient::submit_stats(ReplyCallback callback) {
-  return session_->submit({Kind::stats, OpArgs{}}, std::move(callback));
+  return session_->submit({Op::stats, OpArgs{}}, std::move(callback));
 }
 
 Status AsyncClient::submit_watch(std::string_view event, ReplyCallback callback) {

@@ -22,21 +22,6 @@ constexpr std::size_t kept_strings_reserve =
 
 }  // namespace
 
-RouteKind AsyncOp::route() const {
-  switch (kind) {
-    case Kind::hello:
-    case Kind::list_events:
-    case Kind::stats:
-      return RouteKind::any;
-    case Kind::confirm:
-    case Kind::cancel:
-    case Kind::get_booking:
-      return RouteKind::ref;
-    default:
-      return RouteKind::event;
-  }
-}
-
 std::string_view AsyncOp::route_key() const {
   return std::visit(
       Overloaded{[](const OpArgs& a) { return a.key; }, [](const EventSpec& s) { return s.id; },
@@ -46,53 +31,51 @@ std::string_view AsyncOp::route_key() const {
 }
 
 bool AsyncOp::retry_safe() const {
-  switch (kind) {
-    case Kind::book:
-      return !std::get<BookRequest>(fields).request_id.empty();
-    case Kind::leave_waitlist:
-      return !std::get<OpArgs>(fields).request_id.empty();
-    default:
-      return true;
-  }
+  const std::string_view request_id =
+      std::visit(Overloaded{[](const OpArgs& a) { return a.request_id; },
+                            [](const BookRequest& b) { return b.request_id; },
+                            [](const auto&) { return std::string_view{}; }},
+                 fields);
+  return admit::retry_safe(kind, !request_id.empty());
 }
 
 EncodedOp AsyncOp::encode(FrameBuilder& b, std::string_view token) const {
   switch (kind) {
-    case Kind::hello:
+    case Op::hello:
       return codec::encode_hello(b, token);
-    case Kind::create_event:
+    case Op::create_event:
       return codec::encode_create_event(b, std::get<EventSpec>(fields));
-    case Kind::update_event:
+    case Op::update_event:
       return codec::encode_update_event(b, std::get<EventUpdate>(fields));
-    case Kind::book:
+    case Op::get_event:
+      return codec::encode_get_event(b, args().key);
+    case Op::list_events:
+      return codec::encode_list_events(b, args().after, args().limit);
+    case Op::book:
       return codec::encode_book(b, std::get<BookRequest>(fields));
-    case Kind::stats:
+    case Op::confirm:
+      return codec::encode_confirm(b, args().key, args().request_id);
+    case Op::cancel:
+      return codec::encode_cancel(b, args().key, args().request_id);
+    case Op::get_booking:
+      return codec::encode_get_booking(b, args().key);
+    case Op::list_bookings:
+      return codec::encode_list_bookings(b, args().key, args().after, args().limit);
+    case Op::waitlist_position:
+      return codec::encode_waitlist_position(b, args().key, args().user);
+    case Op::leave_waitlist:
+      return codec::encode_leave_waitlist(b, args().key, args().user, args().request_id);
+    case Op::stats:
       return codec::encode_stats(b);
-    default:
+    case Op::watch:  // Session sends watches itself
+    case Op::unwatch:
+    case Op::metrics:  // HTTP only
+    case Op::healthz:
+    case Op::page:
       break;
   }
-  const OpArgs& a = std::get<OpArgs>(fields);
-  switch (kind) {
-    case Kind::get_event:
-      return codec::encode_get_event(b, a.key);
-    case Kind::list_events:
-      return codec::encode_list_events(b, a.after, a.limit);
-    case Kind::confirm:
-      return codec::encode_confirm(b, a.key, a.request_id);
-    case Kind::cancel:
-      return codec::encode_cancel(b, a.key, a.request_id);
-    case Kind::get_booking:
-      return codec::encode_get_booking(b, a.key);
-    case Kind::list_bookings:
-      return codec::encode_list_bookings(b, a.key, a.after, a.limit);
-    case Kind::waitlist_position:
-      return codec::encode_waitlist_position(b, a.key, a.user);
-    case Kind::leave_waitlist:
-      return codec::encode_leave_waitlist(b, a.key, a.user, a.request_id);
-    default:
-      assert(false && "every kind is encoded above");
-      return {};
-  }
+  assert(false && "not an operation of AsyncClient");
+  return {};
 }
 
 void AsyncOp::keep_strings(std::string& storage) {

@@ -12,16 +12,18 @@
 #include <vector>
 
 #include "admit/client.h"
+#include "protocol/operations.h"
 #include "request_pipeline.h"
 
 namespace admit {
 
-// What decides where an operation goes.
-enum class RouteKind : std::uint8_t {
-  any,    // the base port (ListEvents, Stats)
-  event,  // the shard that owns the event id
-  ref,    // the shard named in the booking ref
-};
+// Where the client sends an operation: its routing (protocol/operations.h),
+// the connection's own ones (Hello) on the base port like `any` (ListEvents,
+// Stats); `event` and `ref` to the owner shard's port when shard-aware.
+constexpr Routing client_routing(Op op) {
+  const Routing routing = op_info(op).routing;
+  return routing == Routing::connection ? Routing::any : routing;
+}
 
 // Failures of the link, not answers: what retries are for.
 inline bool is_transport_failure(ClientError error) {
@@ -38,34 +40,20 @@ struct OpArgs {
 
 // One operation (watches aside) with its arguments as views.
 struct AsyncOp {
-  enum class Kind : std::uint8_t {
-    hello,
-    create_event,
-    update_event,
-    get_event,
-    list_events,
-    book,
-    confirm,
-    cancel,
-    get_booking,
-    list_bookings,
-    waitlist_position,
-    leave_waitlist,
-    stats,
-  };
-  Kind kind = Kind::hello;
+  Op kind = Op::hello;  // watches aside (Session sends them)
   std::variant<OpArgs, EventSpec, EventUpdate, BookRequest> fields;
 
-  RouteKind route() const;
+  Routing route() const { return client_routing(kind); }
   std::string_view route_key() const;
-  // Client's policy: reads, and mutations that are idempotent by nature
-  // (create: INVALID once it exists; update: the same config; confirm and
-  // cancel: the same end state) or carry a request id (book, leave_waitlist).
+  // The operation's Retry (protocol/operations.h), given its request id.
   bool retry_safe() const;
   EncodedOp encode(FrameBuilder& builder, std::string_view token) const;
   // Copies every string the operation points to into `storage` and points
   // there instead (storage keeps its capacity: no allocation once warm).
   void keep_strings(std::string& storage);
+
+ private:
+  const OpArgs& args() const { return std::get<OpArgs>(fields); }
 };
 
 // Requests AsyncClient may send again after a transport failure: each one's

@@ -95,17 +95,18 @@ const HelloInfo& Client::hello() const { return session_->hello(); }
 std::uint16_t Client::last_port() const { return last_port_; }
 std::int32_t Client::last_shard() const { return last_shard_; }
 
-// One operation with retries, routed by (kind, key); `encode(builder)` writes
+// One operation with retries, routed by (op, key); `encode(builder)` writes
 // it. After a transport failure it is tried again (with backoff) if that is
-// safe: reads, mutations carrying a request id, or nothing sent yet.
+// safe: the op's Retry given its request id (protocol/operations.h), or
+// nothing sent yet.
 template <typename T, typename Encode>
-Result<T> Client::call(RouteKind kind, std::string_view key, bool retry_safe, Encode&& encode) {
+Result<T> Client::call(Op op, std::string_view key, bool has_request_id, Encode&& encode) {
   const ClientOptions& options = session_->options();
   auto backoff = options.retry_backoff;
   Result<T> result;
   for (int attempt = 1; attempt <= std::max(1, options.attempts_max); ++attempt) {
     Status failure;
-    Connection* connection = session_->connection_for(kind, key, &failure);
+    Connection* connection = session_->connection_for(client_routing(op), key, &failure);
     bool sent = false;
     if (connection != nullptr) {
       bool done = false;
@@ -124,9 +125,9 @@ Result<T> Client::call(RouteKind kind, std::string_view key, bool retry_safe, En
       }
       failure = result.status();
     }
-    const bool may_retry =
-        is_transport_failure(failure.error()) &&
-        (retry_safe || failure.error() == ClientError::could_not_connect || !sent);
+    const bool may_retry = is_transport_failure(failure.error()) &&
+                           (retry_safe(op, has_request_id) ||
+                            failure.error() == ClientError::could_not_connect || !sent);
     if (!may_retry || attempt == options.attempts_max) return failure;
     std::this_thread::sleep_for(backoff);
     backoff *= 2;
@@ -138,26 +139,26 @@ Result<EventInfo> Client::create_event(const EventSpec& spec) {
   if (Status s = codec::check_event_spec(spec); !s.answered()) return s;
   // CreateEvent carries no request id: a retry after a lost answer says INVALID
   // (the id exists), which is the truth.
-  return call<EventInfo>(RouteKind::event, spec.id, true,
+  return call<EventInfo>(Op::create_event, spec.id, false,
                          [&](codec::Builder& b) { return codec::encode_create_event(b, spec); });
 }
 
 Result<EventInfo> Client::update_event(const EventUpdate& update) {
   if (Status s = codec::check_event_update(update); !s.answered()) return s;
   // Applying the same patch twice leaves the same config (only version moves).
-  return call<EventInfo>(RouteKind::event, update.id, true,
+  return call<EventInfo>(Op::update_event, update.id, false,
                          [&](codec::Builder& b) { return codec::encode_update_event(b, update); });
 }
 
 Result<EventInfo> Client::get_event(std::string_view id) {
   if (Status s = codec::check_event_id(id, "id"); !s.answered()) return s;
-  return call<EventInfo>(RouteKind::event, id, true,
+  return call<EventInfo>(Op::get_event, id, false,
                          [&](codec::Builder& b) { return codec::encode_get_event(b, id); });
 }
 
 Result<EventPage> Client::list_events(std::string_view after, std::uint32_t limit) {
   if (Status s = codec::check_limit(limit); !s.answered()) return s;
-  return call<EventPage>(RouteKind::any, {}, true, [&](codec::Builder& b) {
+  return call<EventPage>(Op::list_events, {}, false, [&](codec::Builder& b) {
     return codec::encode_list_events(b, after, limit);
   });
 }
@@ -167,7 +168,7 @@ Result<BookReply> Client::book(const BookRequest& request) {
   BookRequest with_id = request;
   std::string own_id;
   with_id.request_id = session_->request_id_or_new(request.request_id, own_id);
-  return call<BookReply>(RouteKind::event, request.event, !with_id.request_id.empty(),
+  return call<BookReply>(Op::book, request.event, !with_id.request_id.empty(),
                          [&](codec::Builder& b) { return codec::encode_book(b, with_id); });
 }
 
@@ -177,7 +178,7 @@ Result<BookingInfo> Client::confirm(std::string_view ref, std::string_view reque
   std::string own_id;
   request_id = session_->request_id_or_new(request_id, own_id);
   // Confirming twice is BOOKED twice: safe to retry even without an id.
-  return call<BookingInfo>(RouteKind::ref, ref, true, [&](codec::Builder& b) {
+  return call<BookingInfo>(Op::confirm, ref, !request_id.empty(), [&](codec::Builder& b) {
     return codec::encode_confirm(b, ref, request_id);
   });
 }
@@ -188,14 +189,14 @@ Result<BookingInfo> Client::cancel(std::string_view ref, std::string_view reques
   std::string own_id;
   request_id = session_->request_id_or_new(request_id, own_id);
   // Cancelling a cancelled booking is OK: safe to retry even without an id.
-  return call<BookingInfo>(RouteKind::ref, ref, true, [&](codec::Builder& b) {
+  return call<BookingInfo>(Op::cancel, ref, !request_id.empty(), [&](codec::Builder& b) {
     return codec::encode_cancel(b, ref, request_id);
   });
 }
 
 Result<BookingInfo> Client::get_booking(std::string_view ref) {
   if (Status s = codec::check_ref(ref); !s.answered()) return s;
-  return call<BookingInfo>(RouteKind::ref, ref, true,
+  return call<BookingInfo>(Op::get_booking, ref, false,
                            [&](codec::Builder& b) { return codec::encode_get_booking(b, ref); });
 }
 
@@ -203,7 +204,7 @@ Result<BookingPage> Client::list_bookings(std::string_view event, std::string_vi
                                           std::uint32_t limit) {
   if (Status s = codec::check_event_id(event); !s.answered()) return s;
   if (Status s = codec::check_limit(limit); !s.answered()) return s;
-  return call<BookingPage>(RouteKind::event, event, true, [&](codec::Builder& b) {
+  return call<BookingPage>(Op::list_bookings, event, false, [&](codec::Builder& b) {
     return codec::encode_list_bookings(b, event, after, limit);
   });
 }
@@ -211,7 +212,7 @@ Result<BookingPage> Client::list_bookings(std::string_view event, std::string_vi
 Result<WaitlistInfo> Client::waitlist_position(std::string_view event, std::string_view user) {
   if (Status s = codec::check_event_id(event); !s.answered()) return s;
   if (Status s = codec::check_user(user); !s.answered()) return s;
-  return call<WaitlistInfo>(RouteKind::event, event, true, [&](codec::Builder& b) {
+  return call<WaitlistInfo>(Op::waitlist_position, event, false, [&](codec::Builder& b) {
     return codec::encode_waitlist_position(b, event, user);
   });
 }
@@ -223,13 +224,13 @@ Result<WaitlistInfo> Client::leave_waitlist(std::string_view event, std::string_
   if (Status s = codec::check_request_id(request_id); !s.answered()) return s;
   std::string own_id;
   request_id = session_->request_id_or_new(request_id, own_id);
-  return call<WaitlistInfo>(RouteKind::event, event, !request_id.empty(), [&](codec::Builder& b) {
+  return call<WaitlistInfo>(Op::leave_waitlist, event, !request_id.empty(), [&](codec::Builder& b) {
     return codec::encode_leave_waitlist(b, event, user, request_id);
   });
 }
 
 Result<StatsInfo> Client::stats() {
-  return call<StatsInfo>(RouteKind::any, {}, true,
+  return call<StatsInfo>(Op::stats, {}, false,
                          [&](codec::Builder& b) { return codec::encode_stats(b); });
 }
 

@@ -113,10 +113,10 @@ void Session::connect_shards() {
   }
 }
 
-int Session::shard_of(RouteKind kind, std::string_view key) const {
+int Session::shard_of(Routing kind, std::string_view key) const {
   if (!options_.shard_aware || hello_.shards == 0) return -1;
-  if (kind == RouteKind::event) return static_cast<int>(owner_shard(key, hello_.shards));
-  if (kind == RouteKind::ref) {
+  if (kind == Routing::event) return static_cast<int>(owner_shard(key, hello_.shards));
+  if (kind == Routing::ref) {
     const std::optional<BookingRef> parsed = BookingRef::parse(key);
     if (parsed && parsed->shard() < hello_.shards) return static_cast<int>(parsed->shard());
   }
@@ -142,12 +142,12 @@ Connection* Session::shard_connection(int shard) {
   return nullptr;
 }
 
-Connection* Session::connection_for(RouteKind kind, std::string_view key, Status* failure) {
+Connection* Session::connection_for(Routing kind, std::string_view key, Status* failure) {
   if (closing_) {
     *failure = Status::failure(ClientError::could_not_connect, "the client is being destroyed");
     return nullptr;
   }
-  if (hello_.shards == 0 || (base_ != nullptr && !base_->is_open() && kind == RouteKind::any)) {
+  if (hello_.shards == 0 || (base_ != nullptr && !base_->is_open() && kind == Routing::any)) {
     Result<HelloInfo> hello = connect_base();
     if (!hello.ok()) {
       *failure = hello.status();
@@ -229,7 +229,7 @@ namespace admit {
 
 Connection* Session::submit_watch(std::string_view event, ReplyCallback callback, Status* failure) {
   watches_.add(event);
-  Connection* connection = connection_for(RouteKind::event, event, failure);
+  Connection* connection = connection_for(Routing::event, event, failure);
   if (connection == nullptr) return nullptr;
   if (connection->full()) {
     *failure = Status::failure(ClientError::in_flight_full,
@@ -251,7 +251,7 @@ Connection* Session::submit_unwatch(std::string_view event, ReplyCallback callba
     connection = watch->connection;
   }
   watches_.remove(event);
-  if (connection == nullptr) connection = connection_for(RouteKind::event, event, failure);
+  if (connection == nullptr) connection = connection_for(Routing::event, event, failure);
   if (connection == nullptr) return nullptr;
   if (connection->full()) {
     *failure = Status::failure(ClientError::in_flight_full,

@@ -52,7 +52,7 @@ class Session {
   // and reachable, else the base port. Connects (Hello) first when needed.
   // nullptr (and why in *failure) when even the base port cannot be reached,
   // or the session is closing.
-  Connection* connection_for(RouteKind kind, std::string_view key, Status* failure);
+  Connection* connection_for(Routing kind, std::string_view key, Status* failure);
 
   Status flush_all();
   // Closes every connection: the callbacks waiting run with `error` and `why`,
@@ -108,7 +108,7 @@ class Session {
 
  private:
   // A shard index, or -1 for the base port.
-  int shard_of(RouteKind kind, std::string_view key) const;
+  int shard_of(Routing kind, std::string_view key) const;
   // The answer (or failure) of an attempt of the kept request `index`.
   void resend_answered(std::uint32_t index, const ReplyView& reply);
   // One more attempt failed without an answer: another is scheduled if the

@@ -276,7 +276,7 @@ std::string make_request_id();
 // ---- Client: synchronous ----
 
 class Session;  // private: connections and routing
-enum class RouteKind : std::uint8_t;
+enum class Op : std::uint8_t;
 
 class Client {
  public:
@@ -356,7 +356,7 @@ class Client {
   std::int32_t last_shard_ = -1;
 
   template <typename T, typename Encode>
-  Result<T> call(RouteKind kind, std::string_view key, bool retry_safe, Encode&& encode);
+  Result<T> call(Op op, std::string_view key, bool has_request_id, Encode&& encode);
   // Keeps an update received during any call for next_update().
   void keep(const WatchUpdateView& update);
 };
