@@ -52,6 +52,10 @@ struct alignas(64) ShardMetrics {
       requests{};
   std::array<storage::wal::LatencyHistogram, protocol_count> latency;
   storage::wal::LatencyHistogram wal_sync;  // written by the WAL's syncer thread
+  // Each reactor turn, wall time from reaping its completions to the end of
+  // its phases: a long one delays every connection of the shard.
+  storage::wal::LatencyHistogram turn;
+  std::atomic<std::int64_t> turn_max_ns{0};
   // Copied from the WAL's own counters on the housekeeping tick.
   std::atomic<std::uint64_t> wal_records{0}, wal_commits{0}, wal_syncs{0};
 };

@@ -220,6 +220,15 @@ void Reactor::end_turn() {
   arm_watch_timer();
   publish_connection_stats();
   send_wakes();
+  observe_turn(monotonic_ns() - turn_ns_);
+}
+
+void Reactor::observe_turn(std::int64_t turn_ns) {
+  ShardMetrics& metrics = shared_.metrics[shard_];
+  metrics.turn.observe(turn_ns);
+  if (turn_ns > metrics.turn_max_ns.load(std::memory_order_relaxed)) {
+    metrics.turn_max_ns.store(turn_ns, std::memory_order_relaxed);
+  }
 }
 
 void Reactor::arm_accept(int listener_index) {

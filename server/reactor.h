@@ -197,6 +197,7 @@ class Reactor {
   void arm_stop_read();
   void send_wakes();
   void publish_connection_stats();
+  void observe_turn(std::int64_t turn_ns);
   StatsView stats_view() const;  // what Stats answers now
   void shut_down();
 

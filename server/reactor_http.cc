@@ -295,6 +295,20 @@ http::Answer Reactor::metrics_answer() {
                 {{"shard", label}, {"protocol", protocol_name(static_cast<Protocol>(p))}});
     }
   }
+  metrics.family("admit_reactor_turn_seconds", Type::histogram,
+                 "Wall time of each reactor turn: its completions handled, its batch sealed, "
+                 "its answers released (requests wait for the turn they arrive in).");
+  for (std::uint32_t shard = 0; shard < shard_metrics.size(); ++shard) {
+    histogram(shard_metrics[shard].turn, {{"shard", std::to_string(shard)}});
+  }
+  metrics.family("admit_reactor_turn_max_seconds", Type::gauge,
+                 "The longest reactor turn since admitd started.");
+  for (std::uint32_t shard = 0; shard < shard_metrics.size(); ++shard) {
+    metrics.sample(
+        {{"shard", std::to_string(shard)}},
+        static_cast<double>(shard_metrics[shard].turn_max_ns.load(std::memory_order_relaxed)) /
+            1e9);
+  }
   if (options_.durability != Durability::off) {
     const auto per_shard_wal = [&](std::string_view name, std::string_view help, auto value_of) {
       metrics.family(name, Type::counter, help);

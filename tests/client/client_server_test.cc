@@ -144,6 +144,19 @@ TEST_F(ClientServer, LeaveWaitlistAndStats) {
   EXPECT_EQ(stats->shards.size(), 2u);
   EXPECT_FALSE(stats->durability.empty());
   EXPECT_GT(stats->resident_bytes, 0u);
+  EXPECT_GT(stats->cpu_user_us + stats->cpu_system_us, 0u);
+  // The requests above arrived in receives and left in sends of earlier turns.
+  std::uint64_t receives = 0, bytes_received = 0, sends = 0, bytes_sent = 0;
+  for (const ShardStatsInfo& shard : stats->shards) {
+    receives += shard.receives;
+    bytes_received += shard.bytes_received;
+    sends += shard.sends;
+    bytes_sent += shard.bytes_sent;
+  }
+  EXPECT_GT(receives, 0u);
+  EXPECT_GE(bytes_received, receives);
+  EXPECT_GT(sends, 0u);
+  EXPECT_GE(bytes_sent, sends);
 }
 
 TEST_F(ClientServer, RefusalsCarryTheirData) {

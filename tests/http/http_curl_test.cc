@@ -683,6 +683,14 @@ TEST(HttpCurl, StatsHealthAndMetricsPassPromtool) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json()["shards"].size(), shards);
   EXPECT_EQ(r.json()["durability"], "off");
+  const nlohmann::json stats = r.json();  // one parse: the loop below iterates it
+  EXPECT_GT(stats["cpu_user_us"].get<std::uint64_t>() + stats["cpu_system_us"].get<std::uint64_t>(),
+            0u);
+  std::uint64_t bytes_received = 0;
+  for (const auto& shard : stats["shards"]) {
+    bytes_received += shard["bytes_received"].get<std::uint64_t>();
+  }
+  EXPECT_GT(bytes_received, 0u);  // the PUT and POSTs above
   r = client.send("GET", server.http_url("/healthz"));
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.json(), nlohmann::json::parse(R"({"status":"ok"})"));
@@ -691,6 +699,8 @@ TEST(HttpCurl, StatsHealthAndMetricsPassPromtool) {
   ASSERT_EQ(r.status, 200);
   EXPECT_TRUE(r.headers["content-type"].starts_with("text/plain; version=0.0.4"));
   EXPECT_NE(r.body.find("admit_event_confirmed_seats{event=\"m\"} 3"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("admit_reactor_turn_seconds_count{shard=\"0\"} "), std::string::npos);
+  EXPECT_NE(r.body.find("admit_cpu_seconds_total{mode=\"user\"} "), std::string::npos);
   const char* promtool = std::getenv("PROMTOOL");
   ASSERT_NE(promtool, nullptr) << "tests/http/meson.build sets PROMTOOL";
   const std::string path = ::testing::TempDir() + "admit-metrics.txt";
