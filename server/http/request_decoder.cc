@@ -340,7 +340,7 @@ Why decode_waitlist(Op op, const Target& target, const ParsedRequest& request,
   command->op = op;
   command->event.assign(target.id.view());
   command->user.assign(target.user.view());
-  return op == Op::leave_waitlist ? read_request_id(request, command) : Why{};
+  return is_mutation(op) ? read_request_id(request, command) : Why{};  // leave_waitlist
 }
 
 // Confirm, cancel and get_booking: routed by the shard inside the ref.
@@ -348,7 +348,7 @@ DecodedHttpRequest decode_ref(Op op, const Target& target, const ParsedRequest& 
                               std::uint32_t shards, ShardCommand* command) {
   command->op = op;
   command->request_id.size = 0;
-  if (op != Op::get_booking) {
+  if (is_mutation(op)) {  // confirm and cancel; get_booking has none
     if (Why bad = read_request_id(request, command); !bad.empty()) return refused(std::move(bad));
   }
   const auto ref = BookingRef::parse(target.ref.view());  // the router checked its format
@@ -393,16 +393,12 @@ DecodedHttpRequest RequestDecoder::decode(const Target& target, ParsedRequest& r
         }
         return {Dispatch::local, 200, Outcome::ok, {}, 0};
       case Route::get_booking:
-        return decode_ref(Op::get_booking, target, request, shards, command);
       case Route::confirm:
-        return decode_ref(Op::confirm, target, request, shards, command);
       case Route::cancel:
-        return decode_ref(Op::cancel, target, request, shards, command);
+        return decode_ref(op_of(target.route), target, request, shards, command);
       case Route::waitlist_position:
       case Route::leave_waitlist: {
-        const Op op =
-            target.route == Route::waitlist_position ? Op::waitlist_position : Op::leave_waitlist;
-        Why bad = decode_waitlist(op, target, request, command);
+        Why bad = decode_waitlist(op_of(target.route), target, request, command);
         return bad.empty() ? owned_by_event(*command, shards) : refused(std::move(bad));
       }
       default:
