@@ -1,10 +1,10 @@
 #include <algorithm>
-#include <cassert>
 #include <optional>
 #include <thread>
 
 #include "admit/client.h"
 #include "codec.h"
+#include "protocol/assert.h"
 #include "session.h"
 
 namespace admit {
@@ -161,7 +161,7 @@ std::size_t AsyncClient::poll_many(std::span<AsyncClient* const> clients,
     if (!wake_at || at < *wake_at) wake_at = at;
   };
   for (AsyncClient* client : clients) {
-    assert(client != nullptr);
+    ADMIT_ASSERT(client != nullptr);
     Session& session = *client->session_;
     if (!session.watches().empty()) {
       session.restore_watches();

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 
 #include "codec.h"
+#include "protocol/assert.h"
 
 namespace admit {
 namespace {
@@ -74,8 +74,7 @@ EncodedOp AsyncOp::encode(FrameBuilder& b, std::string_view token) const {
     case Op::page:
       break;
   }
-  assert(false && "not an operation of AsyncClient");
-  return {};
+  ADMIT_UNREACHABLE("not an operation of AsyncClient");
 }
 
 void AsyncOp::keep_strings(std::string& storage) {

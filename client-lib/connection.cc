@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <optional>
 
 #include "codec.h"
+#include "protocol/assert.h"
 #include "protocol/framing.h"
 
 namespace admit {
@@ -181,7 +181,7 @@ std::size_t Connection::expire(Clock::time_point now) {
 }
 
 std::size_t Connection::read_and_dispatch() {
-  assert(!pipeline_.dispatching());  // callbacks must not poll
+  ADMIT_ASSERT(!pipeline_.dispatching());  // callbacks must not poll
   std::size_t ran = 0;
   while (is_open()) {
     if (in_.size() - in_size_ < read_chunk_min) {
@@ -253,7 +253,7 @@ void Connection::await(const bool& done, Clock::time_point deadline) {
     const int rc = ::poll(&p, 1, remaining_ms(deadline));
     if (rc == 0) close(ClientError::timed_out, "no answer within the request timeout");
   }
-  assert(done);  // every path either answers or closes, and closing answers
+  ADMIT_ASSERT(done);  // every path either answers or closes, and closing answers
 }
 
 }  // namespace admit

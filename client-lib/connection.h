@@ -3,13 +3,13 @@
 // Private to client-lib.
 #pragma once
 
-#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "admit/client.h"
+#include "protocol/assert.h"
 #include "request_pipeline.h"
 
 namespace admit {
@@ -50,7 +50,7 @@ class Connection {
   // operation; `callback` runs once with its answer. Requires is_open() && !full().
   template <typename Encode>
   void add(Encode&& encode, ReplyCallback&& callback) {
-    assert(is_open());
+    ADMIT_ASSERT(is_open());
     pipeline_.add(encode, std::move(callback));
   }
 

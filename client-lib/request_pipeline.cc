@@ -1,7 +1,6 @@
 #include "request_pipeline.h"
 
-#include <cassert>
-
+#include "protocol/assert.h"
 #include "protocol/framing.h"
 
 namespace admit {
@@ -46,14 +45,14 @@ void RequestPipeline::close_frame() {
   auto requests = builder_.CreateVector(request_offsets_);
   finish_frame(builder_, wire::CreateFrame(builder_, requests));
   const auto bytes = builder_.GetBufferSpan();
-  assert(bytes.size() <= frame_size_max + frame_header_size);
+  ADMIT_ASSERT(bytes.size() <= frame_size_max + frame_header_size);
   out_.insert(out_.end(), bytes.begin(), bytes.end());
   builder_.restart();
   request_offsets_.clear();
 }
 
 std::uint64_t RequestPipeline::take_slot(ReplyCallback&& callback) {
-  assert(!full());
+  ADMIT_ASSERT(!full());
   std::uint32_t index;
   if (!free_slots_.empty()) {
     index = free_slots_.back();
@@ -63,7 +62,7 @@ std::uint64_t RequestPipeline::take_slot(ReplyCallback&& callback) {
     slots_.emplace_back();
   }
   Slot& slot = slots_[index];
-  assert(!slot.busy);
+  ADMIT_ASSERT(!slot.busy);
   slot.callback = std::move(callback);
   slot.busy = true;
   slot.epoch = epoch_;
@@ -78,7 +77,7 @@ std::uint64_t RequestPipeline::take_slot(ReplyCallback&& callback) {
 
 void RequestPipeline::release_slot(std::uint32_t index) {
   Slot& slot = slots_[index];
-  assert(slot.busy);
+  ADMIT_ASSERT(slot.busy);
   slot.busy = false;
   (slot.older == none ? oldest_ : slots_[slot.older].newer) = slot.newer;
   (slot.newer == none ? newest_ : slots_[slot.newer].older) = slot.older;

@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cerrno>
 #include <climits>
 #include <thread>
 
 #include "codec.h"
+#include "protocol/assert.h"
 #include "protocol/booking_ref.h"
 #include "protocol/shard.h"
 
@@ -126,7 +126,7 @@ int Session::shard_of(Routing kind, std::string_view key) const {
 // The shard's connection, opened if needed; nullptr when its port cannot be
 // reached (then it is left alone for shard_retry_delay).
 Connection* Session::shard_connection(int shard) {
-  assert(shard >= 0 && static_cast<std::size_t>(shard) < shard_connections_.size());
+  ADMIT_ASSERT(shard >= 0 && static_cast<std::size_t>(shard) < shard_connections_.size());
   if (shard_connections_[shard] == nullptr) {
     const auto port = static_cast<std::uint16_t>(options_.port + 1 + shard);
     shard_connections_[shard] = std::make_unique<Connection>(options_, port, &watches_);
@@ -188,7 +188,7 @@ void PollSet::clear() {
 }
 
 void PollSet::add(Connection* connection) {
-  assert(connection->awaits_input());
+  ADMIT_ASSERT(connection->awaits_input());
   connections_.push_back(connection);
   fds_.push_back(pollfd{connection->fd(), POLLIN, 0});
 }

@@ -1,7 +1,6 @@
 #include "protocol/booking_ref.h"
 
-#include <cassert>
-
+#include "protocol/assert.h"
 #include "protocol/protocol_limits.h"
 
 namespace admit {
@@ -66,8 +65,8 @@ std::uint64_t value_of(const std::array<char, booking_ref_size>& chars) {
 }  // namespace
 
 BookingRef BookingRef::make(std::uint64_t serial, std::uint32_t shard) {
-  assert(serial >= 1 && serial <= booking_serial_max);
-  assert(shard < shards_max);
+  ADMIT_ASSERT(serial >= 1 && serial <= booking_serial_max);
+  ADMIT_ASSERT(shard < shards_max);
   std::uint64_t value = mix(serial) << shard_bits | shard;
   BookingRef ref;
   for (std::size_t i = 0; i < prefix.size(); ++i) ref.chars_[i] = prefix[i];

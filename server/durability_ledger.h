@@ -8,11 +8,12 @@
 
 #include <absl/container/inlined_vector.h>
 
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <vector>
+
+#include "protocol/assert.h"
 
 namespace admit::server {
 
@@ -32,7 +33,7 @@ class DurabilityLedger {
       client.marks.clear();
       client.generation = generation;
     }
-    assert(client.marks.empty() || client.marks.back().end < end);
+    ADMIT_ASSERT(client.marks.empty() || client.marks.back().end < end);
     if (!client.listed) {
       client.listed = true;
       waiting_.push_back(slot);

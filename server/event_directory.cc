@@ -3,12 +3,12 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <thread>
 
+#include "protocol/assert.h"
 #include "protocol/shard.h"
 
 namespace admit::server {
@@ -91,7 +91,7 @@ struct EventDirectory::Table {
     std::memcpy(copy, static_cast<const void*>(&snapshot), sizeof snapshot);
     std::atomic_ref<std::uint64_t> sequence(entry_words_ptr[0]);
     const std::uint64_t before = sequence.load(std::memory_order_relaxed);
-    assert(before % 2 == 0);
+    ADMIT_ASSERT(before % 2 == 0);
     sequence.store(before + 1, std::memory_order_relaxed);
     // Release stores: a reader that sees any new word also sees the odd sequence.
     for (std::size_t i = 0; i < payload_words; ++i) {
@@ -134,7 +134,7 @@ void EventDirectory::publish(std::uint32_t shard, const EventSnapshot& event) {
   const std::uint32_t slot = table.probe(event.id.view(), &found);
   table.write(slot, event);
   if (!found) {
-    assert(table.used < events_per_shard_max);
+    ADMIT_ASSERT(table.used < events_per_shard_max);
     std::atomic_ref<std::uint32_t>(table.slots_in_order[table.used])
         .store(slot, std::memory_order_relaxed);
     ++table.used;

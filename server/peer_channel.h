@@ -7,12 +7,12 @@
 // sends them at the end of its turn (an io_uring msg_ring); a simulator polls.
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "protocol/assert.h"
 #include "server/server.h"
 #include "server/shard_command.h"
 
@@ -38,7 +38,7 @@ class PeerChannel {
     SpscRing<RequestSlot>& ring = shared_.requests(shard_, owner);
     if (outstanding_[owner] >= ring.capacity()) return false;
     RequestSlot* slot = ring.try_push();
-    assert(slot != nullptr);
+    ADMIT_ASSERT(slot != nullptr);
     slot->connection = client;
     slot->request_id = request_id;
     slot->command = command;
@@ -61,7 +61,7 @@ class PeerChannel {
       deliver(response->connection, response->request_id, response->result);
       delete response->result.take_page();
       ring.commit_pop();
-      assert(outstanding_[owner] > 0);
+      ADMIT_ASSERT(outstanding_[owner] > 0);
       --outstanding_[owner];
     }
   }
@@ -76,7 +76,7 @@ class PeerChannel {
       const RequestSlot* request = in.front();
       if (request == nullptr) break;
       ResponseSlot* response = out.try_push_ahead(invisible_[origin]);
-      assert(response != nullptr);
+      ADMIT_ASSERT(response != nullptr);
       response->connection = request->connection;
       response->request_id = request->request_id;
       apply(request->command, &response->result);
@@ -93,7 +93,7 @@ class PeerChannel {
   }
   // Owner side: the oldest `count` invisible answers to `origin` become visible.
   void make_visible(std::uint32_t origin, std::uint32_t count) {
-    assert(count <= invisible_[origin]);
+    ADMIT_ASSERT(count <= invisible_[origin]);
     shared_.responses(shard_, origin).commit_push(count);
     invisible_[origin] -= count;
     wake(origin);
@@ -102,7 +102,7 @@ class PeerChannel {
   // reflect changes that may never be durable).
   void make_visible_refused(std::uint32_t origin, std::uint32_t count, Outcome outcome,
                             std::string_view message) {
-    assert(count <= invisible_[origin]);
+    ADMIT_ASSERT(count <= invisible_[origin]);
     for (std::uint32_t i = 0; i < count; ++i) {
       ShardResult& result = shared_.responses(shard_, origin).try_push_ahead(i)->result;
       delete result.take_page();
@@ -128,7 +128,7 @@ class PeerChannel {
 
  private:
   void wake(std::uint32_t shard) {
-    assert(shard != shard_);
+    ADMIT_ASSERT(shard != shard_);
     wakes_ |= std::uint64_t{1} << shard;
   }
 

@@ -6,13 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "protocol/assert.h"
 #include "server/completion_tag.h"
 
 namespace admit::server {
@@ -157,10 +157,11 @@ void Reactor::handle_completion(const io_uring_cqe& cqe) {
       return on_accept(static_cast<int>(tag.index), cqe);
     case CompletionKind::recv:
     case CompletionKind::send: {
-      assert(tag.index < connections_.size());
+      ADMIT_ASSERT(tag.index < connections_.size());
       Connection& connection = *connections_[tag.index];
       // A connection slot is reused only after all its operations ended.
-      assert(connection.state != ConnectionState::free && connection.generation == tag.generation);
+      ADMIT_ASSERT(connection.state != ConnectionState::free &&
+                   connection.generation == tag.generation);
       if (tag.kind == CompletionKind::recv) return on_recv(connection, cqe);
       return on_send(connection, cqe);
     }
@@ -380,7 +381,7 @@ void Reactor::send_wakes() {
   for (std::uint64_t wakes = core_.peers().take_wakes(), target = 0; wakes != 0;
        ++target, wakes >>= 1) {
     if ((wakes & 1) == 0) continue;
-    assert(target != shard_);
+    ADMIT_ASSERT(target != shard_);
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_msg_ring(sqe, shared_.ring_fds[target], 0,
                            CompletionTag{CompletionKind::wake_in, 0, 0}.encode(), 0);

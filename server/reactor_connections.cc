@@ -2,12 +2,12 @@
 // (replies gathered per turn into one send), its limits and its closing.
 #include <unistd.h>
 
-#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "protocol/assert.h"
 #include "protocol/framing.h"
 #include "server/completion_tag.h"
 #include "server/reactor.h"
@@ -74,7 +74,7 @@ Connection* Reactor::open_connection(int fd, int listener_shard) {
     free_slots_.pop_back();
   } else {
     index = static_cast<std::uint32_t>(connections_.size());
-    assert(index <= CompletionTag::index_max);
+    ADMIT_ASSERT(index <= CompletionTag::index_max);
     connections_.push_back(std::make_unique<Connection>());
   }
   Connection& connection = *connections_[index];
@@ -101,7 +101,7 @@ Connection* Reactor::lookup(std::uint64_t handle) {
 }
 
 void Reactor::arm_recv(Connection& connection) {
-  assert(connection.receive == Receive::idle && connection.state == ConnectionState::open);
+  ADMIT_ASSERT(connection.receive == Receive::idle && connection.state == ConnectionState::open);
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_recv_multishot(sqe, connection.fd, nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -126,7 +126,7 @@ void Reactor::on_recv(Connection& connection, const io_uring_cqe& cqe) {
     --connection.ops;
   }
   if (cqe.res > 0) {
-    assert((cqe.flags & IORING_CQE_F_BUFFER) != 0);
+    ADMIT_ASSERT((cqe.flags & IORING_CQE_F_BUFFER) != 0);
     const auto buffer_id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
     const std::uint8_t* bytes = buffers_ + std::size_t{buffer_id} * recv_buffer_size;
     ++receives_;
@@ -283,7 +283,7 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
     case Op::page:
       break;
   }
-  assert(false && "decode_request answers every other operation as owned or refused");
+  ADMIT_UNREACHABLE("decode_request answers every other operation as owned or refused");
 }
 
 // An owned request: applied here when this shard owns it, else forwarded.
@@ -346,7 +346,7 @@ void Reactor::deliver(std::uint64_t handle, std::uint64_t id, ShardResult& resul
   Connection* found = lookup(handle);
   if (found == nullptr) return;  // closed meanwhile
   Connection& connection = *found;
-  assert(connection.inflight > 0);
+  ADMIT_ASSERT(connection.inflight > 0);
   --connection.inflight;
   if (connection.http) {
     deliver_http(connection, id, result);
@@ -423,11 +423,11 @@ void Reactor::append_out(Connection& connection, std::span<const std::uint8_t> b
 void Reactor::finish_reply_frame(Connection& connection) {
   if (!connection.draft) return;
   ReplyDraft& draft = *connection.draft;
-  assert(!draft.replies.empty());  // lent only for a reply
+  ADMIT_ASSERT(!draft.replies.empty());  // lent only for a reply
   ReplyFrameBuilder& builder = draft.builder;
   const auto replies = builder.CreateVector(draft.replies);
   finish_frame(builder, wire::CreateFrame(builder, 0, replies));
-  assert(builder.GetSize() <= frame_header_size + frame_size_max);
+  ADMIT_ASSERT(builder.GetSize() <= frame_header_size + frame_size_max);
   append_out(connection, builder.GetBufferSpan());
   if (builder.GetSize() > builder_keep_bytes || spare_drafts_.size() >= spare_drafts_max) {
     connection.draft.reset();
@@ -449,7 +449,7 @@ void Reactor::take_spare_buffer(std::vector<std::uint8_t>& buffer) {
 // Takes the memory of an emptied buffer: kept as a spare within the bounds,
 // freed past them.
 void Reactor::give_back_buffer(std::vector<std::uint8_t>& buffer) {
-  assert(buffer.empty());
+  ADMIT_ASSERT(buffer.empty());
   const std::size_t capacity = buffer.capacity();
   if (capacity == 0) return;
   if (capacity > spare_buffer_keep_bytes ||
@@ -550,7 +550,7 @@ void Reactor::on_send(Connection& connection, const io_uring_cqe& cqe) {
   bytes_sent_ += static_cast<std::uint64_t>(cqe.res);
   connection.last_send_progress_ms = now_ms_;
   if (connection.http) connection.http->last_activity_ms = now_ms_;
-  assert(connection.send_offset <= connection.send_active.size());
+  ADMIT_ASSERT(connection.send_offset <= connection.send_active.size());
   if (connection.send_offset == connection.send_active.size()) {
     connection.send_active.clear();
     connection.send_offset = 0;

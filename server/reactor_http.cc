@@ -3,8 +3,8 @@
 // path as its binary twin: a ShardCommand applied on this shard or forwarded
 // over the rings, answers held until durable, in request order.
 #include <algorithm>
-#include <cassert>
 
+#include "protocol/assert.h"
 #include "protocol/shard.h"
 #include "server/http/live_page.h"
 #include "server/http/metrics_text.h"
@@ -166,8 +166,7 @@ http::Answer Reactor::local_http_answer(const http::Target& target) {
     default:
       break;
   }
-  assert(false && "local_http_answer: not a local route");
-  return http::refusal(Outcome::not_found, "route: not answered here");
+  ADMIT_UNREACHABLE("local_http_answer: not a local route");
 }
 
 // GET /v1/events/{id}/watch: the SSE head in its turn, then the event's
@@ -198,8 +197,7 @@ void Reactor::deliver_http(Connection& connection, std::uint64_t ticket,
   const auto found =
       std::find_if(session.forwarded.begin(), session.forwarded.end(),
                    [ticket](const auto& waiting) { return waiting.first == ticket; });
-  assert(found != session.forwarded.end());
-  if (found == session.forwarded.end()) return;
+  ADMIT_ASSERT(found != session.forwarded.end());
   const http::Prepared& prepared = *found->second;
   fill_http(connection, ticket, preparer_.finish(prepared, result), prepared.keep_alive,
             metric_op_of(prepared));

@@ -2,7 +2,6 @@
 // it: opened and replayed at start, its completion eventfd read, closed at
 // the end, and the connection side of releasing durable answers. What goes
 // into the log and what waits for it is ShardCore's (shard_core.h).
-#include <cassert>
 #include <charconv>
 #include <cstdio>
 #include <span>
@@ -10,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/assert.h"
 #include "server/completion_tag.h"
 #include "server/http/response.h"
 #include "server/reactor.h"
@@ -47,7 +47,7 @@ std::vector<std::uint8_t> refused_http_answers(std::span<const std::uint8_t> byt
   std::string out;
   for (std::size_t at = 0; at < text.size();) {
     const std::size_t head_end = text.find(header_end, at);
-    assert(head_end != std::string_view::npos);  // whole answers this server wrote
+    ADMIT_ASSERT(head_end != std::string_view::npos);  // whole answers this server wrote
     const std::string_view head = text.substr(at, head_end - at);
     const std::size_t length_at = head.find(length_field);
     if (length_at == std::string_view::npos) {  // no body here, reflects nothing

@@ -1,8 +1,8 @@
 #include "server/request_codec.h"
 
-#include <cassert>
 #include <cstring>
 
+#include "protocol/assert.h"
 #include "protocol/framing.h"
 #include "protocol/shard.h"
 
@@ -468,12 +468,11 @@ ReplyOffset encode_result(ReplyFrameBuilder& builder, std::uint64_t id, const Sh
       return reply(builder, id, result.outcome, message, wire::Result::WaitlistInfo,
                    waitlist_info(builder, result.waitlist).Union());
     case ResultKind::booking_page:
-      assert(result.page != nullptr);
+      ADMIT_ASSERT(result.page != nullptr);
       return reply(builder, id, result.outcome, message, wire::Result::BookingList,
                    booking_list(builder, *result.page).Union());
   }
-  assert(false && "every ResultKind is handled above");
-  return encode_refusal(builder, id, Outcome::unavailable, "server: unknown result");
+  ADMIT_UNREACHABLE("every ResultKind is handled above");
 }
 
 ReplyOffset encode_hello(ReplyFrameBuilder& builder, std::uint64_t id, const wire::Hello& hello,
@@ -558,7 +557,7 @@ std::vector<std::uint8_t> refused_reply_frames(std::span<const std::uint8_t> fra
     const std::size_t size =
         frame_header_size + (std::size_t{frames[0]} | std::size_t{frames[1]} << 8 |
                              std::size_t{frames[2]} << 16 | std::size_t{frames[3]} << 24);
-    assert(size <= frames.size());  // whole frames this server wrote
+    ADMIT_ASSERT(size <= frames.size());  // whole frames this server wrote
     aligned.resize(size / 8 + 1);
     std::memcpy(aligned.data(), frames.data(), size);
     std::string why;

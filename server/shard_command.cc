@@ -117,7 +117,7 @@ void execute_read(const storage::StateMachine& machine, const ShardCommand& comm
     case Op::page:
       break;
   }
-  assert(false && "execute_read: not an owned read");
+  ADMIT_UNREACHABLE("execute_read: not an owned read");
 }
 
 void to_wal_command(const ShardCommand& command, storage::wal::Command* out) {
@@ -179,7 +179,7 @@ void to_wal_command(const ShardCommand& command, storage::wal::Command* out) {
     case Op::page:
       break;
   }
-  assert(false && "to_wal_command: not a mutation");
+  ADMIT_UNREACHABLE("to_wal_command: not a mutation");
 }
 
 void take_result(const storage::wal::CommandResult& from, ShardResult* result) {
@@ -194,7 +194,7 @@ void take_result(const storage::wal::CommandResult& from, ShardResult* result) {
     return take_waitlist(*waitlist, result);
   }
   const auto* book = std::get_if<storage::BookResult>(&from);
-  assert(book != nullptr && "Expire has no reply");
+  ADMIT_ASSERT(book != nullptr && "Expire has no reply");
   result->outcome = book->outcome;
   result->reason = book->reason;
   result->kind = ResultKind::book;

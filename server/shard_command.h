@@ -5,7 +5,6 @@
 // anything is copied here.
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -14,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/assert.h"
 #include "protocol/booking_ref.h"
 #include "protocol/enums.h"
 #include "protocol/operations.h"
@@ -31,7 +31,7 @@ struct FixedString {
 
   // The caller has checked the size against the protocol limit.
   void assign(std::string_view text) {
-    assert(text.size() <= capacity);
+    ADMIT_ASSERT(text.size() <= capacity);
     size = static_cast<std::uint16_t>(text.size());
     if (!text.empty()) std::memcpy(bytes, text.data(), text.size());  // data() may be null
   }

@@ -6,11 +6,12 @@
 #pragma once
 
 #include <atomic>
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <type_traits>
+
+#include "protocol/assert.h"
 
 namespace admit::server {
 
@@ -23,7 +24,7 @@ class SpscRing {
   // idle rings cost address space, not resident memory.
   explicit SpscRing(std::uint32_t slots)
       : mask_(slots - 1), slots_(static_cast<Slot*>(::operator new[](sizeof(Slot) * slots))) {
-    assert(slots >= 2 && (slots & (slots - 1)) == 0);
+    ADMIT_ASSERT(slots >= 2 && (slots & (slots - 1)) == 0);
   }
   ~SpscRing() { ::operator delete[](slots_); }
   SpscRing(const SpscRing&) = delete;

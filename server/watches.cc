@@ -1,8 +1,8 @@
 #include "server/watches.h"
 
 #include <algorithm>
-#include <cassert>
 
+#include "protocol/assert.h"
 #include "protocol/framing.h"
 #include "server/http/response.h"
 
@@ -33,7 +33,7 @@ Watches::Added Watches::watch(const Watcher& watcher, std::string_view event,
   WatchedEvent& watched = events_[std::string(event)];
   const auto [at, inserted] =
       watched.watchers.try_emplace(watcher.slot, Delivery{watcher.generation, watcher.protocol, 0});
-  assert(inserted);
+  ADMIT_ASSERT(inserted);
   ++watched.behind;  // its first update is the current state
   return Added::added;
 }
@@ -59,10 +59,10 @@ void Watches::forget(const Watcher& watcher, EventDirectory& directory) {
 
 void Watches::remove(std::string_view id, std::uint32_t slot, EventDirectory& directory) {
   const auto found = events_.find(std::string(id));
-  assert(found != events_.end());
+  ADMIT_ASSERT(found != events_.end());
   WatchedEvent& event = found->second;
   const auto delivery = event.watchers.find(slot);
-  assert(delivery != event.watchers.end());
+  ADMIT_ASSERT(delivery != event.watchers.end());
   if (delivery->second.sent_seq != event.seq) --event.behind;
   event.watchers.erase(delivery);
   directory.add_watchers(id, -1);

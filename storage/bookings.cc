@@ -54,18 +54,18 @@ std::uint32_t StateMachine::Impl::per_user_max(const Event& event) {
   return event.config.capacity != 0 ? event.config.capacity : seats_max;
 }
 
-void StateMachine::Impl::assert_seats([[maybe_unused]] const Event& event) {
-  assert(std::uint64_t{event.held} + event.confirmed <=
-         std::max(event.config.capacity, event.sold_at_lowering));
-  assert(event.waitlist.empty() || event.waitlist.front().seats > available(event));
+void StateMachine::Impl::assert_seats(const Event& event) {
+  ADMIT_ASSERT(std::uint64_t{event.held} + event.confirmed <=
+               std::max(event.config.capacity, event.sold_at_lowering));
+  ADMIT_ASSERT(event.waitlist.empty() || event.waitlist.front().seats > available(event));
 }
 
 Serial StateMachine::Impl::admit(Event& event, detail::UserId user, std::uint32_t seats,
                                  std::uint32_t seats_limit, bool hold, std::int64_t now_ms) {
-  assert(seats >= 1 && seats <= available(event));
-  assert(!hold || event.config.hold_ttl_ms > 0);
+  ADMIT_ASSERT(seats >= 1 && seats <= available(event));
+  ADMIT_ASSERT(!hold || event.config.hold_ttl_ms > 0);
   const Serial serial = bookings.size() + 1;
-  assert(serial <= booking_serial_max);
+  ADMIT_ASSERT(serial <= booking_serial_max);
   Booking booking;
   booking.event = event.index;
   booking.user = user;
@@ -93,8 +93,8 @@ Serial StateMachine::Impl::admit(Event& event, detail::UserId user, std::uint32_
 
 void StateMachine::Impl::release(Serial serial, BookingState to, std::int64_t now_ms) {
   Booking& booking = bookings[serial - 1];
-  assert(booking.state == BookingState::held || booking.state == BookingState::confirmed);
-  assert(to == BookingState::cancelled || to == BookingState::expired);
+  ADMIT_ASSERT(booking.state == BookingState::held || booking.state == BookingState::confirmed);
+  ADMIT_ASSERT(to == BookingState::cancelled || to == BookingState::expired);
   Event& event = *events[booking.event];
   if (booking.state == BookingState::held) {
     event.held -= booking.seats;
@@ -104,8 +104,8 @@ void StateMachine::Impl::release(Serial serial, BookingState to, std::int64_t no
     confirmed_seats -= booking.seats;
   }
   booking.state = to;
-  assert(event.users.find(booking.user) != nullptr &&
-         event.users.find(booking.user)->live() == serial);
+  const UserSlot* const slot = event.users.find(booking.user);
+  ADMIT_ASSERT(slot != nullptr && slot->live() == serial);
   event.users.erase(booking.user);
   --live_bookings;
   ++change_count;
@@ -159,8 +159,8 @@ BookResult StateMachine::Impl::decide_book(Event& event, const BookCommand& comm
   if (event.waitlist.empty() && command.seats <= available(event)) {
     const detail::UserId id = user ? *user : users.intern(user_key);
     const Serial serial = admit(event, id, command.seats, limit, command.hold, now_ms);
-    [[maybe_unused]] const bool added = event.users.add(UserSlot::live(id, serial));
-    assert(added);
+    const bool added = event.users.add(UserSlot::live(id, serial));
+    ADMIT_ASSERT(added);
     BookResult result = answer(command.hold ? Outcome::held : Outcome::booked, Reason::none);
     result.ref = ref_of(serial);
     result.seats = command.seats;

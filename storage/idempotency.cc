@@ -15,7 +15,7 @@ const RememberedAnswer* RequestIds::find(std::string_view request_id) const {
 
 void RequestIds::remember(std::string_view request_id, const RememberedAnswer& answer,
                           std::size_t size_max) {
-  assert(find(request_id) == nullptr);
+  ADMIT_VERIFY(find(request_id) == nullptr);  // the caller looked it up already
   if (size_max == 0) return;
   while (order_.size() >= size_max) forget_oldest();
   order_.emplace_back(request_id);

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -17,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/assert.h"
 #include "storage/probe_table.h"
 #include "storage/state_machine.h"
 
@@ -100,11 +100,11 @@ class [[gnu::packed, gnu::aligned(4)]] UserSlot {
  public:
   UserSlot() = default;
   static UserSlot live(UserId user, Serial serial) {
-    assert(serial != 0 && serial < waiting_bit);
+    ADMIT_ASSERT(serial != 0 && serial < waiting_bit);
     return UserSlot(user, serial);
   }
   static UserSlot waiting(UserId user, std::uint64_t ticket) {
-    assert(ticket != 0 && ticket < waiting_bit);
+    ADMIT_ASSERT(ticket != 0 && ticket < waiting_bit);
     return UserSlot(user, ticket | waiting_bit);
   }
   UserId user() const { return user_; }

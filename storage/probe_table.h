@@ -6,10 +6,11 @@
 // and rehashed names when growing (BM_BookSuccess, BM_BookMemory).
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <utility>
+
+#include "protocol/assert.h"
 
 namespace admit::storage::detail {
 
@@ -48,7 +49,7 @@ class ProbeTable {
       Slot& slot = slots_[i];
       if (slot.empty()) {
         slot = make();
-        assert(!slot.empty() && (slot.hash() & mask_) == (hash & mask_));
+        ADMIT_ASSERT(!slot.empty() && (slot.hash() & mask_) == (hash & mask_));
         ++size_;
         return {&slot, true};
       }
@@ -59,7 +60,7 @@ class ProbeTable {
   // Backward-shift deletion: the slots after `erased` on its probe move up,
   // so no tombstones are left to lengthen later probes.
   void erase(Slot& erased) {
-    assert(!erased.empty() && &erased >= slots_.get() && &erased <= &slots_[mask_]);
+    ADMIT_ASSERT(!erased.empty() && &erased >= slots_.get() && &erased <= &slots_[mask_]);
     std::size_t hole = static_cast<std::size_t>(&erased - slots_.get());
     for (std::size_t i = (hole + 1) & mask_; !slots_[i].empty(); i = (i + 1) & mask_) {
       const std::size_t home = slots_[i].hash() & mask_;

@@ -105,6 +105,7 @@ bool StateMachine::restore(std::span<const std::uint8_t> bytes, std::string* why
   const std::string_view failure = impl_->read_state(in);
   if (!failure.empty()) return refuse(failure);
   if (!in.at_end()) return refuse("snapshot: trailing bytes");
+  if constexpr (verify_enabled) check_invariants();  // what read_state() checked, and the rest
   return true;
 }
 

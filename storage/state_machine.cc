@@ -23,7 +23,7 @@ namespace detail {
 static_assert(sizeof(std::size_t) == 8, "UserTable::segment_of takes the top bits of 64");
 
 std::optional<UserId> UserTable::find(const UserKey& key) const {
-  assert(key.hash == StringHash{}(key.name));
+  ADMIT_VERIFY(key.hash == StringHash{}(key.name));  // hashes the name again
   const Slot* slot =
       segments_[segment_of(key)].find(static_cast<std::uint32_t>(key.hash), matches(key));
   if (slot == nullptr) return std::nullopt;
@@ -32,8 +32,8 @@ std::optional<UserId> UserTable::find(const UserKey& key) const {
 
 UserId UserTable::intern(const UserKey& key) {
   const std::string_view name = key.name;
-  assert(!name.empty() && name.size() <= user_size_max);
-  assert(key.hash == StringHash{}(name));
+  ADMIT_ASSERT(!name.empty() && name.size() <= user_size_max);
+  ADMIT_VERIFY(key.hash == StringHash{}(name));
   const auto hash_low = static_cast<std::uint32_t>(key.hash);
   const auto [slot, added] = segments_[segment_of(key)].find_or_add(hash_low, matches(key), [&] {
     if (chunk_used_ + 1 + name.size() > chunk_size) {
@@ -45,7 +45,7 @@ UserId UserTable::intern(const UserKey& key) {
     std::memcpy(stored + 1, name.data(), name.size());
     chunk_used_ += 1 + name.size();
     names_.push_back(stored);
-    assert(names_.size() < std::numeric_limits<std::uint32_t>::max());
+    ADMIT_ASSERT(names_.size() < std::numeric_limits<std::uint32_t>::max());
     return Slot{hash_low, static_cast<std::uint32_t>(names_.size())};
   });
   return slot->id_plus_one - 1;
@@ -74,7 +74,7 @@ bool UserSlots::add(const UserSlot& slot) {
 void UserSlots::erase(UserId user) {
   Segment& segment = segment_for(user);
   UserSlot* const slot = segment.find(UserSlot::hash_of(user), is(user));
-  assert(slot != nullptr);
+  ADMIT_ASSERT(slot != nullptr);
   segment.erase(*slot);
   --size_;
 }
@@ -89,13 +89,13 @@ void UserSlots::split_if_full() {
                                                    [&slot] { return slot; });
   });
   small_.clear();
-  assert(size_ == split_size);
+  ADMIT_ASSERT(size_ == split_size);
 }
 
 }  // namespace detail
 
 StateMachine::StateMachine(Options options) : impl_(std::make_unique<Impl>(options)) {
-  assert(options.shard < shards_max);
+  ADMIT_ASSERT(options.shard < shards_max);
 }
 
 StateMachine::~StateMachine() = default;

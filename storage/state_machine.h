@@ -257,7 +257,8 @@ class StateMachine {
   std::string dump() const;
 
   // Checks every invariant of DESIGN.md over the whole state; aborts with a
-  // message on the first broken one. For tests and debug builds.
+  // message on the first broken one. Tests call it; where ADMIT_VERIFY runs
+  // (protocol/assert.h) restore() and wal::apply() call it too.
   void check_invariants() const;
 
  private:

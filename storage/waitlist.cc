@@ -19,7 +19,7 @@ auto find_ticket(const Event& event, std::uint64_t ticket) {
   const auto it = std::lower_bound(
       event.waitlist.begin(), event.waitlist.end(), ticket,
       [](const WaitEntry& entry, std::uint64_t wanted) { return entry.ticket < wanted; });
-  assert(it != event.waitlist.end() && it->ticket == ticket);
+  ADMIT_ASSERT(it != event.waitlist.end() && it->ticket == ticket);
   return it;
 }
 
@@ -65,8 +65,8 @@ BookResult StateMachine::Impl::join_waitlist(Event& event, const BookCommand& co
   WaitEntry entry{user, command.seats, per_user_max(event), event.next_ticket++};
   event.waitlist.push_back(entry);
   ++waitlisted;
-  [[maybe_unused]] const bool added = event.users.add(UserSlot::waiting(user, entry.ticket));
-  assert(added);
+  const bool added = event.users.add(UserSlot::waiting(user, entry.ticket));
+  ADMIT_ASSERT(added);
   ++change_count;
   result.outcome = Outcome::waitlisted;
   result.seats = command.seats;
@@ -76,7 +76,7 @@ BookResult StateMachine::Impl::join_waitlist(Event& event, const BookCommand& co
 
 void StateMachine::Impl::remove_waiter(Event& event, detail::UserId user) {
   const UserSlot* const slot = event.users.find(user);
-  assert(slot != nullptr && slot->wait_ticket() != 0);
+  ADMIT_ASSERT(slot != nullptr && slot->wait_ticket() != 0);
   event.waitlist.erase(find_ticket(event, slot->wait_ticket()));
   --waitlisted;
   event.users.erase(user);
@@ -93,7 +93,7 @@ void StateMachine::Impl::promote(Event& event, std::int64_t now_ms) {
     const Serial serial =
         admit(event, head.user, head.seats, head.seats_limit, event.config.hold_ttl_ms > 0, now_ms);
     UserSlot* const slot = event.users.find(head.user);
-    assert(slot != nullptr && slot->wait_ticket() == head.ticket);
+    ADMIT_ASSERT(slot != nullptr && slot->wait_ticket() == head.ticket);
     *slot = UserSlot::live(head.user, serial);
   }
 }

@@ -3,7 +3,8 @@
 #include <openssl/crypto.h>
 
 #include <array>
-#include <cassert>
+
+#include "protocol/assert.h"
 
 namespace admit::server::http {
 
@@ -77,7 +78,7 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) {
 
 AccessDecision authorize(const Principal& principal, Op operation, std::string_view user) {
   const std::optional<Role> least = least_role(operation);
-  assert(least.has_value() && "authorize: an operation that needs no token");
+  ADMIT_ASSERT(least.has_value() && "authorize: an operation that needs no token");
   if (principal.role < *least) {
     return {Access::forbidden, *least == Role::admin ? "token: role admin required"
                                                      : "token: role app or admin required"};

@@ -1,6 +1,6 @@
 #include "server/http/exchange.h"
 
-#include <cassert>
+#include "protocol/assert.h"
 
 namespace admit::server::http {
 
@@ -78,19 +78,19 @@ std::uint64_t AnswerOrder::take_ticket() {
 }
 
 void AnswerOrder::announce_keep_alive(std::uint64_t ticket) {
-  assert(ticket >= first_ && ticket - first_ < slots_.size());
+  ADMIT_ASSERT(ticket >= first_ && ticket - first_ < slots_.size());
   slots_[ticket - first_].announce_keep_alive = true;
 }
 
 void AnswerOrder::fill(std::uint64_t ticket, const Answer& answer, bool keep_alive) {
-  assert(ticket >= first_ && ticket - first_ < slots_.size());
+  ADMIT_ASSERT(ticket >= first_ && ticket - first_ < slots_.size());
   Slot& slot = slots_[ticket - first_];
   append_answer(&slot.bytes, answer, keep_alive, slot.announce_keep_alive);
   slot.ready = true;
 }
 
 void AnswerOrder::fill_raw(std::uint64_t ticket, std::string_view bytes) {
-  assert(ticket >= first_ && ticket - first_ < slots_.size());
+  ADMIT_ASSERT(ticket >= first_ && ticket - first_ < slots_.size());
   Slot& slot = slots_[ticket - first_];
   slot.bytes.assign(bytes);
   slot.ready = true;

@@ -1,8 +1,8 @@
 #include "server/http/json_writer.h"
 
-#include <cassert>
 #include <charconv>
 
+#include "protocol/assert.h"
 #include "storage/validate.h"
 
 namespace admit::server::http {
@@ -102,7 +102,7 @@ void JsonWriter::begin_object() {
   before_value();
   out_->push_back('{');
   ++depth_;
-  assert(depth_ < depth_max);
+  ADMIT_ASSERT(depth_ < depth_max);
   has_items_ &= ~(std::uint32_t{1} << depth_);
 }
 
@@ -115,7 +115,7 @@ void JsonWriter::begin_array() {
   before_value();
   out_->push_back('[');
   ++depth_;
-  assert(depth_ < depth_max);
+  ADMIT_ASSERT(depth_ < depth_max);
   has_items_ &= ~(std::uint32_t{1} << depth_);
 }
 

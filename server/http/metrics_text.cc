@@ -1,8 +1,9 @@
 #include "server/http/metrics_text.h"
 
-#include <cassert>
 #include <charconv>
 #include <cmath>
+
+#include "protocol/assert.h"
 
 namespace admit::server::http {
 namespace {
@@ -52,7 +53,7 @@ void append_double(std::string* out, double value) {
 }  // namespace
 
 void MetricsText::family(std::string_view name, Type type, std::string_view help) {
-  assert(is_metric_name(name));
+  ADMIT_ASSERT(is_metric_name(name));
   name_.assign(name);
   out_->append("# HELP ").append(name).push_back(' ');
   escaped(out_, help, false);
@@ -71,7 +72,7 @@ void MetricsText::series(std::string_view suffix, std::initializer_list<Label> l
   out_->push_back('{');
   bool first = true;
   const auto label = [&](std::string_view name, std::string_view value) {
-    assert(is_metric_name(name));
+    ADMIT_ASSERT(is_metric_name(name));
     if (!first) out_->push_back(',');
     first = false;
     out_->append(name).append("=\"");
@@ -104,7 +105,7 @@ void MetricsText::sample(std::initializer_list<Label> labels, double value) {
 
 void MetricsText::histogram(std::initializer_list<Label> labels, std::span<const double> bounds,
                             std::span<const std::uint64_t> counts, double sum) {
-  assert(counts.size() == bounds.size() + 1);
+  ADMIT_ASSERT(counts.size() == bounds.size() + 1);
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < counts.size(); ++i) {
     cumulative += counts[i];

@@ -2,8 +2,9 @@
 
 #include <xxhash.h>
 
-#include <cassert>
 #include <cstring>
+
+#include "protocol/assert.h"
 
 namespace admit::storage::wal {
 namespace {
@@ -22,7 +23,7 @@ class Writer {
   void i64(std::int64_t v) { put(static_cast<std::uint64_t>(v), 8); }
   void boolean(bool v) { u8(v ? 1 : 0); }
   void str(const std::string& s) {
-    assert(s.size() <= record_string_size_max);
+    ADMIT_ASSERT(s.size() <= record_string_size_max);
     u16(static_cast<std::uint16_t>(s.size()));
     out_.insert(out_.end(), s.begin(), s.end());
   }
@@ -276,7 +277,7 @@ void encode(const Command& command, std::int64_t now_ms, std::vector<std::uint8_
   encode_body(command, w);
 
   const std::size_t size = out.size() - start;
-  assert(size <= record_size_max);
+  ADMIT_ASSERT(size <= record_size_max);
   const auto body_size = static_cast<std::uint32_t>(size - record_header_size);
   for (int i = 0; i < 4; ++i) out[start + 12 + i] = static_cast<std::uint8_t>(body_size >> (8 * i));
   const std::uint64_t sum = XXH3_64bits(out.data() + start + checksum_size, size - checksum_size);

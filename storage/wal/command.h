@@ -78,7 +78,9 @@ using ExpireResult = ExpireReport;
 using CommandResult =
     std::variant<EventResult, BookResult, BookingResult, WaitlistResult, ExpireResult>;
 
-// Calls the matching StateMachine method with `now_ms`.
+// Calls the matching StateMachine method with `now_ms`. Where ADMIT_VERIFY
+// runs (protocol/assert.h), it also checks the machine's invariants each
+// time its change count passes a power of two.
 CommandResult apply(StateMachine& machine, const Command& command, std::int64_t now_ms);
 
 // ---- record codec ----

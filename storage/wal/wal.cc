@@ -11,13 +11,13 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 
+#include "protocol/assert.h"
 #include "protocol/protocol_limits.h"
 
 namespace admit::storage::wal {
@@ -290,7 +290,7 @@ ShardWal::~ShardWal() {
 
 bool ShardWal::recover(StateMachine& machine, const Progress& progress, RecoveryReport* report,
                        std::string* why) {
-  assert(!recovered_ && !closed_);
+  ADMIT_ASSERT(!recovered_ && !closed_);
   const std::int64_t start_ms = steady_ms();
   MDB_txn* txn;
   const int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
@@ -392,7 +392,7 @@ void ShardWal::reclaim() {
   const std::uint64_t durable = durable_batch();
   for (; reclaimed_ < durable; ++reclaimed_) {
     const Batch& batch = slot(reclaimed_ + 1);
-    assert(in_flight_bytes_ >= batch.bytes.size());
+    ADMIT_ASSERT(in_flight_bytes_ >= batch.bytes.size());
     in_flight_bytes_ -= batch.bytes.size();
   }
 }
@@ -416,7 +416,7 @@ bool ShardWal::fits(std::size_t extra_bytes) {
 }
 
 Admission ShardWal::admission() {
-  assert(recovered_ && !closed_);
+  ADMIT_ASSERT(recovered_ && !closed_);
   reclaim();
   if (failed_.load(std::memory_order_acquire)) return Admission::unavailable;
   const Batch& open = slot(sealed_ + 1);
@@ -434,8 +434,8 @@ Admission ShardWal::admission() {
 }
 
 void ShardWal::append(const Command& command, std::int64_t now_ms) {
-  assert(recovered_ && !closed_);
-  assert(sealed_ - durable_batch() < options_.sealed_batches_max);
+  ADMIT_ASSERT(recovered_ && !closed_);
+  ADMIT_ASSERT(sealed_ - durable_batch() < options_.sealed_batches_max);
   Batch& batch = slot(sealed_ + 1);
   if (batch.ends.empty()) batch.first_lsn = next_lsn_;
   const std::size_t start = batch.bytes.size();
@@ -447,27 +447,27 @@ void ShardWal::append(const Command& command, std::int64_t now_ms) {
 }
 
 std::uint64_t ShardWal::seal() {
-  assert(recovered_);
+  ADMIT_ASSERT(recovered_);
   Batch& batch = slot(sealed_ + 1);
   if (batch.empty()) return sealed_;
   reclaim();
   in_flight_bytes_ += batch.bytes.size();
   ++sealed_;
-  assert(sealed_ - durable_batch() <= options_.sealed_batches_max);
+  ADMIT_ASSERT(sealed_ - durable_batch() <= options_.sealed_batches_max);
   sealed_batch_.store(sealed_, std::memory_order_release);
   const std::uint64_t one = 1;
-  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
-  assert(n == sizeof one);
+  const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  ADMIT_ASSERT(n == sizeof one);
   // The next open batch reuses the slot of batch sealed_ + 1 - slots, which
   // is committed (sealed_ - durable <= sealed_batches_max) and reclaimed.
   reclaim();
-  assert(reclaimed_ + slots_.size() >= sealed_ + 1);
+  ADMIT_ASSERT(reclaimed_ + slots_.size() >= sealed_ + 1);
   slot(sealed_ + 1).clear();
   return sealed_;
 }
 
 bool ShardWal::checkpoint(std::int64_t now_ms) {
-  assert(recovered_ && !closed_);
+  ADMIT_ASSERT(recovered_ && !closed_);
   if (last_checkpoint_ms_ < 0) last_checkpoint_ms_ = now_ms;
   if (checkpoint_running_) return hand_over_checkpoint(now_ms);
   if (checkpoint_due(now_ms)) start_checkpoint(now_ms);
@@ -547,8 +547,8 @@ bool ShardWal::hand_over_checkpoint(std::int64_t now_ms) {
   // The last checkpoint is current (checkpoint_due()): this count is still.
   checkpoint_written_base_ = checkpoint_bytes_written_.load(std::memory_order_acquire);
   ++checkpoints_handed_;
-  assert(made.lsn < next_lsn_ && records_since_checkpoint_ >= next_lsn_ - 1 - made.lsn);
-  assert(bytes_since_checkpoint_ >= made.log_bytes);
+  ADMIT_ASSERT(made.lsn < next_lsn_ && records_since_checkpoint_ >= next_lsn_ - 1 - made.lsn);
+  ADMIT_ASSERT(bytes_since_checkpoint_ >= made.log_bytes);
   records_since_checkpoint_ = next_lsn_ - 1 - made.lsn;
   bytes_since_checkpoint_ -= made.log_bytes;
   Batch& batch = slot(sealed_ + 1);
@@ -629,7 +629,7 @@ void ShardWal::run_checkpointer() {
       }
     }
     // The reactor cleared checkpoint_ready_ before asking again.
-    assert(!checkpoint_ready_.load());
+    ADMIT_ASSERT(!checkpoint_ready_.load());
     checkpoint_made_ = std::move(made);
     checkpoint_ready_.store(true, std::memory_order_release);
     signal_completion();  // the reactor gets a turn to hand it over
@@ -824,7 +824,7 @@ int ShardWal::write_batches(MDB_txn* txn, std::uint64_t first, std::uint64_t las
 // checkpoint at a time: the reactor hands over the next once this one is
 // current and the last one's pieces are deleted.
 void ShardWal::stage_checkpoint(Batch& batch) {
-  assert(!staging_);
+  ADMIT_ASSERT(!staging_);
   const std::size_t chunk_bytes = std::max<std::size_t>(options_.checkpoint_chunk_bytes, 1);
   const std::size_t piece_bytes = std::min(checkpoint_piece_bytes_max, chunk_bytes);
   staging_ =
