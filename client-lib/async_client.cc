@@ -1,10 +1,11 @@
+#include "admit/async_client.h"
+
 #include <algorithm>
 #include <optional>
 #include <thread>
 
-#include "admit/client.h"
 #include "codec.h"
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "session.h"
 
 namespace admit {

@@ -4,7 +4,7 @@
 #include <array>
 
 #include "codec.h"
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 
 namespace admit {
 namespace {

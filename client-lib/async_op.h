@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "admit/client.h"
+#include "admit/async_client.h"
 #include "protocol/operations.h"
 #include "request_pipeline.h"
 

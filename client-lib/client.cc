@@ -4,6 +4,7 @@
 #include <charconv>
 #include <thread>
 
+#include "admit/async_client.h"
 #include "codec.h"
 #include "session.h"
 

@@ -2,9 +2,9 @@
 
 #include <string>
 
+#include "admit/limits.h"
 #include "protocol/booking_ref.h"
 #include "protocol/framing.h"
-#include "protocol/protocol_limits.h"
 
 namespace admit::codec {
 namespace {

@@ -1,4 +1,4 @@
-// Operations to FlatBuffers and back, and the checks of protocol_limits.h done
+// Operations to FlatBuffers and back, and the checks of admit/limits.h done
 // before anything is sent. Private to client-lib.
 #pragma once
 
@@ -6,6 +6,7 @@
 
 #include <string_view>
 
+#include "admit/async_client.h"
 #include "admit/client.h"
 #include "request_pipeline.h"
 

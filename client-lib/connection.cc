@@ -15,7 +15,7 @@
 #include <optional>
 
 #include "codec.h"
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "protocol/framing.h"
 
 namespace admit {

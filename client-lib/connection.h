@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "admit/client.h"
-#include "protocol/assert.h"
+#include "admit/async_client.h"
+#include "protocol/assertions.h"
 #include "request_pipeline.h"
 
 namespace admit {

@@ -1,6 +1,6 @@
 #include "request_pipeline.h"
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "protocol/framing.h"
 
 namespace admit {

@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
-#include "admit/client.h"
+#include "admit/async_client.h"
+#include "admit/limits.h"
 #include "protocol/admit_generated.h"
-#include "protocol/protocol_limits.h"
 
 namespace admit {
 

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "codec.h"
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "protocol/booking_ref.h"
 #include "protocol/shard.h"
 

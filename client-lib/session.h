@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "admit/client.h"
+#include "admit/async_client.h"
 #include "async_op.h"
 #include "connection.h"
 #include "watch_table.h"

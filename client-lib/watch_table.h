@@ -10,7 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "admit/client.h"
+#include "admit/async_client.h"
 #include "connection.h"
 #include "request_pipeline.h"
 

@@ -1,7 +1,7 @@
 #include "protocol/booking_ref.h"
 
-#include "protocol/assert.h"
-#include "protocol/protocol_limits.h"
+#include "admit/limits.h"
+#include "protocol/assertions.h"
 
 namespace admit {
 namespace {

@@ -9,9 +9,9 @@
 #include <span>
 #include <string>
 
+#include "admit/limits.h"
 #include "protocol/admit_generated.h"
 #include "protocol/enums.h"
-#include "protocol/protocol_limits.h"
 
 namespace admit {
 

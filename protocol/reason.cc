@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "protocol/protocol_limits.h"
+#include "admit/limits.h"
 
 namespace admit {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "protocol/protocol_limits.h"
+#include "admit/limits.h"
 #include "protocol/utf8.h"
 
 namespace admit::jwt {

@@ -13,7 +13,7 @@
 #include <deque>
 #include <vector>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 
 namespace admit::server {
 

@@ -8,7 +8,7 @@
 #include <new>
 #include <thread>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "protocol/shard.h"
 
 namespace admit::server {

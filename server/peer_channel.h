@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "server/server.h"
 #include "server/shard_command.h"
 

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <string>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "server/completion_tag.h"
 
 namespace admit::server {

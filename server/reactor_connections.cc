@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "protocol/framing.h"
 #include "server/completion_tag.h"
 #include "server/reactor.h"

@@ -4,7 +4,7 @@
 // over the rings, answers held until durable, in request order.
 #include <algorithm>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "protocol/shard.h"
 #include "server/http/live_page.h"
 #include "server/http/metrics_text.h"

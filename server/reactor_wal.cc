@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "server/completion_tag.h"
 #include "server/http/response.h"
 #include "server/reactor.h"

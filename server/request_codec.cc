@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "protocol/framing.h"
 #include "protocol/shard.h"
 

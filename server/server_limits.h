@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "protocol/protocol_limits.h"
+#include "admit/limits.h"
 
 namespace admit::server {
 

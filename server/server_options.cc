@@ -10,7 +10,7 @@
 #include <thread>
 #include <utility>
 
-#include "protocol/protocol_limits.h"
+#include "admit/limits.h"
 #include "server/http/auth.h"
 #include "server/http/http_limits.h"
 #include "server/server_limits.h"

@@ -13,11 +13,11 @@
 #include <utility>
 #include <vector>
 
-#include "protocol/assert.h"
+#include "admit/limits.h"
+#include "protocol/assertions.h"
 #include "protocol/booking_ref.h"
 #include "protocol/enums.h"
 #include "protocol/operations.h"
-#include "protocol/protocol_limits.h"
 #include "server/server_limits.h"
 #include "storage/state_machine.h"
 #include "storage/wal/command.h"

@@ -11,7 +11,7 @@
 #include <memory>
 #include <type_traits>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 
 namespace admit::server {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "protocol/framing.h"
 #include "server/http/response.h"
 

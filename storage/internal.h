@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "storage/probe_table.h"
 #include "storage/state_machine.h"
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <utility>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 
 namespace admit::storage::detail {
 

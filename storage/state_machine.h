@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
+#include "admit/limits.h"
 #include "protocol/booking_ref.h"
 #include "protocol/enums.h"
-#include "protocol/protocol_limits.h"
 #include "protocol/reason.h"
 
 namespace admit::storage {
@@ -258,7 +258,7 @@ class StateMachine {
 
   // Checks every invariant of DESIGN.md over the whole state; aborts with a
   // message on the first broken one. Tests call it; where ADMIT_VERIFY runs
-  // (protocol/assert.h) restore() and wal::apply() call it too.
+  // (protocol/assertions.h) restore() and wal::apply() call it too.
   void check_invariants() const;
 
  private:

@@ -1,7 +1,7 @@
 #include "storage/validate.h"
 
+#include "admit/limits.h"
 #include "protocol/booking_ref.h"
-#include "protocol/protocol_limits.h"
 
 namespace admit::storage {
 namespace {

@@ -1,4 +1,4 @@
-// Validation of state-machine commands against protocol/protocol_limits.h.
+// Validation of state-machine commands against include/admit/limits.h.
 // The state machine runs these on every command; the server may run the same
 // functions at the edge. Each returns Reason::none when the input is fine,
 // else the code of the field at fault (its text names the field:

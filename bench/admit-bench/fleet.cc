@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "protocol/protocol_limits.h"
+#include "admit/limits.h"
 
 namespace admit::bench {
 

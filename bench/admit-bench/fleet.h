@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "admit/async_client.h"
 #include "admit/client.h"
 #include "bench/admit-bench/verdict.h"
 

@@ -4,7 +4,7 @@
 
 #include <array>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 
 namespace admit::server::http {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "admit/limits.h"
 #include "protocol/operations.h"
-#include "protocol/protocol_limits.h"
 #include "protocol/token.h"
 #include "server/shard_command.h"
 

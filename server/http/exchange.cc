@@ -1,6 +1,6 @@
 #include "server/http/exchange.h"
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 
 namespace admit::server::http {
 

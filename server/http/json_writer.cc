@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "storage/validate.h"
 
 namespace admit::server::http {

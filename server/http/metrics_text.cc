@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 
 namespace admit::server::http {
 namespace {

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "admit/limits.h"
 #include "protocol/booking_ref.h"
-#include "protocol/protocol_limits.h"
 #include "server/http/request_parser.h"
 #include "server/shard_command.h"
 

@@ -1,7 +1,7 @@
 #include <bit>
 #include <type_traits>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 #include "storage/wal/command.h"
 
 namespace admit::storage::wal {

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "protocol/assert.h"
+#include "protocol/assertions.h"
 
 namespace admit::storage::wal {
 namespace {

@@ -13,7 +13,7 @@
 #include <variant>
 #include <vector>
 
-#include "protocol/protocol_limits.h"
+#include "admit/limits.h"
 #include "storage/state_machine.h"
 
 namespace admit::storage::wal {
@@ -79,7 +79,7 @@ using CommandResult =
     std::variant<EventResult, BookResult, BookingResult, WaitlistResult, ExpireResult>;
 
 // Calls the matching StateMachine method with `now_ms`. Where ADMIT_VERIFY
-// runs (protocol/assert.h), it also checks the machine's invariants each
+// runs (protocol/assertions.h), it also checks the machine's invariants each
 // time its change count passes a power of two.
 CommandResult apply(StateMachine& machine, const Command& command, std::int64_t now_ms);
 

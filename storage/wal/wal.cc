@@ -17,8 +17,8 @@
 #include <cstring>
 #include <optional>
 
-#include "protocol/assert.h"
-#include "protocol/protocol_limits.h"
+#include "admit/limits.h"
+#include "protocol/assertions.h"
 
 namespace admit::storage::wal {
 namespace {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "admit/async_client.h"
 #include "admit/client.h"
 #include "tests/client/lossy_proxy.h"
 #include "tests/support/admitd_process.h"

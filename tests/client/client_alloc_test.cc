@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "admit/async_client.h"
 #include "admit/client.h"
 #include "tests/support/admitd_process.h"
 

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "admit/async_client.h"
 #include "admit/client.h"
 #include "protocol/booking_ref.h"
 #include "protocol/shard.h"

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "admit/async_client.h"
 #include "admit/client.h"
 #include "render.h"
 #include "shell.h"

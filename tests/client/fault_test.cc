@@ -9,6 +9,7 @@
 #include <chrono>
 #include <vector>
 
+#include "admit/async_client.h"
 #include "admit/client.h"
 #include "tests/client/fake_server.h"
 

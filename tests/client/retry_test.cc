@@ -6,6 +6,7 @@
 // async_retry_test.cc.
 #include <gtest/gtest.h>
 
+#include "admit/async_client.h"
 #include "admit/client.h"
 #include "tests/client/lossy_proxy.h"
 #include "tests/support/admitd_process.h"

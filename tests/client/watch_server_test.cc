@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "admit/async_client.h"
 #include "admit/client.h"
 #include "protocol/shard.h"
 #include "tests/support/admitd_process.h"

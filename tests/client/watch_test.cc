@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "admit/async_client.h"
 #include "admit/client.h"
 #include "tests/client/fake_server.h"
 

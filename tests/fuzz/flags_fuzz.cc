@@ -10,8 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include "admit/limits.h"
 #include "fuzz_check.h"
-#include "protocol/protocol_limits.h"
 #include "server/server_options.h"
 
 namespace {

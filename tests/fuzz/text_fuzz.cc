@@ -11,10 +11,10 @@
 #include <string>
 #include <string_view>
 
+#include "admit/limits.h"
 #include "fuzz_check.h"
 #include "protocol/booking_ref.h"
 #include "protocol/enums.h"
-#include "protocol/protocol_limits.h"
 #include "server/server_options.h"
 
 namespace {

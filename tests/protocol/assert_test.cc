@@ -1,10 +1,10 @@
-// protocol/assert.h's two tiers. This file is built twice (meson.build): as
+// protocol/assertions.h's two tiers. This file is built twice (meson.build): as
 // the tests build it (NDEBUG not defined) and as `./dev bench`'s release
 // build does (-DNDEBUG), where ADMIT_ASSERT must still stop the process and
 // ADMIT_VERIFY must not evaluate its condition.
-#include "protocol/assert.h"
-
 #include <gtest/gtest.h>
+
+#include "protocol/assertions.h"
 
 namespace admit {
 namespace {

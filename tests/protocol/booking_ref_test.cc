@@ -5,7 +5,7 @@
 #include <set>
 #include <string>
 
-#include "protocol/protocol_limits.h"
+#include "admit/limits.h"
 
 namespace admit {
 namespace {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "admit/limits.h"
 #include "protocol/enums.h"
-#include "protocol/protocol_limits.h"
 #include "storage/state_machine.h"
 
 namespace admit::storage::model {

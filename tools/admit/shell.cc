@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "admit/limits.h"
 #include "args.h"
-#include "protocol/protocol_limits.h"
 #include "render.h"
 
 namespace admit::shell {

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "admit/limits.h"
 #include "args.h"
-#include "protocol/protocol_limits.h"
 #include "protocol/token.h"
 #include "render.h"
 #include "shell.h"

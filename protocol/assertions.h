@@ -17,6 +17,10 @@
 //                            that handles every value): as a failed ADMIT_ASSERT.
 //   if constexpr (admit::verify_enabled) ...  a verify-tier statement that is
 //                            not a condition, e.g. machine.check_invariants().
+//
+// Not named assert.h: meson puts protocol/ on the include path of its own
+// files, where that name would hide the C library's <assert.h> (FlatBuffers
+// includes it).
 #pragma once
 
 #include <cstdio>

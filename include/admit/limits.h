@@ -1,6 +1,7 @@
-// Named limits of the Admit protocol. Every input past one of these is refused
-// at the edge with an INVALID answer naming the field (or, for frames, a
-// closed connection); inside, values are trusted.
+// Named limits of the Admit protocol, one definition for the server and
+// libadmit. Every input past one of these is refused at the server's edge with
+// an INVALID answer naming the field (or, for frames, a closed connection),
+// and by libadmit before sending (invalid_argument); inside, values are trusted.
 #pragma once
 
 #include <cstddef>
