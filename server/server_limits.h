@@ -98,10 +98,9 @@ inline constexpr std::size_t message_size_max = 200;
 // --sync-interval-ms: batched mode flushes this often.
 inline constexpr std::uint32_t sync_interval_ms_default = 100;
 inline constexpr std::uint32_t sync_interval_ms_max = 60'000;
-// --map-size / --map-size-max: each shard's LMDB map starts at the first and
-// doubles up to the second; past it writes answer UNAVAILABLE.
-inline constexpr std::size_t map_size_default = std::size_t{1} << 30;
-inline constexpr std::size_t map_size_max_default = std::size_t{64} << 30;
+// --map-size / --map-size-max (default 1GiB and 64GiB): each shard's LMDB map
+// starts at the first and doubles up to the second; past it writes answer
+// UNAVAILABLE.
 inline constexpr std::size_t map_size_min = std::size_t{64} << 10;
 inline constexpr std::size_t map_size_limit = std::size_t{1} << 44;  // 16 TiB
 // --checkpoint-records / --checkpoint-seconds: a checkpoint (which trims the

@@ -22,9 +22,6 @@ inline constexpr std::size_t pipelined_requests_max = 64;
 inline constexpr std::size_t query_parameters_max = 8;
 // A header name the adapter reads is at most this long ("Idempotency-Key").
 inline constexpr std::size_t known_header_name_size_max = 32;
-// `Authorization: Bearer <token>`: the token is at most the protocol's
-// token_size_max, like Hello.token.
-inline constexpr std::size_t bearer_prefix_size = 7;  // "Bearer "
 
 // Reserved for a request's kept bytes (target, kept headers, body, and the
 // padding simdjson reads past the body) when it starts: a typical API

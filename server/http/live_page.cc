@@ -188,8 +188,6 @@ refresh();
 
 }  // namespace
 
-std::string_view live_page() { return page; }
-
 Answer live_page_answer() {
   Answer answer;
   answer.content_type = html_content_type;

@@ -17,8 +17,6 @@ namespace admit::server::http {
 
 inline constexpr std::string_view html_content_type = "text/html; charset=utf-8";
 
-// The page's bytes (compiled in).
-std::string_view live_page();
 // The answer to GET /.
 Answer live_page_answer();
 

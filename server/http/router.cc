@@ -239,17 +239,6 @@ std::string_view origin_form(std::string_view target) {
 
 }  // namespace
 
-std::string_view route_name(Route route) {
-  static constexpr std::array<std::string_view, 17> names = {
-      "create_event", "put_event", "get_event",         "update_event",
-      "list_events",  "book",      "list_bookings",     "get_booking",
-      "cancel",       "confirm",   "waitlist_position", "leave_waitlist",
-      "stats",        "metrics",   "healthz",           "watch",
-      "page"};
-  static_assert(names.size() == static_cast<std::size_t>(Route::page) + 1);
-  return names[static_cast<std::size_t>(route)];
-}
-
 Op op_of(Route route) {
   switch (route) {
     case Route::create_event:

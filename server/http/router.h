@@ -35,7 +35,6 @@ enum class Route : std::uint8_t {
   page,               // GET / (the live sale page, live_page.h)
 };
 
-std::string_view route_name(Route route);  // "book", "get_event", ...
 // The operation a route does (protocol/operations.h): its auth rule and its
 // /metrics label. POST /v1/events and PUT /v1/events/{id} both create.
 Op op_of(Route route);
