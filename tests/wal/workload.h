@@ -181,6 +181,19 @@ inline bool await_checkpoints(ShardWal& wal, std::int64_t now_ms, std::uint64_t 
   return true;
 }
 
+// Seals the open batch and waits until it is durable, at most `timeout`:
+// what was appended is then in the log a checkpoint reads.
+inline bool await_durable(ShardWal& wal,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(90)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const std::uint64_t sealed = wal.seal();
+  while (wal.durable_batch() < sealed) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 // A fresh machine fed `logged` commands with batch <= `durable`.
 inline void replay_acknowledged(StateMachine& machine, const std::vector<Logged>& logged,
                                 std::uint64_t durable) {
