@@ -26,7 +26,7 @@ constexpr std::int64_t t0_ms = 1'700'000'000'000;
 
 // A few commands touching every structure a snapshot holds.
 void exercise(StateMachine& machine) {
-  const EventPage page = machine.list_events("", list_limit_max);
+  const storage::EventPage page = machine.list_events("", list_limit_max);
   std::vector<std::string> ids;
   for (const EventView& event : page.events) ids.emplace_back(event.id);
   for (const std::string& id : ids) {
@@ -34,7 +34,7 @@ void exercise(StateMachine& machine) {
     machine.book({.event = id, .user = "fuzz-b", .seats = 2, .hold = true}, t0_ms);
     machine.leave_waitlist({.event = id, .user = "fuzz-c"}, t0_ms);
     machine.update_event({.id = id, .patch = {.capacity = 1000}}, t0_ms);
-    const BookingPage bookings = machine.list_bookings(id, "", list_limit_max);
+    const storage::BookingPage bookings = machine.list_bookings(id, "", list_limit_max);
     std::vector<std::string> refs;
     for (const BookingView& booking : bookings.bookings) refs.emplace_back(booking.ref.view());
     for (const std::string& ref : refs) machine.cancel({.ref = ref}, t0_ms);
