@@ -182,6 +182,12 @@ std::string_view StateMachine::Impl::read_state(SnapshotReader& in) {
         std::max(event.config.capacity, event.sold_at_lowering)) {
       return "snapshot: more seats sold than the capacity";
     }
+    // A capacity lowered under the sales is remembered only while sales
+    // exceed it: kept longer, it would let sales grow past the capacity.
+    if (event.sold_at_lowering != 0 &&
+        std::uint64_t{event.held} + event.confirmed <= event.config.capacity) {
+      return "snapshot: sales at a capacity lowering kept while sales fit the capacity";
+    }
     if (!event.waitlist.empty() && event.waitlist.front().seats <= available(event)) {
       return "snapshot: the waitlist's head fits in the seats available";
     }
