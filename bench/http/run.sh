@@ -137,25 +137,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A base port with `span` free ports from it on 127.0.0.1.
-free_ports() {
-  python3 - "$1" <<'PY'
-import random, socket, sys
-span = int(sys.argv[1])
-for _ in range(200):
-    base = random.randint(20000, 60000 - span)
-    sockets = []
-    try:
-        for port in range(base, base + span):
-            s = socket.socket(); s.bind(("127.0.0.1", port)); sockets.append(s)
-        print(base); sys.exit(0)
-    except OSError:
-        pass
-    finally:
-        for s in sockets: s.close()
-sys.exit("no free port range")
-PY
-}
+# free_ports (and the other helpers of bench/compare/; run.sh defines its own start_admitd below).
+# shellcheck source=../compare/common.sh
+source "$here/../compare/common.sh"
 
 wait_http() {  # URL PID: until URL answers 2xx, or the server died
   for _ in $(seq 200); do
