@@ -188,21 +188,13 @@ TEST_P(CheckpointCrash, KillNineRecoversTheCurrentCheckpointAndTheLog) {
   Options o = options();
   o.checkpoint_chunk_bytes = small_chunk_bytes;
   o.checkpoint_every_records = 300;
-  int report[2];
-  ASSERT_EQ(::pipe(report), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::close(report[0]);
-    run_child(o, kill_while, report[1]);
-  }
-  ::close(report[1]);
+  const ReportingChild child =
+      fork_reporting_child([&](int report_fd) { run_child(o, kill_while, report_fd); });
+  ASSERT_GE(child.pid, 0);
   int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_EQ(::waitpid(child.pid, &status, 0), child.pid);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
-  std::uint64_t acknowledged = 0;
-  for (std::uint64_t lsn; ::read(report[0], &lsn, 8) == 8;) acknowledged = lsn;
-  ::close(report[0]);
+  const std::uint64_t acknowledged = last_reported_lsn(child.reports);
 
   // One checkpoint current, the next one's first pieces or the last one's
   // remaining ones beside it.

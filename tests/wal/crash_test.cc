@@ -60,24 +60,16 @@ TEST_F(Crash, KillNineLosesNothingAcknowledged) {
     Options o = options();
     o.dir = round_dir;
     o.checkpoint_every_records = 300;
-    int report[2];
-    ASSERT_EQ(::pipe(report), 0);
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      ::close(report[0]);
-      run_child(o, report[1]);
-    }
-    ::close(report[1]);
+    const ReportingChild child =
+        fork_reporting_child([&](int report_fd) { run_child(o, report_fd); });
+    ASSERT_GE(child.pid, 0);
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 400)(rng)));
-    ASSERT_EQ(::kill(child, SIGKILL), 0);
+    ASSERT_EQ(::kill(child.pid, SIGKILL), 0);
     int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_EQ(::waitpid(child.pid, &status, 0), child.pid);
     ASSERT_TRUE(WIFSIGNALED(status)) << "the child ended by itself, status " << status;
-    std::uint64_t acknowledged = 0;
-    for (std::uint64_t lsn; ::read(report[0], &lsn, 8) == 8;) acknowledged = lsn;
-    ::close(report[0]);
+    const std::uint64_t acknowledged = last_reported_lsn(child.reports);
 
     StateMachine recovered(storage::Options{.shard = 0});
     RecoveryReport recovery;

@@ -9,6 +9,8 @@
 #include <cassert>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -192,6 +194,35 @@ inline bool await_durable(ShardWal& wal,
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+// The crash tests' child: a forked process that runs `child` (which ends it
+// with _exit) and writes each LSN it acknowledged, 8 bytes each, to the
+// pipe's write end it gets. The parent keeps the read end.
+struct ReportingChild {
+  pid_t pid = -1;  // -1: fork or pipe failed
+  int reports = -1;
+};
+inline ReportingChild fork_reporting_child(const std::function<void(int report_fd)>& child) {
+  int report[2];
+  if (::pipe(report) != 0) return {};
+  const pid_t pid = ::fork();
+  if (pid < 0) return {};
+  if (pid == 0) {
+    ::close(report[0]);
+    child(report[1]);
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  return {pid, report[0]};
+}
+
+// The last LSN the child reported before it died; closes the read end.
+inline std::uint64_t last_reported_lsn(int reports) {
+  std::uint64_t acknowledged = 0;
+  for (std::uint64_t lsn; ::read(reports, &lsn, sizeof lsn) == sizeof lsn;) acknowledged = lsn;
+  ::close(reports);
+  return acknowledged;
 }
 
 // A fresh machine fed `logged` commands with batch <= `durable`.
