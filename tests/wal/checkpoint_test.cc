@@ -35,7 +35,9 @@ ShardSummary summary_of(const std::filesystem::path& dir) {
   auto reader = ReadOnlyShard::open(shard_path(dir, 0), &why);
   EXPECT_NE(reader, nullptr) << why;
   ShardSummary summary;
-  if (reader != nullptr) EXPECT_TRUE(reader->summary(&summary, &why)) << why;
+  if (reader != nullptr) {
+    EXPECT_TRUE(reader->summary(&summary, &why)) << why;
+  }
   return summary;
 }
 
