@@ -67,7 +67,10 @@ std::uint64_t value_of(const std::array<char, booking_ref_size>& chars) {
 BookingRef BookingRef::make(std::uint64_t serial, std::uint32_t shard) {
   ADMIT_ASSERT(serial >= 1 && serial <= booking_serial_max);
   ADMIT_ASSERT(shard < shards_max);
-  std::uint64_t value = mix(serial) << shard_bits | shard;
+  return spelled(mix(serial) << shard_bits | shard);
+}
+
+BookingRef BookingRef::spelled(std::uint64_t value) {
   BookingRef ref;
   for (std::size_t i = 0; i < prefix.size(); ++i) ref.chars_[i] = prefix[i];
   for (std::size_t i = booking_ref_size; i > prefix.size(); --i) {
@@ -75,6 +78,14 @@ BookingRef BookingRef::make(std::uint64_t serial, std::uint32_t shard) {
     value >>= 5;
   }
   return ref;
+}
+
+std::uint64_t BookingRef::bits() const { return empty() ? 0 : value_of(chars_); }
+
+std::optional<BookingRef> BookingRef::of_bits(std::uint64_t bits) {
+  constexpr std::uint64_t value_max = (std::uint64_t{1} << (shard_bits + serial_bits)) - 1;
+  if (bits == 0 || bits > value_max || unmix(bits >> shard_bits) == 0) return std::nullopt;
+  return spelled(bits);
 }
 
 std::optional<BookingRef> BookingRef::parse(std::string_view text) {

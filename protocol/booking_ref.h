@@ -22,6 +22,12 @@ class BookingRef {
   // Accepts upper or lower case; nullopt unless the text is a well-formed ref.
   static std::optional<BookingRef> parse(std::string_view text);
 
+  // The ref's 40 bits (shard and mixed serial), as BookItemResult carries
+  // it; 0 for an empty ref. of_bits() takes nullopt unless `bits` came from
+  // bits() of a ref.
+  std::uint64_t bits() const;
+  static std::optional<BookingRef> of_bits(std::uint64_t bits);
+
   std::string_view view() const { return {chars_.data(), chars_.size()}; }
   std::uint32_t shard() const;
   std::uint64_t serial() const;
@@ -29,6 +35,8 @@ class BookingRef {
   friend bool operator==(const BookingRef&, const BookingRef&) = default;
 
  private:
+  static BookingRef spelled(std::uint64_t value);  // "BK-" and the 40 bits in base32
+
   std::array<char, booking_ref_size> chars_{};
 };
 

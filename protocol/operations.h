@@ -63,6 +63,7 @@ enum class SubRule : std::uint8_t {
   X(get_event,         GetEvent,         read,     event,      safe,    read,  none)           \
   X(list_events,       ListEvents,       read,     any,        safe,    read,  none)           \
   X(book,              Book,             mutation, event,      with_id, app,   user_is_sub)    \
+  X(book_batch,        BookBatch,        mutation, event,      with_id, app,   user_is_sub)    \
   X(confirm,           Confirm,          mutation, ref,        safe,    app,   booking_of_sub) \
   X(cancel,            Cancel,           mutation, ref,        safe,    app,   booking_of_sub) \
   X(get_booking,       GetBooking,       read,     ref,        safe,    read,  booking_of_sub) \

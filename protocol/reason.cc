@@ -53,8 +53,11 @@ constexpr std::array<std::string_view, reason_count> reason_texts = {
     "state: must be open, paused or closed",
     "waitlist: must be default, join or never",
     "ref: not a booking ref",
+    "storage: the shard's write-ahead log is behind the disk (too many batches waiting); retry",
+    "storage: failing, writes refused; this change is not known to be durable: retry with the "
+    "same request id once storage works again",
 };
-static_assert(reason_texts.back() == "ref: not a booking ref", "one text per Reason, in order");
+static_assert(reason_texts.back().starts_with("storage: failing"), "one text per Reason, in order");
 
 }  // namespace
 

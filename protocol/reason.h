@@ -1,7 +1,9 @@
 // Why an answer is what it is, as a code: storage and the edge return a
 // Reason, and the text a client reads is rendered from it once, here, when
-// the reply is written. Codes below `remembered_reason_last` may be stored
-// in snapshots (remembered answers): never renumber them, only append.
+// the reply is written (by the client for a BookBatch item, whose answer
+// carries the code: BookItemResult.reason). Codes are on the wire and, below
+// `remembered_reason_last`, in snapshots (remembered answers): never
+// renumber them, only append.
 #pragma once
 
 #include <cstdint>
@@ -51,10 +53,14 @@ enum class Reason : std::uint8_t {
   state_invalid,
   waitlist_choice_invalid,
   ref_invalid,
+  // The server's own refusals of a mutation before the machine (a BookBatch
+  // item's; a single reply may carry more detail in its message).
+  log_behind,
+  storage_failed,
 };
 inline constexpr std::uint8_t remembered_reason_last =
     static_cast<std::uint8_t>(Reason::booking_cancelled);
-inline constexpr int reason_count = static_cast<int>(Reason::ref_invalid) + 1;
+inline constexpr int reason_count = static_cast<int>(Reason::storage_failed) + 1;
 
 // The text a client reads: empty for none, else static text naming the field
 // or the cause ("seats: must be 1..1000000000", "sold out").

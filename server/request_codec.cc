@@ -450,8 +450,7 @@ ReplyOffset encode_refusal(ReplyFrameBuilder& builder, std::uint64_t id, Outcome
 }
 
 ReplyOffset encode_result(ReplyFrameBuilder& builder, std::uint64_t id, const ShardResult& result) {
-  const std::string_view message =
-      result.reason != Reason::none ? reason_text(result.reason) : result.message.view();
+  const std::string_view message = result.text();
   switch (result.kind) {
     case ResultKind::none:
       return encode_refusal(builder, id, result.outcome, message);

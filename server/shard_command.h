@@ -107,6 +107,10 @@ struct ShardResult {
   storage::WaitlistResult waitlist;
   BookingPageRecord* page = nullptr;  // owned by whoever holds the result; see take_page()
 
+  // What a client reads: the server's own message when there is one (it may
+  // say more than its reason, e.g. which storage failure), else the reason's.
+  std::string_view text() const { return message.size != 0 ? message.view() : reason_text(reason); }
+
   // Ownership of a ListBookings page passes to the caller.
   BookingPageRecord* take_page() { return std::exchange(page, nullptr); }
 };

@@ -14,8 +14,6 @@ namespace shard_core_detail {
 
 inline constexpr std::string_view directory_full_message =
     "id: this shard owns events_per_shard_max (65536) events already";
-inline constexpr std::string_view log_behind_message =
-    "storage: the shard's write-ahead log is behind the disk (too many batches waiting); retry";
 // Spare vectors kept for the publications of later turns.
 inline constexpr std::size_t spare_event_vectors_max = 64;
 
@@ -76,11 +74,14 @@ bool ShardCore<Log>::admitted(ShardResult* result) {
       return true;
     case storage::wal::Admission::overloaded:
       ++overloaded_;
-      refuse(Outcome::overloaded, shard_core_detail::log_behind_message, result);
+      refuse(Outcome::overloaded, {}, result);
+      result->reason = Reason::log_behind;
       return false;
     case storage::wal::Admission::unavailable:
+      // The message says what failed; a BookBatch item carries only the reason.
       refuse(Outcome::unavailable, "storage: " + log_->failure() + "; writes refused, reads go on",
              result);
+      result->reason = Reason::storage_failed;
       return false;
   }
   return false;

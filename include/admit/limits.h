@@ -20,6 +20,7 @@ inline constexpr std::size_t event_id_size_max = 128;
 inline constexpr std::size_t user_size_max = 64;
 inline constexpr std::size_t request_id_size_max = 64;
 inline constexpr std::size_t token_size_max = 256;
+inline constexpr std::size_t book_batch_items_max = 1024;  // bookings in one BookBatch
 
 inline constexpr std::uint32_t capacity_max = 1'000'000'000;
 inline constexpr std::uint32_t seats_max = capacity_max;  // per booking

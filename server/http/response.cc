@@ -62,7 +62,7 @@ std::string_view text_of(const ShardResult& result) {
   if (result.reason == Reason::request_id_reused) {
     return "Idempotency-Key: reused with different parameters";
   }
-  return result.reason != Reason::none ? reason_text(result.reason) : result.message.view();
+  return result.text();
 }
 
 // The message of a refusal: never empty.
