@@ -50,8 +50,8 @@ class PeerChannel {
   }
 
   // Origin side: every visible answer of `owner`, to
-  // deliver(client, request_id, ShardResult&). A page left in the result is
-  // freed after.
+  // deliver(client, request_id, ShardResult&). What the result carries (a
+  // page, a forwarded BookBatch) is freed after.
   template <class Deliver>
   void receive_answers(std::uint32_t owner, Deliver&& deliver) {
     SpscRing<ResponseSlot>& ring = shared_.responses(owner, shard_);
@@ -59,7 +59,7 @@ class PeerChannel {
       ResponseSlot* response = ring.front();
       if (response == nullptr) break;
       deliver(response->connection, response->request_id, response->result);
-      delete response->result.take_page();
+      response->result.free_attached();
       ring.commit_pop();
       ADMIT_ASSERT(outstanding_[owner] > 0);
       --outstanding_[owner];
@@ -105,17 +105,17 @@ class PeerChannel {
     ADMIT_ASSERT(count <= invisible_[origin]);
     for (std::uint32_t i = 0; i < count; ++i) {
       ShardResult& result = shared_.responses(shard_, origin).try_push_ahead(i)->result;
-      delete result.take_page();
+      result.free_attached();
       refuse(outcome, message, &result);
     }
     make_visible(origin, count);
   }
-  // Owner side, stopping: answers never made visible are dropped, their
-  // ListBookings pages freed.
+  // Owner side, stopping: answers never made visible are dropped, what they
+  // carry freed.
   void drop_invisible() {
     for (std::uint32_t origin = 0; origin < invisible_.size(); ++origin) {
       for (std::uint32_t i = 0; i < invisible_[origin]; ++i) {
-        delete shared_.responses(shard_, origin).try_push_ahead(i)->result.take_page();
+        shared_.responses(shard_, origin).try_push_ahead(i)->result.free_attached();
       }
       invisible_[origin] = 0;
       turn_answers_[origin] = 0;

@@ -213,6 +213,7 @@ class Reactor {
   void return_buffer(std::uint16_t buffer_id);
   std::size_t process_frames(Connection& connection, std::span<const std::uint8_t> bytes);
   void handle_frame(Connection& connection, std::span<const std::uint8_t> frame_bytes);
+  void prefetch_batch(const wire::BookBatch& batch);
   void handle_request(Connection& connection, const wire::Request& request);
   void forward(Connection& connection, std::uint64_t id, std::uint32_t owner,
                const ShardCommand& command);
@@ -236,6 +237,10 @@ class Reactor {
   bool authorized(Connection& connection, std::uint64_t id, Op op, ShardCommand* command);
   void apply_owned(Connection& connection, std::uint64_t id, std::uint32_t owner,
                    const ShardCommand& command);
+  void apply_batch_owned(Connection& connection, std::uint64_t id, const DecodedRequest& decoded,
+                         ShardCommand& command);
+  // A binary answer's metrics: a BookBatch's items count as the Books they are.
+  void count_answer(const ShardResult& result);
 
   // reactor_http.cc: HTTP connections (server/http/ does the parsing and answers)
   std::size_t process_http(Connection& connection, std::span<const std::uint8_t> bytes);
@@ -328,6 +333,7 @@ class Reactor {
   std::uint64_t requests_ = 0, overloaded_ = 0;  // the core counts its own refusals
   std::uint64_t receives_ = 0, bytes_received_ = 0, sends_ = 0, bytes_sent_ = 0;
   ShardResult scratch_result_;       // for requests applied on this shard
+  BookBatchRecord scratch_batch_;    // for a BookBatch applied on this shard
   http::Preparer preparer_;          // HTTP requests, and binary tokens
   http::Prepared scratch_prepared_;  // the HTTP request being handled
   std::string scratch_http_out_;     // answers drained at a flush

@@ -199,6 +199,21 @@ std::size_t Reactor::process_frames(Connection& connection, std::span<const std:
   return used;
 }
 
+// The users of a BookBatch's items, as far as its texts go (not yet checked).
+void Reactor::prefetch_batch(const wire::BookBatch& batch) {
+  if (batch.items() == nullptr || batch.texts() == nullptr) return;
+  const auto* texts = reinterpret_cast<const char*>(batch.texts()->data());
+  const std::size_t size = batch.texts()->size();
+  storage::BookCommand hint;
+  std::size_t at = 0;
+  for (const wire::BookItem* item : *batch.items()) {
+    if (at + item->user_size() > size) return;
+    hint.user = {texts + at, item->user_size()};
+    core_.machine().prefetch_book(hint);
+    at += item->user_size() + item->request_id_size();
+  }
+}
+
 void Reactor::handle_frame(Connection& connection, std::span<const std::uint8_t> frame_bytes) {
   // FlatBuffers aligns fields relative to the length prefix: the verifier
   // needs the frame on an 8-byte boundary. Frames that are not (after an
@@ -219,10 +234,12 @@ void Reactor::handle_frame(Connection& connection, std::span<const std::uint8_t>
   // frame's before booking any, so the misses overlap instead of queueing.
   storage::BookCommand hint;
   for (const wire::Request* request : *frame->requests()) {
-    const wire::Book* book = request->op_as_Book();
-    if (book == nullptr || book->user() == nullptr) continue;
-    hint.user = {book->user()->data(), book->user()->size()};
-    core_.machine().prefetch_book(hint);
+    if (const wire::Book* book = request->op_as_Book(); book != nullptr && book->user()) {
+      hint.user = {book->user()->data(), book->user()->size()};
+      core_.machine().prefetch_book(hint);
+    } else if (const wire::BookBatch* batch = request->op_as_BookBatch()) {
+      prefetch_batch(*batch);
+    }
   }
   for (const wire::Request* request : *frame->requests()) handle_request(connection, *request);
 }
@@ -245,8 +262,10 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
                      encode_refusal(builder_of(connection), id, decoded.outcome, decoded.message));
   }
   if (least_role(decoded.op) && !authorized(connection, id, decoded.op, &command)) return;
-  if (decoded.kind == RequestKind::owned)
+  if (decoded.kind == RequestKind::owned) {
+    if (decoded.op == Op::book_batch) return apply_batch_owned(connection, id, decoded, command);
     return apply_owned(connection, id, decoded.owner, command);
+  }
   switch (decoded.op) {
     case Op::hello:
       return hello(connection, id, *request.op_as_Hello());
@@ -272,6 +291,7 @@ void Reactor::handle_request(Connection& connection, const wire::Request& reques
     case Op::create_event:  // owned: applied above
     case Op::update_event:
     case Op::book:
+    case Op::book_batch:
     case Op::confirm:
     case Op::cancel:
     case Op::get_booking:
@@ -292,9 +312,32 @@ void Reactor::apply_owned(Connection& connection, std::uint64_t id, std::uint32_
   if (owner != shard_) return forward(connection, id, owner, command);
   core_.apply(command, now_ms_, &scratch_result_);
   connection.reflects_turn = true;
-  count_request(Protocol::binary, metric_op_of(command.op), scratch_result_.outcome);
+  count_answer(scratch_result_);
   add_reply(connection, encode_result(builder_of(connection), id, scratch_result_));
   delete scratch_result_.take_page();
+  scratch_result_.batch = nullptr;  // scratch_batch_, this reactor's own
+}
+
+// A BookBatch views the request frame: applied here, through scratch_batch_;
+// forwarded, as a copy the ring slots carry (freed with its answer).
+void Reactor::apply_batch_owned(Connection& connection, std::uint64_t id,
+                                const DecodedRequest& decoded, ShardCommand& command) {
+  if (decoded.owner != shard_) {
+    command.batch = BookBatchRecord::copy_of(decoded.batch_items, decoded.batch_texts);
+    return forward(connection, id, decoded.owner, command);
+  }
+  scratch_batch_.items = decoded.batch_items;
+  scratch_batch_.texts = decoded.batch_texts;
+  command.batch = &scratch_batch_;
+  apply_owned(connection, id, shard_, command);
+}
+
+void Reactor::count_answer(const ShardResult& result) {
+  count_request(Protocol::binary, metric_op_of(result.op), result.outcome);
+  if (result.kind != ResultKind::book_batch) return;
+  for (const wire::BookItemResult& item : result.batch->results) {
+    count_request(Protocol::binary, MetricOp::book, from_wire(item.outcome()));
+  }
 }
 
 // With --auth-secret, a binary connection acts as the token of its Hello.
@@ -334,6 +377,7 @@ void Reactor::note_arrival(Connection& connection) {
 void Reactor::forward(Connection& connection, std::uint64_t id, std::uint32_t owner,
                       const ShardCommand& command) {
   if (!core_.forward(owner, handle_of(connection), id, command)) {
+    delete command.batch;  // a BookBatch's copy: refused with it
     count_request(Protocol::binary, metric_op_of(command.op), Outcome::overloaded);
     return add_reply(connection, encode_refusal(builder_of(connection), id, Outcome::overloaded,
                                                 ring_full_message));
@@ -351,7 +395,7 @@ void Reactor::deliver(std::uint64_t handle, std::uint64_t id, ShardResult& resul
   if (connection.http) {
     deliver_http(connection, id, result);
   } else {
-    count_request(Protocol::binary, metric_op_of(result.op), result.outcome);
+    count_answer(result);
     add_reply(connection, encode_result(builder_of(connection), id, result));
   }
   attend(connection);

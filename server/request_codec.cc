@@ -30,6 +30,9 @@ constexpr std::string_view rate_message = "rate_per_s: at most 1000000";
 constexpr std::string_view burst_message = "rate_burst: at most 1000000";
 constexpr std::string_view state_message = "state: not an event state";
 constexpr std::string_view waitlist_choice_message = "waitlist: not a waitlist choice";
+constexpr std::string_view items_message = "items: must be 1..1024 bookings";
+constexpr std::string_view texts_message =
+    "texts: must be every item's user then request id, back to back (the sum of their sizes)";
 constexpr std::string_view token_message = "token: at most 256 bytes";
 constexpr std::string_view op_message = "op: missing or unknown operation";
 constexpr std::string_view version_message = "version: this server speaks protocol version 1";
@@ -144,6 +147,42 @@ DecodedRequest decode_book(const wire::Book& book, std::uint32_t shards, ShardCo
   return owned_by_event(check, shards, *command);
 }
 
+// The layout only: an item's own fields are checked with it, on the owner
+// (one bad item does not refuse the others). The command's user is the
+// items' one user, if they have one, for a token bound to a user (its sub).
+DecodedRequest decode_book_batch(const wire::BookBatch& batch, std::uint32_t shards,
+                                 ShardCommand* command) {
+  Checker check;
+  command->op = Op::book_batch;
+  command->event.assign(check.sized(batch.event(), 1, event_id_size_max, event_size_message));
+  const auto* items = batch.items();
+  check.require(items != nullptr && items->size() >= 1 && items->size() <= book_batch_items_max,
+                items_message);
+  if (check.failed()) return refused(check.message());
+  const std::span<const std::uint8_t> texts =
+      batch.texts() == nullptr ? std::span<const std::uint8_t>{}
+                               : std::span(batch.texts()->data(), batch.texts()->size());
+  std::size_t text_size = 0;
+  std::string_view one_user;
+  bool one = true;
+  for (const wire::BookItem* item : *items) {
+    if (text_size + item->user_size() <= texts.size()) {
+      const std::string_view user(reinterpret_cast<const char*>(texts.data()) + text_size,
+                                  item->user_size());
+      one = one && (one_user.empty() || user == one_user);
+      one_user = user;
+    }
+    text_size += item->user_size() + item->request_id_size();
+  }
+  check.require(text_size == texts.size(), texts_message);
+  command->user.size = 0;
+  if (one && one_user.size() <= user_size_max) command->user.assign(one_user);
+  DecodedRequest decoded = owned_by_event(check, shards, *command);
+  decoded.batch_items = {items->Get(0), items->size()};  // structs: contiguous
+  decoded.batch_texts = texts;
+  return decoded;
+}
+
 // Confirm, Cancel and GetBooking: routed by the shard inside the ref.
 DecodedRequest decode_ref(Op op, const flatbuffers::String* ref,
                           const flatbuffers::String* request_id, std::uint32_t shards,
@@ -232,6 +271,8 @@ DecodedRequest decode_request(const wire::Request& request, std::uint32_t shards
       return decode_list_events(*request.op_as_ListEvents());
     case Op::book:
       return decode_book(*request.op_as_Book(), shards, command);
+    case Op::book_batch:
+      return decode_book_batch(*request.op_as_BookBatch(), shards, command);
     case Op::confirm: {
       const auto* confirm = request.op_as_Confirm();
       return decode_ref(Op::confirm, confirm->ref(), confirm->request_id(), shards, command);
@@ -442,6 +483,16 @@ flatbuffers::Offset<wire::WaitlistInfo> waitlist_info(FlatBufferBuilder& builder
   return wire::CreateWaitlistInfo(builder, waitlist.position, waitlist.seats, waitlist.length, ref);
 }
 
+flatbuffers::Offset<wire::BookBatchReply> book_batch_reply(FlatBufferBuilder& builder,
+                                                           const BookBatchRecord& batch) {
+  ADMIT_ASSERT(batch.results.size() == batch.items.size());
+  const auto items = builder.CreateVectorOfStructs(batch.results.data(), batch.results.size());
+  const auto details = batch.details.empty() ? 0
+                                             : builder.CreateVectorOfStructs(batch.details.data(),
+                                                                             batch.details.size());
+  return wire::CreateBookBatchReply(builder, items, details);
+}
+
 }  // namespace
 
 ReplyOffset encode_refusal(ReplyFrameBuilder& builder, std::uint64_t id, Outcome outcome,
@@ -466,6 +517,9 @@ ReplyOffset encode_result(ReplyFrameBuilder& builder, std::uint64_t id, const Sh
     case ResultKind::waitlist:
       return reply(builder, id, result.outcome, message, wire::Result::WaitlistInfo,
                    waitlist_info(builder, result.waitlist).Union());
+    case ResultKind::book_batch:
+      return reply(builder, id, result.outcome, message, wire::Result::BookBatchReply,
+                   book_batch_reply(builder, *result.batch).Union());
     case ResultKind::booking_page:
       ADMIT_ASSERT(result.page != nullptr);
       return reply(builder, id, result.outcome, message, wire::Result::BookingList,

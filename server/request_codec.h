@@ -32,6 +32,9 @@ struct DecodedRequest {
   Outcome outcome = Outcome::invalid;  // refused only
   std::string_view message;            // refused only: static text
   std::uint32_t owner = 0;             // owned only
+  // book_batch: its items and their texts, views into the request.
+  std::span<const wire::BookItem> batch_items;
+  std::span<const std::uint8_t> batch_texts;
 };
 
 // Checks `request` against the protocol limits. For owned requests fills

@@ -46,10 +46,17 @@ SharedState::SharedState(const ServerOptions& server_options)
 }
 
 SharedState::~SharedState() {
+  for (auto& ring : request_rings) {
+    if (!ring) continue;
+    while (const RequestSlot* request = ring->front()) {
+      delete request->command.batch;  // a forwarded BookBatch never served
+      ring->commit_pop();
+    }
+  }
   for (auto& ring : response_rings) {
     if (!ring) continue;
     while (ResponseSlot* response = ring->front()) {
-      delete response->result.take_page();
+      response->result.free_attached();
       ring->commit_pop();
     }
   }

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "protocol/framing.h"
+
 namespace admit::server {
 
 EventSnapshot EventSnapshot::of(const storage::EventView& view) {
@@ -67,17 +69,6 @@ void take_page(const storage::BookingPage& from, ShardResult* result) {
   result->page = page;
 }
 
-// A result slot made ready for a new answer. Only what every reader looks
-// at: `kind` says which of the other members hold anything (assigning a whole
-// ShardResult{} would zero and copy its ~800 bytes per request).
-void clear_result(ShardResult* result) {
-  result->outcome = Outcome::invalid;
-  result->reason = Reason::none;
-  result->message.size = 0;
-  result->kind = ResultKind::none;
-  result->page = nullptr;
-}
-
 // The alternative `T` of `out`, emplaced only when another kind is there.
 template <typename T>
 T& reuse(storage::wal::Command* out) {
@@ -107,7 +98,8 @@ void execute_read(const storage::StateMachine& machine, const ShardCommand& comm
     case Op::confirm:
     case Op::cancel:
     case Op::leave_waitlist:
-    case Op::hello:  // not owned: answered on the receiving shard
+    case Op::book_batch:  // one book per item: ShardCore::apply_batch()
+    case Op::hello:       // not owned: answered on the receiving shard
     case Op::list_events:
     case Op::stats:
     case Op::metrics:
@@ -169,7 +161,8 @@ void to_wal_command(const ShardCommand& command, storage::wal::Command* out) {
     case Op::get_booking:
     case Op::list_bookings:
     case Op::waitlist_position:
-    case Op::hello:  // not owned: answered on the receiving shard
+    case Op::book_batch:  // one book per item: ShardCore::apply_batch()
+    case Op::hello:       // not owned: answered on the receiving shard
     case Op::list_events:
     case Op::stats:
     case Op::metrics:
@@ -210,6 +203,70 @@ bool may_act_on_booking(const storage::StateMachine& machine, const ShardCommand
   refuse(Outcome::unauthorized,
          "ref: the booking is another user's; this token acts only as its sub", result);
   return false;
+}
+
+void clear_result(ShardResult* result) {
+  result->outcome = Outcome::invalid;
+  result->reason = Reason::none;
+  result->message.size = 0;
+  result->kind = ResultKind::none;
+  result->page = nullptr;
+  result->batch = nullptr;
+}
+
+BookBatchRecord* BookBatchRecord::copy_of(std::span<const wire::BookItem> items,
+                                          std::span<const std::uint8_t> texts) {
+  auto* record = new BookBatchRecord;
+  const std::size_t item_bytes = items.size_bytes();
+  // One buffer, items first: FlatBuffers structs need 8-byte alignment, which
+  // the vector's allocation has, and item sizes are a multiple of it.
+  static_assert(sizeof(wire::BookItem) % alignof(wire::BookItem) == 0);
+  record->bytes.resize(item_bytes + texts.size());
+  std::memcpy(record->bytes.data(), items.data(), item_bytes);
+  if (!texts.empty()) std::memcpy(record->bytes.data() + item_bytes, texts.data(), texts.size());
+  record->items = {reinterpret_cast<const wire::BookItem*>(record->bytes.data()), items.size()};
+  record->texts = {record->bytes.data() + item_bytes, texts.size()};
+  return record;
+}
+
+Reason check_book_item(const wire::BookItem& item, std::string_view user,
+                       std::string_view request_id) {
+  if (user.empty() || user.size() > user_size_max) return Reason::user_invalid;
+  if (request_id.size() > request_id_size_max) return Reason::request_id_too_long;
+  if (item.waitlist() > wire::WaitlistChoice::MAX) return Reason::waitlist_choice_invalid;
+  return Reason::none;
+}
+
+void assign_book_item(const wire::BookItem& item, std::string_view user,
+                      std::string_view request_id, ShardCommand* book) {
+  book->op = Op::book;
+  book->user.assign(user);
+  book->request_id.assign(request_id);
+  book->seats = item.seats();
+  book->hold = item.hold();
+  book->waitlist = from_wire(item.waitlist());
+}
+
+void add_item_answer(std::uint32_t index, const ShardResult& answer, BookBatchRecord* batch) {
+  ADMIT_ASSERT(batch->results.size() == index);
+  if (answer.kind != ResultKind::book) {
+    // Refused before the machine: the reason says why (admission's too).
+    ADMIT_ASSERT(answer.reason != Reason::none);
+    return add_item_refusal(index, answer.outcome, answer.reason, batch);
+  }
+  const storage::BookResult& book = answer.book;
+  batch->results.emplace_back(book.ref.bits(), book.seats, to_wire(answer.outcome),
+                              static_cast<std::uint8_t>(answer.reason));
+  if (book.position != 0 || book.retry_after_ms != 0 || book.opens_in_ms != 0 ||
+      book.expires_at_ms != 0) {
+    batch->details.emplace_back(index, book.position, book.retry_after_ms, book.opens_in_ms,
+                                book.expires_at_ms);
+  }
+}
+
+void add_item_refusal(std::uint32_t index, Outcome outcome, Reason reason, BookBatchRecord* batch) {
+  ADMIT_ASSERT(batch->results.size() == index);
+  batch->results.emplace_back(0, 0, to_wire(outcome), static_cast<std::uint8_t>(reason));
 }
 
 void refuse(Outcome outcome, std::string_view message, ShardResult* result) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -70,6 +71,37 @@ struct BookingPageRecord {
   std::optional<BookingRef> next_after;
 };
 
+// A BookBatch on its way to its owner and back: the items (views into the
+// request frame where it arrived, or into `bytes` once forwarded) and, once
+// applied, their answers. Applied where it arrived, it is the reactor's
+// reused record; forwarded, a heap record that travels in the ring slots and
+// is freed by whoever takes the answer out of its slot (as a page is).
+struct BookBatchRecord {
+  std::span<const wire::BookItem> items;
+  std::span<const std::uint8_t> texts;  // the items' users and request ids, back to back
+  std::vector<std::uint8_t> bytes;      // forwarded: owns what items and texts view
+  std::vector<wire::BookItemResult> results;
+  std::vector<wire::BookItemDetail> details;
+
+  // A heap copy of `items` and `texts`, for a ring slot.
+  static BookBatchRecord* copy_of(std::span<const wire::BookItem> items,
+                                  std::span<const std::uint8_t> texts);
+  // Each item with its user and request id: visit(index, item, user, request_id).
+  // The decoder checked that the sizes add up to texts.
+  template <class Visit>
+  void for_each(Visit&& visit) const {
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const wire::BookItem& item = items[i];
+      ADMIT_ASSERT(at + item.user_size() + item.request_id_size() <= texts.size());
+      const auto* text = reinterpret_cast<const char*>(texts.data()) + at;
+      visit(i, item, std::string_view(text, item.user_size()),
+            std::string_view(text + item.user_size(), item.request_id_size()));
+      at += item.user_size() + item.request_id_size();
+    }
+  }
+};
+
 // An owned operation (is_owned(op)) on its way to the owner's machine. An
 // event read by its owner (get_event) comes in order after the connection's
 // earlier requests (HTTP pipelining: a GET after a write sees it); other
@@ -91,9 +123,18 @@ struct ShardCommand {
   // confirm, cancel and get_booking then touch only this user's bookings,
   // checked by the owner, which knows the booking (may_act_on_booking()).
   FixedString<user_size_max> acting_user;
+  BookBatchRecord* batch = nullptr;  // book_batch: its items (see BookBatchRecord)
 };
 
-enum class ResultKind : std::uint8_t { none, event, book, booking, waitlist, booking_page };
+enum class ResultKind : std::uint8_t {
+  none,
+  event,
+  book,
+  booking,
+  waitlist,
+  booking_page,
+  book_batch
+};
 
 struct ShardResult {
   Op op = Op::book;  // the command answered (ShardCore::apply sets it)
@@ -106,6 +147,9 @@ struct ShardResult {
   BookingRecord booking;
   storage::WaitlistResult waitlist;
   BookingPageRecord* page = nullptr;  // owned by whoever holds the result; see take_page()
+  // book_batch: the command's record, answers filled (book_batch kind) or
+  // not (a refusal of the whole batch); see BookBatchRecord for its owner.
+  BookBatchRecord* batch = nullptr;
 
   // What a client reads: the server's own message when there is one (it may
   // say more than its reason, e.g. which storage failure), else the reason's.
@@ -113,6 +157,11 @@ struct ShardResult {
 
   // Ownership of a ListBookings page passes to the caller.
   BookingPageRecord* take_page() { return std::exchange(page, nullptr); }
+  // Frees what a result taken out of a ring slot owns: its page, its batch.
+  void free_attached() {
+    delete take_page();
+    delete std::exchange(batch, nullptr);
+  }
 };
 
 static_assert(std::is_trivially_copyable_v<ShardCommand>);
@@ -137,6 +186,24 @@ void take_result(const storage::wal::CommandResult& from, ShardResult* result);
 // acting_user and names (by ref) a booking of another user. Nothing changes.
 bool may_act_on_booking(const storage::StateMachine& machine, const ShardCommand& command,
                         ShardResult* result);
+
+// A BookBatch item's fields the command form cannot hold (a user or request
+// id past its limit, an unknown waitlist choice); none when they fit. The
+// machine checks the rest as for any Book.
+Reason check_book_item(const wire::BookItem& item, std::string_view user,
+                       std::string_view request_id);
+// `book`'s fields from a BookBatch item (the event is the caller's).
+void assign_book_item(const wire::BookItem& item, std::string_view user,
+                      std::string_view request_id, ShardCommand* book);
+// Item `index`'s answer, a single Book's `answer`, appended to `batch`.
+void add_item_answer(std::uint32_t index, const ShardResult& answer, BookBatchRecord* batch);
+// Item `index` refused before the machine, for `reason`.
+void add_item_refusal(std::uint32_t index, Outcome outcome, Reason reason, BookBatchRecord* batch);
+
+// A result slot made ready for a new answer. Only what every reader looks
+// at: `kind` says which of the other members hold anything (assigning a whole
+// ShardResult{} would zero and copy its ~800 bytes per request).
+void clear_result(ShardResult* result);
 
 // A mutation refused before it touched the machine.
 void refuse(Outcome outcome, std::string_view message, ShardResult* result);

@@ -120,6 +120,7 @@ class ShardCore final : public storage::EventObserver {
   struct ReleaseTo;
 
   bool admitted(ShardResult* result);
+  void apply_batch(const ShardCommand& command, std::int64_t now_ms, ShardResult* result);
   void maybe_checkpoint(std::int64_t now_ms);
   void seal();
   void queue_publication();
@@ -133,6 +134,8 @@ class ShardCore final : public storage::EventObserver {
   PeerChannel peers_;
 
   storage::wal::Command log_command_;  // reused: its strings keep their capacity
+  ShardCommand batch_item_;            // reused: a BookBatch item as a Book
+  ShardResult item_answer_;            // reused: its answer
   std::uint64_t turn_batch_ = 0;
   // Some answer of the turn came from the machine (not a refusal before it),
   // or the turn logged a change.

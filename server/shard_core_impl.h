@@ -89,6 +89,7 @@ bool ShardCore<Log>::admitted(ShardResult* result) {
 
 template <class Log>
 void ShardCore<Log>::apply(const ShardCommand& command, std::int64_t now_ms, ShardResult* result) {
+  if (command.op == Op::book_batch) return apply_batch(command, now_ms, result);
   result->op = command.op;  // nothing below assigns the whole result
   // A refusal here or a read reflects the machine, as does any admitted mutation.
   if (!may_act_on_booking(machine_, command, result)) {
@@ -120,6 +121,36 @@ void ShardCore<Log>::apply(const ShardCommand& command, std::int64_t now_ms, Sha
     log_->append(log_command_, now_ms);
   }
   if (command.op == Op::create_event && result->outcome == Outcome::ok) ++events_owned_;
+}
+
+// Every item is a Book applied by apply(): the same checks, machine call,
+// log record and result as one sent alone. A batch the log refuses is
+// refused whole; otherwise each item has its own answer.
+template <class Log>
+void ShardCore<Log>::apply_batch(const ShardCommand& command, std::int64_t now_ms,
+                                 ShardResult* result) {
+  BookBatchRecord* batch = command.batch;
+  ADMIT_ASSERT(batch != nullptr && !batch->items.empty());
+  batch->results.clear();
+  batch->details.clear();
+  if (admitted(result)) {
+    batch_item_.event = command.event;
+    batch_item_.acting_user.size = 0;  // a sub was checked against every item at the edge
+    batch->for_each([&](std::size_t index, const wire::BookItem& item, std::string_view user,
+                        std::string_view request_id) {
+      const auto at = static_cast<std::uint32_t>(index);
+      const Reason invalid = check_book_item(item, user, request_id);
+      if (invalid != Reason::none) return add_item_refusal(at, Outcome::invalid, invalid, batch);
+      assign_book_item(item, user, request_id, &batch_item_);
+      apply(batch_item_, now_ms, &item_answer_);
+      add_item_answer(at, item_answer_, batch);
+    });
+    clear_result(result);
+    result->outcome = Outcome::ok;
+    result->kind = ResultKind::book_batch;
+  }
+  result->op = Op::book_batch;
+  result->batch = batch;  // set last: refusals clear the result
 }
 
 template <class Log>

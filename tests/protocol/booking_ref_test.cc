@@ -52,5 +52,22 @@ TEST(BookingRef, RefusesMalformedText) {
   }
 }
 
+// A BookBatch answer carries a ref as its 40 bits; the client spells it.
+TEST(BookingRef, ItsBitsGiveBackTheSameRef) {
+  for (const std::uint32_t shard : {0u, 5u, 63u}) {
+    for (const std::uint64_t serial : {std::uint64_t{1}, std::uint64_t{77}, booking_serial_max}) {
+      const BookingRef ref = BookingRef::make(serial, shard);
+      const auto back = BookingRef::of_bits(ref.bits());
+      ASSERT_TRUE(back.has_value());
+      EXPECT_EQ(*back, ref);
+      EXPECT_EQ(back->view(), ref.view());
+    }
+  }
+  EXPECT_EQ(BookingRef().bits(), 0u);
+  EXPECT_FALSE(BookingRef::of_bits(0).has_value());
+  EXPECT_FALSE(BookingRef::of_bits(std::uint64_t{1} << 40).has_value());  // past 40 bits
+  EXPECT_FALSE(BookingRef::of_bits(7).has_value());  // shard 7, serial 0: never made
+}
+
 }  // namespace
 }  // namespace admit

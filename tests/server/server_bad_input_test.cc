@@ -170,6 +170,29 @@ TEST_F(AdmitdBadInput, OversizedFieldsAreInvalidNamingTheFieldAndTheConnectionSt
   expect_still_serving_and_unchanged();
 }
 
+// A BookBatch whose layout is bad is refused whole, naming the field; an item
+// whose own fields are bad is refused alone (server_basic_test).
+TEST_F(AdmitdBadInput, BookBatchWithABadLayoutIsRefusedWholeNamingTheField) {
+  WireClient client(server_->port());
+  const std::vector<BatchItem> too_many(book_batch_items_max + 1, BatchItem{"u", 1, ""});
+  RequestFrame frame;
+  frame.book_batch(1, event, {{"ann", 1}, {"bob", 1}}, /*texts_cut=*/1)
+      .book_batch(2, event, {})
+      .book_batch(3, event, too_many)
+      .book_batch(4, std::string(129, 'e'), {{"ann", 1}});
+  ASSERT_TRUE(client.send(frame));
+  const std::pair<std::uint64_t, std::string> expected[] = {
+      {1, "texts"}, {2, "items"}, {3, "items"}, {4, "event"}};
+  for (const auto& [id, field] : expected) {
+    const wire::Reply* reply = client.reply(id);
+    ASSERT_NE(reply, nullptr) << "request " << id;
+    EXPECT_EQ(outcome_of(reply), Outcome::invalid) << describe(reply);
+    EXPECT_EQ(reply->result_type(), wire::Result::NONE);
+    EXPECT_EQ(text_of(reply->message()).rfind(field + ":", 0), 0u) << describe(reply);
+  }
+  expect_still_serving_and_unchanged();
+}
+
 TEST_F(AdmitdBadInput, RequestWithoutAnOperationIsInvalid) {
   WireClient client(server_->port());
   flatbuffers::FlatBufferBuilder builder;

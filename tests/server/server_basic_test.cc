@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "protocol/reason.h"
 #include "storage/state_machine.h"
 #include "tests/server/server_test_support.h"
 
@@ -232,6 +233,50 @@ TEST_F(AdmitdBasic, RequestsOnAnyPortGetTheOwnersAnswer) {
   for (const auto* one : *shard_stats) forwarded += one->forwarded();
   EXPECT_GT(forwarded, 0u);
   EXPECT_EQ(text_of(reply->result_as_StatsReply()->durability()), "off");
+}
+
+// A BookBatch where its event's owner listens and where it must be
+// forwarded: each item is answered as the Book it is, in order.
+TEST_F(AdmitdBasic, BookBatchItemsAreAnsweredAsBooksOnAnyPort) {
+  for (std::uint32_t owner = 0; owner < shards; ++owner) {
+    for (const std::uint16_t port :
+         {server_->shard_port(owner), server_->shard_port((owner + 1) % shards)}) {
+      const std::string event = event_on_shard("batch-" + std::to_string(port), owner, shards);
+      WireClient client(port);
+      RequestFrame create;
+      create.create_event(1, event, 3);
+      ASSERT_EQ(outcome_of(client.call(create, 1)), Outcome::ok);
+      RequestFrame batch;
+      batch.book_batch(2, event,
+                       {{"ann", 2, "r-" + event}, {"ann", 1}, {"bob", 0}, {"bob", 2}, {"cid", 1}});
+      const wire::Reply* reply = client.call(batch, 2);
+      ASSERT_EQ(outcome_of(reply), Outcome::ok) << describe(reply);
+      const auto* answers = reply->result_as_BookBatchReply();
+      ASSERT_NE(answers, nullptr);
+      ASSERT_EQ(answers->items()->size(), 5u);
+      const auto outcome = [&](unsigned i) {
+        return from_wire(answers->items()->Get(i)->outcome());
+      };
+      EXPECT_EQ(outcome(0), Outcome::booked);
+      EXPECT_EQ(answers->items()->Get(0)->seats(), 2u);
+      const auto ref = BookingRef::of_bits(answers->items()->Get(0)->ref());
+      ASSERT_TRUE(ref.has_value());
+      EXPECT_EQ(ref->shard(), owner);
+      EXPECT_EQ(outcome(1), Outcome::already_booked);
+      EXPECT_EQ(answers->items()->Get(1)->ref(), answers->items()->Get(0)->ref());
+      EXPECT_EQ(outcome(2), Outcome::invalid);
+      EXPECT_EQ(reason_text(static_cast<Reason>(answers->items()->Get(2)->reason())),
+                "seats: must be 1..1000000000");
+      EXPECT_EQ(outcome(3), Outcome::sold_out);
+      EXPECT_EQ(outcome(4), Outcome::booked);
+
+      RequestFrame get;  // the ref names a booking like any other
+      get.get_booking(3, ref->view());
+      const wire::Reply* got = client.call(get, 3);
+      ASSERT_EQ(outcome_of(got), Outcome::ok) << describe(got);
+      EXPECT_EQ(text_of(got->result_as_BookingInfo()->user()), "ann");
+    }
+  }
 }
 
 TEST_F(AdmitdBasic, ListEventsMergesShardsInIdOrderWithACursor) {

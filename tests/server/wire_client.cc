@@ -56,6 +56,25 @@ RequestFrame& RequestFrame::book(std::uint64_t id, std::string_view event, std::
   return add(id, wire::Op::Book, wire::CreateBook(builder_, name, who, seats, hold).Union());
 }
 
+RequestFrame& RequestFrame::book_batch(std::uint64_t id, std::string_view event,
+                                       const std::vector<BatchItem>& items, std::size_t texts_cut) {
+  std::vector<wire::BookItem> structs;
+  std::string texts;
+  for (const BatchItem& item : items) {
+    structs.emplace_back(item.seats, static_cast<std::uint8_t>(item.user.size()),
+                         static_cast<std::uint8_t>(item.request_id.size()), false,
+                         wire::WaitlistChoice::Default);
+    texts += item.user + item.request_id;
+  }
+  texts.resize(texts.size() - texts_cut);
+  const auto name = builder_.CreateString(event);
+  const auto items_offset = builder_.CreateVectorOfStructs(structs);
+  const auto texts_offset =
+      builder_.CreateVector(reinterpret_cast<const std::uint8_t*>(texts.data()), texts.size());
+  return add(id, wire::Op::BookBatch,
+             wire::CreateBookBatch(builder_, name, items_offset, texts_offset).Union());
+}
+
 RequestFrame& RequestFrame::confirm(std::uint64_t id, std::string_view ref) {
   const auto text = builder_.CreateString(ref);
   return add(id, wire::Op::Confirm, wire::CreateConfirm(builder_, text).Union());

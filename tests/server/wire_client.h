@@ -18,6 +18,13 @@
 
 namespace admit::test {
 
+// One item of a BookBatch.
+struct BatchItem {
+  std::string user;
+  std::uint32_t seats = 1;
+  std::string request_id;
+};
+
 // One frame of requests: add requests, then bytes().
 class RequestFrame {
  public:
@@ -30,6 +37,9 @@ class RequestFrame {
   RequestFrame& list_events(std::uint64_t id, std::string_view after, std::uint32_t limit);
   RequestFrame& book(std::uint64_t id, std::string_view event, std::string_view user,
                      std::uint32_t seats = 1, bool hold = false);
+  // `texts_cut`: that many bytes fewer in texts than the items say (a bad layout).
+  RequestFrame& book_batch(std::uint64_t id, std::string_view event,
+                           const std::vector<BatchItem>& items, std::size_t texts_cut = 0);
   RequestFrame& confirm(std::uint64_t id, std::string_view ref);
   RequestFrame& cancel(std::uint64_t id, std::string_view ref);
   RequestFrame& get_booking(std::uint64_t id, std::string_view ref);
