@@ -334,6 +334,10 @@ struct StateMachine::Impl {
   EventObserver* observer = nullptr;
   std::vector<std::unique_ptr<detail::Event>> events;
   detail::StringMap<detail::EventIndex> event_index;
+  // The event found last: a burst (a BookBatch, a sale's pipelined Books)
+  // names one event again and again, and comparing its id costs less than
+  // hashing it and probing. Events are never freed but by clear().
+  mutable const detail::Event* last_found = nullptr;
   std::map<std::string_view, detail::EventIndex> events_in_id_order;
   detail::UserTable users;
   detail::BookingTable bookings;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "storage/internal.h"
 #include "storage/validate.h"
@@ -107,13 +108,15 @@ void StateMachine::set_observer(EventObserver* observer) { impl_->observer = obs
 std::uint64_t StateMachine::change_count() const { return impl_->change_count; }
 
 Event* StateMachine::Impl::find_event(std::string_view id) {
-  const auto it = event_index.find(id);
-  return it == event_index.end() ? nullptr : events[it->second].get();
+  return const_cast<Event*>(std::as_const(*this).find_event(id));
 }
 
 const Event* StateMachine::Impl::find_event(std::string_view id) const {
+  if (last_found != nullptr && last_found->id == id) return last_found;
   const auto it = event_index.find(id);
-  return it == event_index.end() ? nullptr : events[it->second].get();
+  if (it == event_index.end()) return nullptr;
+  last_found = events[it->second].get();
+  return last_found;
 }
 
 // The serial of a well-formed ref of this shard naming a booking made here.
@@ -161,6 +164,7 @@ void StateMachine::Impl::notify(const Event& event) const {
 }
 
 void StateMachine::Impl::clear() {
+  last_found = nullptr;
   events.clear();
   event_index.clear();
   events_in_id_order.clear();
