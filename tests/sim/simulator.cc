@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "protocol/booking_ref.h"
+#include "protocol/framing.h"
 #include "protocol/shard.h"
 #include "server/shard_core_impl.h"
 #include "tests/sim/sim_log.h"
@@ -44,6 +45,10 @@ struct Answer {
   bool acknowledged = false;
   Outcome outcome = Outcome::invalid;
   BookingRef ref;
+  // A BookBatch: its items as the Books they are, and each one's answer.
+  std::vector<ShardCommand> books;
+  std::vector<Outcome> book_outcomes;
+  std::vector<BookingRef> book_refs;
 };
 
 struct Client {
@@ -53,6 +58,20 @@ struct Client {
   std::uint32_t outstanding = 0;      // forwarded, not yet answered
   std::vector<ShardCommand> retries;  // lost to a crash, sent again with their request id
 };
+
+// A BookBatch's record of `books` (one event), as a decoder would make it.
+server::BookBatchRecord* batch_record_of(const std::vector<ShardCommand>& books) {
+  std::vector<wire::BookItem> items;
+  std::string texts;
+  for (const ShardCommand& book : books) {
+    items.emplace_back(book.seats, static_cast<std::uint8_t>(book.user.size),
+                       static_cast<std::uint8_t>(book.request_id.size), book.hold,
+                       to_wire(book.waitlist));
+    texts.append(book.user.view()).append(book.request_id.view());
+  }
+  return server::BookBatchRecord::copy_of(
+      items, {reinterpret_cast<const std::uint8_t*>(texts.data()), texts.size()});
+}
 
 // What an acknowledged Book with a request id was answered, for retries.
 struct Decision {
@@ -85,11 +104,13 @@ class World {
   void step();
   void client_sends(Client& client, std::uint32_t index);
   ShardCommand next_command(std::uint32_t client);
+  std::vector<ShardCommand> next_batch(std::uint32_t client, const ShardCommand& first);
   std::uint32_t owner_of(const ShardCommand& command) const;
   void record(Answer& answer, const ShardResult& result);
   void end_turn(std::uint32_t shard);
   void complete_batch(std::uint32_t shard);
   void acknowledge(std::uint64_t id);
+  void acknowledge_book(const ShardCommand& book, Outcome outcome, const BookingRef& ref);
   bool settle();
 
   RunOptions options_;
@@ -200,8 +221,11 @@ void World::crash() {
     client.stream.clear();
   }
   for (const Answer& answer : answers_) {
-    if (!answer.acknowledged && answer.command.request_id.size != 0) {
+    if (answer.acknowledged) continue;
+    if (answer.command.request_id.size != 0)
       clients_[answer.client].retries.push_back(answer.command);
+    for (const ShardCommand& book : answer.books) {  // a batch's items go again alone
+      if (book.request_id.size != 0) clients_[answer.client].retries.push_back(book);
     }
   }
   answers_.clear();  // nothing in flight survives; acknowledged facts are kept apart
@@ -277,6 +301,7 @@ ShardCommand World::next_command(std::uint32_t client) {
     command.seats = static_cast<std::uint32_t>(pick(1, 3));
     command.hold = pick(0, 1) == 1;
     command.waitlist = static_cast<WaitlistChoice>(pick(0, 2));
+    if (roll >= 50) command.op = Op::book_batch;  // client_sends() adds the items
   } else if (roll < 85) {
     const BookingRef& ref = acked_refs_[pick(0, static_cast<int>(acked_refs_.size()) - 1)];
     command.ref.assign(ref.view());
@@ -291,9 +316,47 @@ ShardCommand World::next_command(std::uint32_t client) {
   return command;
 }
 
+// Up to 6 Books of `first`'s event, `first` among them, some with request ids.
+std::vector<ShardCommand> World::next_batch(std::uint32_t client, const ShardCommand& first) {
+  std::vector<ShardCommand> books;
+  const int count = pick(1, 6);
+  for (int i = 0; i < count; ++i) {
+    ShardCommand book = first;
+    book.op = Op::book;
+    book.batch = nullptr;
+    if (i > 0) {
+      book.user.assign("user-" + std::to_string(pick(0, users_count - 1)));
+      book.seats = static_cast<std::uint32_t>(pick(1, 3));
+      book.hold = pick(0, 1) == 1;
+      book.request_id.size = 0;
+      if (pick(0, 1) == 0) {
+        book.request_id.assign("c" + std::to_string(client) + "-" +
+                               std::to_string(++request_serial_));
+      }
+    }
+    books.push_back(book);
+  }
+  return books;
+}
+
 void World::record(Answer& answer, const ShardResult& result) {
   answer.outcome = result.outcome;
   if (result.kind == server::ResultKind::book) answer.ref = result.book.ref;
+  if (answer.command.op != Op::book_batch) return;
+  // A batch refused whole answers each item so.
+  answer.book_outcomes.assign(answer.books.size(), result.outcome);
+  answer.book_refs.assign(answer.books.size(), BookingRef{});
+  if (result.kind != server::ResultKind::book_batch) return;
+  if (result.batch->results.size() != answer.books.size()) fail("a batch lost an item's answer");
+  for (std::size_t i = 0; i < answer.books.size() && i < result.batch->results.size(); ++i) {
+    const wire::BookItemResult& item = result.batch->results[i];
+    answer.book_outcomes[i] = from_wire(item.outcome());
+    if (item.ref() != 0) {
+      const auto ref = BookingRef::of_bits(item.ref());
+      if (!ref) fail("a batch item's ref bits name no ref");
+      answer.book_refs[i] = ref.value_or(BookingRef{});
+    }
+  }
 }
 
 void World::client_sends(Client& client, std::uint32_t index) {
@@ -307,6 +370,12 @@ void World::client_sends(Client& client, std::uint32_t index) {
     answer.command = client.retries.back();
     client.retries.pop_back();
   }
+  if (answer.command.op == Op::book_batch) {
+    answer.books = next_batch(index, answer.command);
+    answer.command.request_id.size = 0;  // the items carry them
+    answer.command.user.size = 0;
+    answer.command.batch = batch_record_of(answer.books);
+  }
   answer.owner = owner_of(answer.command);
   const std::uint64_t id = answers_.size();
   answers_.push_back(answer);
@@ -318,12 +387,14 @@ void World::client_sends(Client& client, std::uint32_t index) {
     sent.lsn = logs_[client.shard]->appended();
     sent.served = true;
     record(sent, result);
+    result.free_attached();  // a batch's record: the reactor's own, done with
     client.stream.push_back(id);
     client.reflects_turn = true;
   } else if (core.forward(sent.owner, index, id, sent.command)) {
     in_ring_[sent.owner].push_back(id);
     ++client.outstanding;
   } else {  // the ring is full: the edge refuses, reflecting nothing
+    delete sent.command.batch;
     sent.owner = client.shard;
     sent.served = true;
     sent.outcome = Outcome::overloaded;
@@ -425,20 +496,25 @@ void World::acknowledge(std::uint64_t id) {
          std::to_string(answer.owner) + " reflecting record " + std::to_string(answer.lsn) +
          " while only " + std::to_string(durable) + " are durable");
   }
-  if (answer.command.op != Op::book) return;
-  if (answer.outcome == Outcome::booked || answer.outcome == Outcome::held) {
-    acked_refs_.push_back(answer.ref);
+  if (answer.command.op == Op::book) acknowledge_book(answer.command, answer.outcome, answer.ref);
+  if (answer.command.op != Op::book_batch) return;
+  for (std::size_t i = 0; i < answer.books.size(); ++i) {
+    acknowledge_book(answer.books[i], answer.book_outcomes[i], answer.book_refs[i]);
   }
-  if (answer.command.request_id.size == 0 || answer.outcome == Outcome::overloaded ||
-      answer.outcome == Outcome::unavailable) {
+}
+
+// What a client told of a booking knows: it exists (checked after every
+// recovery), and its request id answers the same forever.
+void World::acknowledge_book(const ShardCommand& book, Outcome outcome, const BookingRef& ref) {
+  if (outcome == Outcome::booked || outcome == Outcome::held) acked_refs_.push_back(ref);
+  if (book.request_id.size == 0 || outcome == Outcome::overloaded ||
+      outcome == Outcome::unavailable) {
     return;
   }
-  const std::string request_id(answer.command.request_id.view());
-  const auto [known, inserted] =
-      acked_decisions_.try_emplace(request_id, Decision{answer.outcome, answer.ref});
-  if (!inserted &&
-      (known->second.outcome != answer.outcome || !(known->second.ref == answer.ref))) {
-    fail("request id " + request_id + " answered " + std::string(outcome_name(answer.outcome)) +
+  const std::string request_id(book.request_id.view());
+  const auto [known, inserted] = acked_decisions_.try_emplace(request_id, Decision{outcome, ref});
+  if (!inserted && (known->second.outcome != outcome || !(known->second.ref == ref))) {
+    fail("request id " + request_id + " answered " + std::string(outcome_name(outcome)) +
          " after " + std::string(outcome_name(known->second.outcome)) + " was acknowledged");
   }
 }
