@@ -114,6 +114,19 @@ const std::vector<std::pair<wire::Op, MakeOp>> every_op = {
     {wire::Op::ListEvents,
      [](FlatBufferBuilder& b, int) { return wire::CreateListEventsDirect(b, "", 5).Union(); }},
     {wire::Op::Stats, [](FlatBufferBuilder& b, int) { return wire::CreateStats(b).Union(); }},
+    {wire::Op::BookBatch,
+     [](FlatBufferBuilder& b, int) {
+       // ana again (ALREADY_BOOKED), cy with a request id, a bad seat count, a hold.
+       const std::vector<wire::BookItem> items = {{1, 3, 0, false, wire::WaitlistChoice::Default},
+                                                  {2, 2, 5, false, wire::WaitlistChoice::Never},
+                                                  {0, 2, 0, false, wire::WaitlistChoice::Default},
+                                                  {1, 3, 0, true, wire::WaitlistChoice::Join}};
+       const std::string texts = "anacyreq-5dodeb";
+       return wire::CreateBookBatch(
+                  b, b.CreateString("tour"), b.CreateVectorOfStructs(items),
+                  b.CreateVector(reinterpret_cast<const std::uint8_t*>(texts.data()), texts.size()))
+           .Union();
+     }},
 };
 
 void write_frames(const fs::path& dir) {
