@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "protocol/assertions.h"
-#include "protocol/shard.h"
 #include "server/http/live_page.h"
 #include "server/http/metrics_text.h"
 #include "server/reactor.h"
@@ -95,7 +94,7 @@ void Reactor::handle_http_request(Connection& connection, http::ParsedRequest& r
         // published yet: read it at the owner, after them.
         prepared.command.op = Op::get_event;
         prepared.command.event.assign(prepared.target.id.view());
-        prepared.owner = owner_shard(prepared.target.id.view(), options_.shards);
+        prepared.owner = *owner_of(prepared.command, options_.shards);
         apply_or_forward(connection, ticket, prepared, op);
         break;
       }

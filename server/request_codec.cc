@@ -4,7 +4,6 @@
 
 #include "protocol/assertions.h"
 #include "protocol/framing.h"
-#include "protocol/shard.h"
 
 namespace admit::server {
 namespace {
@@ -66,11 +65,12 @@ DecodedRequest refused(std::string_view message, Outcome outcome = Outcome::inva
   return {RequestKind::refused, Op::hello, outcome, message, 0};
 }
 
-DecodedRequest owned_by_event(const Checker& check, std::uint32_t shards,
-                              const ShardCommand& command) {
+// A command whose fields passed `check`, routed by its operation's row.
+DecodedRequest owned(const Checker& check, std::uint32_t shards, const ShardCommand& command) {
   if (check.failed()) return refused(check.message());
-  return {
-      RequestKind::owned, command.op, Outcome::ok, {}, owner_shard(command.event.view(), shards)};
+  const std::optional<std::uint32_t> owner = owner_of(command, shards);
+  if (!owner) return refused(ref_shard_message, Outcome::not_found);
+  return {RequestKind::owned, command.op, Outcome::ok, {}, *owner};
 }
 
 template <typename T>
@@ -100,7 +100,7 @@ DecodedRequest decode_create(const wire::CreateEvent& create, std::uint32_t shar
                      .rate_per_s = create.rate_per_s(),
                      .rate_burst = create.rate_burst(),
                      .state = EventState::open};
-  return owned_by_event(check, shards, *command);
+  return owned(check, shards, *command);
 }
 
 DecodedRequest decode_update(const wire::UpdateEvent& update, std::uint32_t shards,
@@ -129,7 +129,7 @@ DecodedRequest decode_update(const wire::UpdateEvent& update, std::uint32_t shar
     check.require(*state <= wire::EventState::MAX, state_message);
     patch.state = from_wire(*state);
   }
-  return owned_by_event(check, shards, *command);
+  return owned(check, shards, *command);
 }
 
 DecodedRequest decode_book(const wire::Book& book, std::uint32_t shards, ShardCommand* command) {
@@ -144,7 +144,7 @@ DecodedRequest decode_book(const wire::Book& book, std::uint32_t shards, ShardCo
   command->waitlist = from_wire(book.waitlist());
   command->request_id.assign(
       check.sized(book.request_id(), 0, request_id_size_max, request_id_size_message));
-  return owned_by_event(check, shards, *command);
+  return owned(check, shards, *command);
 }
 
 // The layout only: an item's own fields are checked with it, on the owner
@@ -177,13 +177,13 @@ DecodedRequest decode_book_batch(const wire::BookBatch& batch, std::uint32_t sha
   check.require(text_size == texts.size(), texts_message);
   command->user.size = 0;
   if (one && one_user.size() <= user_size_max) command->user.assign(one_user);
-  DecodedRequest decoded = owned_by_event(check, shards, *command);
+  DecodedRequest decoded = owned(check, shards, *command);
   decoded.batch_items = {items->Get(0), items->size()};  // structs: contiguous
   decoded.batch_texts = texts;
   return decoded;
 }
 
-// Confirm, Cancel and GetBooking: routed by the shard inside the ref.
+// Confirm, Cancel and GetBooking: the ref routes them.
 DecodedRequest decode_ref(Op op, const flatbuffers::String* ref,
                           const flatbuffers::String* request_id, std::uint32_t shards,
                           ShardCommand* command) {
@@ -194,9 +194,8 @@ DecodedRequest decode_ref(Op op, const flatbuffers::String* ref,
   if (check.failed()) return refused(check.message());
   const auto parsed = BookingRef::parse(view_of(ref));
   if (!parsed) return refused(ref_message);
-  if (parsed->shard() >= shards) return refused(ref_shard_message, Outcome::not_found);
   command->ref.assign(parsed->view());
-  return {RequestKind::owned, op, Outcome::ok, {}, parsed->shard()};
+  return owned(check, shards, *command);
 }
 
 DecodedRequest decode_list_bookings(const wire::ListBookings& list, std::uint32_t shards,
@@ -213,7 +212,7 @@ DecodedRequest decode_list_bookings(const wire::ListBookings& list, std::uint32_
     check.require(parsed.has_value(), after_ref_message);
     if (parsed) command->ref.assign(parsed->view());
   }
-  return owned_by_event(check, shards, *command);
+  return owned(check, shards, *command);
 }
 
 DecodedRequest decode_waitlist(Op op, const flatbuffers::String* event,
@@ -226,7 +225,7 @@ DecodedRequest decode_waitlist(Op op, const flatbuffers::String* event,
   command->user.assign(check.sized(user, 1, user_size_max, user_size_message));
   command->request_id.assign(
       check.sized(request_id, 0, request_id_size_max, request_id_size_message));
-  return owned_by_event(check, shards, *command);
+  return owned(check, shards, *command);
 }
 
 // The checks of an operation answered on the receiving shard, as `op`.

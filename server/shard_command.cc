@@ -3,6 +3,7 @@
 #include <string>
 
 #include "protocol/framing.h"
+#include "protocol/shard.h"
 
 namespace admit::server {
 
@@ -212,6 +213,23 @@ void clear_result(ShardResult* result) {
   result->kind = ResultKind::none;
   result->page = nullptr;
   result->batch = nullptr;
+}
+
+std::optional<std::uint32_t> owner_of(const ShardCommand& command, std::uint32_t shards) {
+  switch (op_info(command.op).routing) {
+    case Routing::event:
+      return owner_shard(command.event.view(), shards);
+    case Routing::ref: {
+      const auto ref = BookingRef::parse(command.ref.view());
+      ADMIT_ASSERT(ref.has_value());
+      if (ref->shard() >= shards) return std::nullopt;
+      return ref->shard();
+    }
+    case Routing::any:
+    case Routing::connection:
+      break;
+  }
+  ADMIT_UNREACHABLE("owner_of: not an owned operation");
 }
 
 BookBatchRecord* BookBatchRecord::copy_of(std::span<const wire::BookItem> items,

@@ -170,6 +170,12 @@ static_assert(std::is_trivially_copyable_v<ShardResult>);
 // checked at the edge, request_codec.cc).
 static_assert(booking_ref_size <= storage::wal::record_string_size_max);
 
+// The shard that executes `command`, read from its operation's routing
+// column (protocol/operations.h): the event's owner, or the shard inside the
+// ref (which the decoder checked is well formed); nullopt when that shard is
+// not one of `shards` (no such booking on this server).
+std::optional<std::uint32_t> owner_of(const ShardCommand& command, std::uint32_t shards);
+
 // A read (get_booking, list_bookings, waitlist_position) on the owner's machine.
 void execute_read(const storage::StateMachine& machine, const ShardCommand& command,
                   ShardResult* result);

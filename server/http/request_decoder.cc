@@ -3,7 +3,6 @@
 #include <array>
 #include <limits>
 
-#include "protocol/shard.h"
 #include "protocol/time_text.h"
 #include "storage/validate.h"
 
@@ -177,12 +176,11 @@ DecodedHttpRequest refused(Why why, int status = 400, Outcome outcome = Outcome:
   return {Dispatch::refused, status, outcome, std::move(why), 0};
 }
 
-DecodedHttpRequest owned(std::uint32_t owner) {
-  return {Dispatch::owned, 200, Outcome::ok, {}, owner};
-}
-
-DecodedHttpRequest owned_by_event(const ShardCommand& command, std::uint32_t shards) {
-  return owned(owner_shard(command.event.view(), shards));
+// Routed by its operation's row (server::owner_of).
+DecodedHttpRequest owned(const ShardCommand& command, std::uint32_t shards) {
+  const std::optional<std::uint32_t> owner = owner_of(command, shards);
+  if (!owner) return refused("ref: no such booking", 404, Outcome::not_found);
+  return {Dispatch::owned, 200, Outcome::ok, {}, *owner};
 }
 
 std::string_view trimmed(std::string_view text) {
@@ -352,11 +350,9 @@ DecodedHttpRequest decode_ref(Op op, const Target& target, const ParsedRequest& 
     if (Why bad = read_request_id(request, command); !bad.empty()) return refused(std::move(bad));
   }
   const auto ref = BookingRef::parse(target.ref.view());  // the router checked its format
-  if (!ref || ref->shard() >= shards) {
-    return refused("ref: no such booking", 404, Outcome::not_found);
-  }
+  if (!ref) return refused("ref: no such booking", 404, Outcome::not_found);
   command->ref.assign(ref->view());
-  return owned(ref->shard());
+  return owned(*command, shards);
 }
 
 bool takes_body(Route route) {
@@ -385,7 +381,7 @@ DecodedHttpRequest RequestDecoder::decode(const Target& target, ParsedRequest& r
       }
       case Route::list_bookings: {
         Why bad = decode_list_bookings(target, command);
-        return bad.empty() ? owned_by_event(*command, shards) : refused(std::move(bad));
+        return bad.empty() ? owned(*command, shards) : refused(std::move(bad));
       }
       case Route::list_events:
         if (const Reason bad = storage::check_list_limit(target.limit); bad != Reason::none) {
@@ -399,7 +395,7 @@ DecodedHttpRequest RequestDecoder::decode(const Target& target, ParsedRequest& r
       case Route::waitlist_position:
       case Route::leave_waitlist: {
         Why bad = decode_waitlist(op_of(target.route), target, request, command);
-        return bad.empty() ? owned_by_event(*command, shards) : refused(std::move(bad));
+        return bad.empty() ? owned(*command, shards) : refused(std::move(bad));
       }
       default:
         return {Dispatch::local, 200, Outcome::ok, {}, 0};
@@ -435,7 +431,7 @@ DecodedHttpRequest RequestDecoder::decode(const Target& target, ParsedRequest& r
       why = decode_book(has_body ? &body : nullptr, target, default_user, request, command);
       break;
   }
-  return why.empty() ? owned_by_event(*command, shards) : refused(std::move(why));
+  return why.empty() ? owned(*command, shards) : refused(std::move(why));
 }
 
 }  // namespace admit::server::http

@@ -12,7 +12,6 @@
 
 #include "protocol/booking_ref.h"
 #include "protocol/framing.h"
-#include "protocol/shard.h"
 #include "server/shard_core_impl.h"
 #include "tests/sim/sim_log.h"
 
@@ -105,7 +104,6 @@ class World {
   void client_sends(Client& client, std::uint32_t index);
   ShardCommand next_command(std::uint32_t client);
   std::vector<ShardCommand> next_batch(std::uint32_t client, const ShardCommand& first);
-  std::uint32_t owner_of(const ShardCommand& command) const;
   void record(Answer& answer, const ShardResult& result);
   void end_turn(std::uint32_t shard);
   void complete_batch(std::uint32_t shard);
@@ -268,13 +266,6 @@ void World::step() {
   crash();
 }
 
-std::uint32_t World::owner_of(const ShardCommand& command) const {
-  if (op_info(command.op).routing == Routing::ref) {
-    return BookingRef::parse(command.ref.view())->shard();
-  }
-  return owner_shard(command.event.view(), shards_);
-}
-
 ShardCommand World::next_command(std::uint32_t client) {
   ShardCommand command;
   const std::string event = "event-" + std::to_string(pick(0, events_count - 1));
@@ -376,7 +367,7 @@ void World::client_sends(Client& client, std::uint32_t index) {
     answer.command.user.size = 0;
     answer.command.batch = batch_record_of(answer.books);
   }
-  answer.owner = owner_of(answer.command);
+  answer.owner = *server::owner_of(answer.command, shards_);
   const std::uint64_t id = answers_.size();
   answers_.push_back(answer);
   Answer& sent = answers_.back();
