@@ -6,7 +6,7 @@
 
 #include "protocol/assertions.h"
 #include "server/http/live_page.h"
-#include "server/http/metrics_text.h"
+#include "server/metrics_page.h"
 #include "server/reactor.h"
 
 namespace admit::server {
@@ -243,133 +243,9 @@ void Reactor::close_stalled_http() {
 }
 
 http::Answer Reactor::metrics_answer() {
-  constexpr auto relaxed = std::memory_order_relaxed;
-  using Type = http::MetricsText::Type;
   http::Answer answer;
   answer.content_type = http::metrics_content_type;
-  http::MetricsText metrics(&answer.body);
-  const std::span<const ShardStatsCounters> shards{shared_.stats.get(), options_.shards};
-  const auto per_shard = [&](std::string_view name, Type type, std::string_view help,
-                             auto value_of) {
-    metrics.family(name, type, help);
-    for (std::uint32_t shard = 0; shard < shards.size(); ++shard) {
-      const std::string label = std::to_string(shard);
-      metrics.sample({{"shard", label}}, std::uint64_t{value_of(shards[shard])});
-    }
-  };
-  const std::span<const ShardMetrics> shard_metrics{shared_.metrics.get(), options_.shards};
-  metrics.family("admit_requests_total", Type::counter,
-                 "Requests answered, by protocol, operation and outcome.");
-  for (std::size_t p = 0; p < protocol_count; ++p) {
-    const std::string_view protocol = protocol_name(static_cast<Protocol>(p));
-    for (std::size_t o = 0; o < metric_op_count; ++o) {
-      const std::string_view op = metric_op_name(static_cast<MetricOp>(o));
-      for (std::size_t outcome = 0; outcome < outcome_count; ++outcome) {
-        std::uint64_t total = 0;
-        for (const ShardMetrics& shard : shard_metrics) {
-          total += shard.requests[p][o][outcome].load(relaxed);
-        }
-        if (total == 0) continue;  // a series appears with its first request
-        metrics.sample({{"protocol", protocol},
-                        {"op", op},
-                        {"outcome", outcome_name(static_cast<Outcome>(outcome))}},
-                       total);
-      }
-    }
-  }
-  const auto histogram = [&](const storage::wal::LatencyHistogram& h,
-                             std::initializer_list<http::Label> labels) {
-    const auto counts = h.counts();
-    metrics.histogram(labels, storage::wal::LatencyHistogram::bounds_s, counts, h.sum_s());
-  };
-  metrics.family("admit_request_duration_seconds", Type::histogram,
-                 "From the turn a request arrived to the release of its answer, the wait for "
-                 "the WAL included (each answer counts its flush's oldest request).");
-  for (std::uint32_t shard = 0; shard < shard_metrics.size(); ++shard) {
-    const std::string label = std::to_string(shard);
-    for (std::size_t p = 0; p < protocol_count; ++p) {
-      histogram(shard_metrics[shard].latency[p],
-                {{"shard", label}, {"protocol", protocol_name(static_cast<Protocol>(p))}});
-    }
-  }
-  metrics.family("admit_reactor_turn_seconds", Type::histogram,
-                 "Wall time of each reactor turn: its completions handled, its batch sealed, "
-                 "its answers released (requests wait for the turn they arrive in).");
-  for (std::uint32_t shard = 0; shard < shard_metrics.size(); ++shard) {
-    histogram(shard_metrics[shard].turn, {{"shard", std::to_string(shard)}});
-  }
-  metrics.family("admit_reactor_turn_max_seconds", Type::gauge,
-                 "The longest reactor turn since admitd started.");
-  for (std::uint32_t shard = 0; shard < shard_metrics.size(); ++shard) {
-    metrics.sample(
-        {{"shard", std::to_string(shard)}},
-        static_cast<double>(shard_metrics[shard].turn_max_ns.load(std::memory_order_relaxed)) /
-            1e9);
-  }
-  if (options_.durability != Durability::off) {
-    const auto per_shard_wal = [&](std::string_view name, std::string_view help, auto value_of) {
-      metrics.family(name, Type::counter, help);
-      for (std::uint32_t shard = 0; shard < shard_metrics.size(); ++shard) {
-        const std::string label = std::to_string(shard);
-        metrics.sample({{"shard", label}}, std::uint64_t{value_of(shard_metrics[shard])});
-      }
-    };
-    per_shard_wal("admit_wal_records_total",
-                  "WAL records committed (records per commit: this rate over the commits').",
-                  [](const ShardMetrics& m) { return m.wal_records.load(relaxed); });
-    per_shard_wal("admit_wal_commits_total", "WAL write transactions committed.",
-                  [](const ShardMetrics& m) { return m.wal_commits.load(relaxed); });
-    per_shard_wal("admit_wal_syncs_total", "WAL flushes to disk.",
-                  [](const ShardMetrics& m) { return m.wal_syncs.load(relaxed); });
-    metrics.family("admit_wal_sync_seconds", Type::histogram,
-                   "Duration of each durable WAL commit (strict: commit and fsync; batched: "
-                   "each flush).");
-    for (std::uint32_t shard = 0; shard < shard_metrics.size(); ++shard) {
-      histogram(shard_metrics[shard].wal_sync, {{"shard", std::to_string(shard)}});
-    }
-  }
-  per_shard("admit_forwarded_total", Type::counter,
-            "Requests forwarded to the shard owning their event.",
-            [](const ShardStatsCounters& c) { return c.forwarded.load(relaxed); });
-  per_shard("admit_overloaded_total", Type::counter, "Requests and connections refused OVERLOADED.",
-            [](const ShardStatsCounters& c) { return c.overloaded.load(relaxed); });
-  metrics.family("admit_connections", Type::gauge, "Open connections by protocol.");
-  for (std::uint32_t shard = 0; shard < shards.size(); ++shard) {
-    const std::string label = std::to_string(shard);
-    const std::uint64_t all = shards[shard].connections.load(relaxed);
-    const std::uint64_t http = shards[shard].http_connections.load(relaxed);
-    metrics.sample({{"shard", label}, {"protocol", "binary"}}, all - std::min(all, http));
-    metrics.sample({{"shard", label}, {"protocol", "http"}}, http);
-  }
-  per_shard("admit_events", Type::gauge, "Events owned.",
-            [](const ShardStatsCounters& c) { return c.events.load(relaxed); });
-  per_shard("admit_live_bookings", Type::gauge, "Held and confirmed bookings.",
-            [](const ShardStatsCounters& c) { return c.live_bookings.load(relaxed); });
-  metrics.family("admit_resident_memory_bytes", Type::gauge, "Resident memory of admitd.");
-  metrics.sample({}, resident_bytes());
-  const ProcessCpu cpu = process_cpu();
-  metrics.family("admit_cpu_seconds_total", Type::counter,
-                 "CPU time of admitd, all threads, by mode (user space or kernel).");
-  metrics.sample({{"mode", "user"}}, static_cast<double>(cpu.user_us) / 1e6);
-  metrics.sample({{"mode", "system"}}, static_cast<double>(cpu.system_us) / 1e6);
-
-  bool more = false;
-  const std::vector<EventSnapshot> events =
-      options_.metrics_events == 0 ? std::vector<EventSnapshot>{}
-                                   : shared_.directory.list({}, options_.metrics_events, &more);
-  const auto per_event = [&](std::string_view name, std::string_view help, auto value_of) {
-    metrics.family(name, Type::gauge, help);
-    for (const EventSnapshot& event : events) {
-      metrics.sample({{"event", event.id.view()}}, std::uint64_t{value_of(event)});
-    }
-  };
-  per_event("admit_event_available_seats", "Seats available (first --metrics-events events).",
-            [](const EventSnapshot& e) { return e.available; });
-  per_event("admit_event_held_seats", "Seats held.", [](const EventSnapshot& e) { return e.held; });
-  per_event("admit_event_confirmed_seats", "Seats confirmed.",
-            [](const EventSnapshot& e) { return e.confirmed; });
-  per_event("admit_event_waitlisted", "Users in the waitlist.",
-            [](const EventSnapshot& e) { return e.waitlisted; });
+  render_metrics(shared_, &answer.body);
   return answer;
 }
 
