@@ -164,19 +164,20 @@ void expect_refusal(const Reply& r, long status, std::string_view outcome, std::
   EXPECT_TRUE(r.message().starts_with(std::string(field) + ":")) << r.body;
 }
 
-TEST(HttpCurl, EveryBookingOutcomeWithItsStatusAndBody) {
+// Creates events from JSON bodies over `client`, each answered 201.
+void create_events(Client& client, const AdmitdProcess& server,
+                   std::initializer_list<std::string_view> bodies) {
+  for (const std::string_view body : bodies) {
+    const Reply r = client.send("POST", server.http_url("/v1/events"), std::string(body));
+    EXPECT_EQ(r.status, 201) << r.body;
+  }
+}
+
+TEST(HttpCurl, BookingOutcomesOfOneEventWithTheirStatusAndBody) {
   AdmitdProcess server = start_admitd();
   Client client;
   const auto url = [&](std::string_view path) { return server.http_url(path); };
-  const auto create = [&](std::string_view body) {
-    const Reply r = client.send("POST", url("/v1/events"), std::string(body));
-    EXPECT_EQ(r.status, 201) << r.body;
-  };
-  create(R"({"id":"main","capacity":3,"per_user_max":2,"waitlist":true})");
-  create(R"({"id":"tiny","capacity":1})");
-  create(R"({"id":"later","capacity":5,"opens_at":"2099-01-01T00:00:00Z"})");
-  create(R"({"id":"past","capacity":5,"closes_at":1000})");
-  create(R"({"id":"limited","capacity":50,"rate_per_s":1,"rate_burst":1})");
+  create_events(client, server, {R"({"id":"main","capacity":3,"per_user_max":2,"waitlist":true})"});
   const std::string main_bookings = url("/v1/events/main/bookings");
 
   Reply r = client.send("POST", main_bookings, R"({"user":"ann","seats":2})");
@@ -205,9 +206,24 @@ TEST(HttpCurl, EveryBookingOutcomeWithItsStatusAndBody) {
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_EQ(r.outcome(), "SOLD_OUT");
   EXPECT_FALSE(r.message().empty());
+  r = client.send("GET", url("/v1/events/main"));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.json()["confirmed"], 2);
+  EXPECT_EQ(r.json()["available"], 1);
+  EXPECT_EQ(r.json()["waitlisted"], 1);
+}
 
+TEST(HttpCurl, RefusalsOfCapacityTimeAndRateWithTheirStatusAndBody) {
+  AdmitdProcess server = start_admitd();
+  Client client;
+  const auto url = [&](std::string_view path) { return server.http_url(path); };
+  create_events(client, server,
+                {R"({"id":"tiny","capacity":1})",
+                 R"({"id":"later","capacity":5,"opens_at":"2099-01-01T00:00:00Z"})",
+                 R"({"id":"past","capacity":5,"closes_at":1000})",
+                 R"({"id":"limited","capacity":50,"rate_per_s":1,"rate_burst":1})"});
   ASSERT_EQ(client.send("POST", url("/v1/events/tiny/bookings"), R"({"user":"u1"})").status, 201);
-  r = client.send("POST", url("/v1/events/tiny/bookings"), R"({"user":"u2"})");
+  Reply r = client.send("POST", url("/v1/events/tiny/bookings"), R"({"user":"u2"})");
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_EQ(r.outcome(), "SOLD_OUT");
 
@@ -235,11 +251,6 @@ TEST(HttpCurl, EveryBookingOutcomeWithItsStatusAndBody) {
 
   expect_refusal(client.send("POST", url("/v1/events/nowhere/bookings"), R"({"user":"u1"})"), 404,
                  "NOT_FOUND", "event");
-  r = client.send("GET", url("/v1/events/main"));
-  ASSERT_EQ(r.status, 200);
-  EXPECT_EQ(r.json()["confirmed"], 2);
-  EXPECT_EQ(r.json()["available"], 1);
-  EXPECT_EQ(r.json()["waitlisted"], 1);
 }
 
 TEST(HttpCurl, BadInputIs400NamingTheField) {

@@ -27,9 +27,6 @@ GRANDFATHERED = {
     ("bench/admit-bench/watch_storm.cc", "run_watch_storm"): 103,
     ("tests/client/watch_server_test.cc",
      "TEST_F(WatchServer, UpdatesFollowASellOutOnBothShardsToTheFinalCounters)"): 77,
-    ("tests/http/http_curl_test.cc", "TEST(HttpCurl, EveryBookingOutcomeWithItsStatusAndBody)"): 77,
-    ("tests/wal/checkpoint_test.cc",
-     "TEST_P(CheckpointCrash, KillNineRecoversTheCurrentCheckpointAndTheLog)"): 75,
 }
 # Declared for a caller the script cannot see (a framework, the standard library).
 USED_ELSEWHERE = {"is_transparent"}  # heterogeneous lookup of the standard and absl containers

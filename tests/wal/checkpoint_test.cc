@@ -183,7 +183,28 @@ enum class KillWhile { writing, deleting };
   _exit(0);
 }
 
-class CheckpointCrash : public Checkpoint, public ::testing::WithParamInterface<KillWhile> {};
+class CheckpointCrash : public Checkpoint, public ::testing::WithParamInterface<KillWhile> {
+ protected:
+  // After a crash recovery: the next checkpoint is written and recovered as
+  // usual, past `checkpoint_lsn`.
+  void expect_next_checkpoint_recovers(const Options& o, std::uint64_t checkpoint_lsn) {
+    Options next = o;
+    next.on_checkpoint_chunk = {};
+    StateMachine live(machine_options());
+    auto wal = open_recovered(next, live);
+    ASSERT_NE(wal, nullptr);
+    Workload more(workload_seed + 1);
+    ASSERT_TRUE(drive(live, wal.get(), more, 400, turn_commands, nullptr, true));
+    ASSERT_TRUE(await_checkpoints(*wal, more.now_ms(), 1));
+    wal->close();
+    StateMachine again(machine_options());
+    RecoveryReport last;
+    wal.reset();
+    ASSERT_NE(open_recovered(next, again, &last), nullptr);
+    EXPECT_GT(last.checkpoint_lsn, checkpoint_lsn);
+    EXPECT_EQ(again.dump(), live.dump());
+  }
+};
 
 TEST_P(CheckpointCrash, KillNineRecoversTheCurrentCheckpointAndTheLog) {
   const KillWhile kill_while = GetParam();
@@ -233,24 +254,7 @@ TEST_P(CheckpointCrash, KillNineRecoversTheCurrentCheckpointAndTheLog) {
   EXPECT_EQ(after.staging_chunks, 0u);
   EXPECT_EQ(after.checkpoint_lsn, before.checkpoint_lsn);
 
-  // And the next checkpoint is written and recovered as usual.
-  {
-    Options next = o;
-    next.on_checkpoint_chunk = {};
-    StateMachine live(machine_options());
-    auto wal = open_recovered(next, live);
-    ASSERT_NE(wal, nullptr);
-    Workload more(workload_seed + 1);
-    ASSERT_TRUE(drive(live, wal.get(), more, 400, turn_commands, nullptr, true));
-    ASSERT_TRUE(await_checkpoints(*wal, more.now_ms(), 1));
-    wal->close();
-    StateMachine again(machine_options());
-    RecoveryReport last;
-    wal.reset();
-    ASSERT_NE(open_recovered(next, again, &last), nullptr);
-    EXPECT_GT(last.checkpoint_lsn, *before.checkpoint_lsn);
-    EXPECT_EQ(again.dump(), live.dump());
-  }
+  expect_next_checkpoint_recovers(o, *before.checkpoint_lsn);
 }
 
 INSTANTIATE_TEST_SUITE_P(WhileWritingOrDeleting, CheckpointCrash,
