@@ -48,11 +48,20 @@ std::uint64_t unmix(std::uint64_t x) {
   return x;
 }
 
-int digit_value(char c) {
-  if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  const auto pos = alphabet.find(c);
-  return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
-}
+// A character's digit value, either case; -1 outside the alphabet. A table:
+// parse() and bits() read every character of every ref they see.
+constexpr std::array<std::int8_t, 256> digit_values = [] {
+  std::array<std::int8_t, 256> values{};
+  values.fill(-1);
+  for (std::size_t i = 0; i < alphabet.size(); ++i) {
+    const auto upper = static_cast<unsigned char>(alphabet[i]);
+    values[upper] = static_cast<std::int8_t>(i);
+    if (upper >= 'A' && upper <= 'Z') values[upper - 'A' + 'a'] = static_cast<std::int8_t>(i);
+  }
+  return values;
+}();
+
+int digit_value(char c) { return digit_values[static_cast<unsigned char>(c)]; }
 
 std::uint64_t value_of(const std::array<char, booking_ref_size>& chars) {
   std::uint64_t value = 0;

@@ -1,7 +1,8 @@
 // Reply encoding (server/request_codec.h) as a reactor turn does it: N
 // results of one connection into one builder, closed as one frame, per frame
 // size. Sold-out answers (no result table, a shared reason) and bookings
-// (a BookReply with a ref), the two answers of a booking burst.
+// (a BookReply with a ref), the two answers of a booking burst; and the same
+// answers as one BookBatchReply (16-byte items) per frame.
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -56,5 +57,47 @@ BENCHMARK(BM_EncodeSoldOutReplies)->Arg(1)->Arg(64)->Arg(1024);
 
 void BM_EncodeBookedReplies(benchmark::State& state) { encode_frames(state, booked_result(4242)); }
 BENCHMARK(BM_EncodeBookedReplies)->Arg(1)->Arg(64)->Arg(1024);
+
+// range(0) items answered in one BookBatchReply: the owner's conversion of
+// each item's result (add_item_answer) and the frame's encoding.
+void encode_batch_frames(benchmark::State& state, const ShardResult& item) {
+  const auto items = static_cast<std::uint32_t>(state.range(0));
+  ReplyFrameBuilder builder;
+  BookBatchRecord batch;
+  const std::vector<wire::BookItem> wire_items(items);
+  batch.items = wire_items;
+  ShardResult result;
+  result.op = Op::book_batch;
+  result.outcome = Outcome::ok;
+  result.kind = ResultKind::book_batch;
+  result.batch = &batch;
+  std::vector<std::uint8_t> held;
+  for (auto _ : state) {
+    batch.results.clear();
+    batch.details.clear();
+    for (std::uint32_t i = 0; i < items; ++i) add_item_answer(i, item, &batch);
+    const ReplyOffset reply = encode_result(builder, 1, result);
+    finish_frame(builder, wire::CreateFrame(builder, 0, builder.CreateVector(&reply, 1)));
+    const auto bytes = builder.GetBufferSpan();
+    held.assign(bytes.begin(), bytes.end());
+    benchmark::DoNotOptimize(held.data());
+    builder.Clear();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(items));
+  state.counters["frame_bytes"] = static_cast<double>(held.size());
+}
+
+void BM_EncodeSoldOutBatch(benchmark::State& state) {
+  ShardResult sold_out = sold_out_result();
+  sold_out.message.size = 0;
+  sold_out.reason = Reason::sold_out;
+  encode_batch_frames(state, sold_out);
+}
+BENCHMARK(BM_EncodeSoldOutBatch)->Arg(64)->Arg(1024);
+
+void BM_EncodeBookedBatch(benchmark::State& state) {
+  encode_batch_frames(state, booked_result(4242));
+}
+BENCHMARK(BM_EncodeBookedBatch)->Arg(64)->Arg(1024);
 
 }  // namespace
