@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 
+#include "protocol/token.h"
 #include "tests/server/server_test_support.h"
 
 namespace admit::test {
@@ -191,6 +192,40 @@ TEST_F(AdmitdBadInput, BookBatchWithABadLayoutIsRefusedWholeNamingTheField) {
     EXPECT_EQ(text_of(reply->message()).rfind(field + ":", 0), 0u) << describe(reply);
   }
   expect_still_serving_and_unchanged();
+}
+
+// Under a token bound to a user (its sub) a batch may book only for that
+// user: one of another user refuses the whole batch, which changes nothing.
+TEST(AdmitdAuth, ABookBatchUnderASubBooksOnlyItsUser) {
+  AdmitdOptions options = admitd_options(2);
+  options.auth_secret = "a-test-secret-of-enough-bytes-0123456789";
+  AdmitdProcess server(options);
+  const std::string eve = jwt::mint_token(options.auth_secret, {jwt::Role::app, "eve", {}});
+  const std::string admin = jwt::mint_token(options.auth_secret, {jwt::Role::admin, {}, {}});
+  WireClient as_admin(server.port());
+  RequestFrame setup;
+  setup.hello(1, 1, admin).create_event(2, "gig", 10);
+  ASSERT_TRUE(as_admin.send(setup));
+  ASSERT_EQ(outcome_of(as_admin.reply(2)), Outcome::ok);
+
+  WireClient as_eve(server.port());
+  RequestFrame frame;
+  frame.hello(1, 1, eve)
+      .book_batch(2, "gig", {{"eve", 1}, {"ann", 1}})
+      .book_batch(3, "gig", {{"eve", 1}, {"eve", 1}});
+  ASSERT_TRUE(as_eve.send(frame));
+  const wire::Reply* mixed = as_eve.reply(2);
+  ASSERT_NE(mixed, nullptr);
+  EXPECT_EQ(outcome_of(mixed), Outcome::unauthorized) << describe(mixed);
+  EXPECT_EQ(mixed->result_type(), wire::Result::NONE);
+  const wire::Reply* own = as_eve.reply(3);
+  ASSERT_EQ(outcome_of(own), Outcome::ok) << describe(own);
+  const auto* items = own->result_as_BookBatchReply()->items();
+  EXPECT_EQ(from_wire(items->Get(0)->outcome()), Outcome::booked);
+  EXPECT_EQ(from_wire(items->Get(1)->outcome()), Outcome::already_booked);
+  const wire::EventInfo* event = get_event(as_admin, 4, "gig");
+  ASSERT_NE(event, nullptr);
+  EXPECT_EQ(event->confirmed(), 1u) << "the refused batch booked nobody";
 }
 
 TEST_F(AdmitdBadInput, RequestWithoutAnOperationIsInvalid) {

@@ -26,8 +26,9 @@ RequestFrame& RequestFrame::add(std::uint64_t id, wire::Op type, Offset<void> op
   return *this;
 }
 
-RequestFrame& RequestFrame::hello(std::uint64_t id, std::uint32_t version) {
-  return add(id, wire::Op::Hello, wire::CreateHello(builder_, version).Union());
+RequestFrame& RequestFrame::hello(std::uint64_t id, std::uint32_t version, std::string_view token) {
+  const auto text = token.empty() ? 0 : builder_.CreateString(token);
+  return add(id, wire::Op::Hello, wire::CreateHello(builder_, version, text).Union());
 }
 
 RequestFrame& RequestFrame::create_event(std::uint64_t id, std::string_view event,

@@ -30,7 +30,7 @@ class RequestFrame {
  public:
   using Builder = flatbuffers::FlatBufferBuilder;
 
-  RequestFrame& hello(std::uint64_t id, std::uint32_t version = 1);
+  RequestFrame& hello(std::uint64_t id, std::uint32_t version = 1, std::string_view token = {});
   RequestFrame& create_event(std::uint64_t id, std::string_view event, std::uint32_t capacity,
                              std::uint32_t hold_ttl_ms = 0, bool waitlist = false);
   RequestFrame& get_event(std::uint64_t id, std::string_view event);
