@@ -67,7 +67,8 @@ EncodedOp AsyncOp::encode(FrameBuilder& b, std::string_view token) const {
       return codec::encode_leave_waitlist(b, args().key, args().user, args().request_id);
     case Op::stats:
       return codec::encode_stats(b);
-    case Op::watch:  // Session sends watches itself
+    case Op::book_batch:  // books are batched by the connection's pipeline (Session::add)
+    case Op::watch:       // Session sends watches itself
     case Op::unwatch:
     case Op::metrics:  // HTTP only
     case Op::healthz:

@@ -1,10 +1,13 @@
 #include "codec.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 
 #include "admit/limits.h"
 #include "protocol/booking_ref.h"
 #include "protocol/framing.h"
+#include "protocol/reason.h"
 
 namespace admit::codec {
 namespace {
@@ -246,6 +249,85 @@ EncodedOp encode_unwatch(Builder& b, std::string_view event) {
   return {wire::Op::Unwatch, wire::CreateUnwatch(b, event_offset).Union()};
 }
 
+// ---- batched bookings ----
+
+namespace {
+
+// What a BookBatch adds to a frame besides its items and texts: the tables of
+// the Request and the BookBatch, the two vectors' lengths and alignment, the
+// event string's length and terminator.
+constexpr std::size_t book_batch_overhead_max = 128;
+
+}  // namespace
+
+BookBatchDraft::BookBatchDraft() { event_.reserve(event_id_size_max); }
+
+void BookBatchDraft::add(const BookRequest& r) {
+  if (items_.empty()) event_.assign(r.event);
+  items_.emplace_back(r.seats, static_cast<std::uint8_t>(r.user.size()),
+                      static_cast<std::uint8_t>(r.request_id.size()), r.hold, to_wire(r.waitlist));
+  texts_.insert(texts_.end(), r.user.begin(), r.user.end());
+  texts_.insert(texts_.end(), r.request_id.begin(), r.request_id.end());
+}
+
+std::size_t BookBatchDraft::encoded_size_max() const {
+  return book_batch_overhead_max + event_.size() + items_.size() * sizeof(wire::BookItem) +
+         texts_.size();
+}
+
+EncodedOp BookBatchDraft::encode(Builder& b) const {
+  if (items_.size() == 1) {
+    // Through encode_book: one caller of wire::CreateBook keeps it inlined there.
+    const wire::BookItem& item = items_.front();
+    const std::string_view text(reinterpret_cast<const char*>(texts_.data()), texts_.size());
+    return encode_book(b, BookRequest{.event = event_,
+                                      .user = text.substr(0, item.user_size()),
+                                      .seats = item.seats(),
+                                      .hold = item.hold(),
+                                      .waitlist = from_wire(item.waitlist()),
+                                      .request_id = text.substr(item.user_size())});
+  }
+  auto event = b.repeated_string(event_);
+  auto items = b.CreateVectorOfStructs(items_.data(), items_.size());
+  auto texts = b.CreateVector(texts_.data(), texts_.size());
+  return {wire::Op::BookBatch, wire::CreateBookBatch(b, event, items, texts).Union()};
+}
+
+void BookBatchDraft::clear() {
+  items_.clear();
+  texts_.clear();
+}
+
+BookItemReader::BookItemReader(const wire::BookBatchReply& reply)
+    : items_(reply.items()), details_(reply.details()) {}
+
+bool BookItemReader::read(std::uint32_t item, BookItemAnswer* out) {
+  if (items_ == nullptr || item >= items_->size()) return false;
+  const wire::BookItemResult& result = *items_->Get(item);
+  out->outcome = from_wire(result.outcome());
+  out->message = reason_text(static_cast<Reason>(result.reason()));
+  out->book = BookReplyView{};
+  out->book.seats = result.seats();
+  if (result.ref() != 0) {
+    if (const std::optional<BookingRef> ref = BookingRef::of_bits(result.ref())) {
+      std::copy(ref->view().begin(), ref->view().end(), out->ref_text.begin());
+      out->book.ref = std::string_view(out->ref_text.data(), out->ref_text.size());
+    }
+  }
+  if (details_ == nullptr) return true;
+  while (next_detail_ < details_->size() && details_->Get(next_detail_)->item() < item) {
+    ++next_detail_;
+  }
+  if (next_detail_ < details_->size() && details_->Get(next_detail_)->item() == item) {
+    const wire::BookItemDetail& detail = *details_->Get(next_detail_);
+    out->book.position = detail.position();
+    out->book.retry_after_ms = detail.retry_after_ms();
+    out->book.opens_in_ms = detail.opens_in_ms();
+    out->book.expires_at_ms = detail.expires_at_ms();
+  }
+  return true;
+}
+
 // ---- typed decoding ----
 
 void decode(const ReplyView& reply, HelloInfo* out) { *out = reply.hello(); }
@@ -266,10 +348,12 @@ namespace admit {
 using codec::as_reply;
 
 Outcome ReplyView::outcome() const {
+  if (item_ != nullptr) return item_->outcome;
   return reply_ ? from_wire(as_reply(reply_)->outcome()) : Outcome::unavailable;
 }
 
 std::string_view ReplyView::message() const {
+  if (item_ != nullptr) return item_->message;
   if (reply_ == nullptr) return why_;
   const flatbuffers::String* m = as_reply(reply_)->message();
   return m ? std::string_view(m->c_str(), m->size()) : std::string_view();
@@ -281,7 +365,11 @@ Status ReplyView::status() const {
 }
 
 BookReplyView ReplyView::book_view() const {
-  BookReplyView out;
+  BookReplyView out;  // the one object returned: NRVO, no copy on the single Book's path
+  if (item_ != nullptr) {
+    out = item_->book;
+    return out;
+  }
   const wire::BookReply* b = reply_ ? as_reply(reply_)->result_as_BookReply() : nullptr;
   if (b == nullptr) return out;
   if (b->ref()) out.ref = std::string_view(b->ref()->c_str(), b->ref()->size());
@@ -322,8 +410,10 @@ EventPage ReplyView::event_page() const {
 }
 
 BookingInfo ReplyView::booking() const {
-  if (reply_ == nullptr) return {};
-  if (const auto* b = as_reply(reply_)->result_as_BookingInfo()) return codec::booking_from(b);
+  if (reply_ == nullptr && item_ == nullptr) return {};
+  if (const auto* b = reply_ ? as_reply(reply_)->result_as_BookingInfo() : nullptr) {
+    return codec::booking_from(b);
+  }
   // A server may answer Confirm with a BookReply: keep what it says.
   BookingInfo out;
   const BookReplyView v = book_view();

@@ -54,6 +54,13 @@ class Connection {
     pipeline_.add(encode, std::move(callback));
   }
 
+  // Adds one booking to the BookBatch being gathered (RequestPipeline::add_book).
+  // Requires is_open() && !full().
+  void add_book(const BookRequest& request, ReplyCallback&& callback) {
+    ADMIT_ASSERT(is_open());
+    pipeline_.add_book(request, std::move(callback));
+  }
+
   // Writes every built frame, waiting up to `wait_max` from the moment the
   // socket is first full. On failure the connection is closed (callbacks get
   // the error).

@@ -1,12 +1,13 @@
 #include "request_pipeline.h"
 
+#include <optional>
+
 #include "protocol/assertions.h"
 #include "protocol/framing.h"
 
 namespace admit {
 namespace {
 
-constexpr std::size_t builder_initial_size = 16 * 1024;
 // Room kept for one more operation: the largest (UpdateEvent, Book with every
 // string at its limit) encode to well under this.
 constexpr std::size_t op_encoded_size_max = 4096;
@@ -14,33 +15,49 @@ constexpr std::size_t frame_build_size_max = frame_size_max - op_encoded_size_ma
 
 }  // namespace
 
-FrameBuilder::FrameBuilder() : flatbuffers::FlatBufferBuilder(builder_initial_size) {
-  repeated_.reserve(event_id_size_max);
-}
-
-flatbuffers::Offset<flatbuffers::String> FrameBuilder::repeated_string(std::string_view text) {
-  if (repeated_offset_.IsNull() || text != repeated_) {
-    repeated_offset_ = CreateString(text.data(), text.size());
-    repeated_.assign(text);
-  }
-  return repeated_offset_;
-}
-
-void FrameBuilder::restart() {
-  flatbuffers::FlatBufferBuilder::Clear();
-  repeated_offset_ = 0;
-}
-
 RequestPipeline::RequestPipeline(const ClientOptions& options)
     : in_flight_max_(options.in_flight_max) {
   request_offsets_.reserve(frame_requests_max);
 }
 
 void RequestPipeline::prepare_room() {
+  if (!batch_.empty()) close_batch();
   if (builder_.GetSize() > frame_build_size_max) close_frame();
 }
 
+std::uint64_t RequestPipeline::add_book(const BookRequest& request, ReplyCallback&& callback) {
+  if (!batch_.accepts(request)) close_batch();
+  // The batch is encoded into this frame when it closes: room for it, grown
+  // by this booking, is kept below the frame's limit.
+  if (builder_.GetSize() + batch_.encoded_size_max() + codec::book_item_encoded_size_max >
+      frame_build_size_max) {
+    close_frame();
+  }
+  const std::uint64_t id = take_slot(std::move(callback));
+  if (batch_.empty()) {
+    batch_id_ = id;
+  } else {
+    slots_[static_cast<std::uint32_t>(id)].batch_items = batch_follower;
+  }
+  batch_.add(request);
+  return batch_id_;
+}
+
+void RequestPipeline::close_batch() {
+  if (batch_.empty()) return;
+  const EncodedOp op = batch_.encode(builder_);
+  Slot& first = slots_[static_cast<std::uint32_t>(batch_id_)];
+  ADMIT_ASSERT(first.busy && first.generation == static_cast<std::uint32_t>(batch_id_ >> 32));
+  // A batch of one went as a plain Book, answered as one.
+  first.batch_items =
+      op.type == wire::Op::BookBatch ? static_cast<std::uint32_t>(batch_.size()) : 0;
+  batch_.clear();
+  request_offsets_.push_back(wire::CreateRequest(builder_, batch_id_, op.type, op.offset));
+  if (request_offsets_.size() >= frame_requests_max) close_frame();
+}
+
 void RequestPipeline::close_frame() {
+  close_batch();
   if (request_offsets_.empty()) return;
   auto requests = builder_.CreateVector(request_offsets_);
   finish_frame(builder_, wire::CreateFrame(builder_, requests));
@@ -65,6 +82,7 @@ std::uint64_t RequestPipeline::take_slot(ReplyCallback&& callback) {
   ADMIT_ASSERT(!slot.busy);
   slot.callback = std::move(callback);
   slot.busy = true;
+  slot.batch_items = 0;
   slot.epoch = epoch_;
   slot.older = newest_;
   slot.newer = none;
@@ -137,9 +155,17 @@ void RequestPipeline::dispatch_replies(
   for (const wire::Reply* reply : replies) {
     const std::uint64_t id = reply->id();
     const auto index = static_cast<std::uint32_t>(id);
-    // A reply to an abandoned request (its slot reused since) is dropped.
+    // A reply to an abandoned request (its slot reused since) is dropped, and
+    // so is one naming a batch's booking other than its first (the server was
+    // never sent that id): the batch's bookings are answered together.
     if (index >= slots_.size() || !slots_[index].busy ||
         slots_[index].generation != static_cast<std::uint32_t>(id >> 32)) {
+      continue;
+    }
+    if (slots_[index].batch_items != 0) {
+      if (slots_[index].batch_items == batch_follower) continue;
+      dispatch_batch(*reply, index, received_at, ran);
+      if (epoch_ != dispatch_epoch) break;
       continue;
     }
     // Moved out first: the callback may submit, which may reuse the slot.
@@ -151,8 +177,46 @@ void RequestPipeline::dispatch_replies(
   }
 }
 
+// Each booking of the batch gets its own answer, in order: its item of the
+// BookBatchReply, or, when the whole batch was refused (no result), the
+// reply itself, whose outcome and message every booking reads.
+void RequestPipeline::dispatch_batch(const wire::Reply& reply, std::uint32_t first,
+                                     Clock::time_point received_at, std::size_t* ran) {
+  const std::uint32_t dispatch_epoch = epoch_;
+  const std::uint32_t count = slots_[first].batch_items;
+  const bool refused = reply.result_type() == wire::Result::NONE;
+  std::optional<codec::BookItemReader> reader;
+  if (const wire::BookBatchReply* result = reply.result_as_BookBatchReply())
+    reader.emplace(*result);
+  BookItemAnswer answer;  // what each callback's view points to
+  std::uint32_t index = first;
+  for (std::uint32_t item = 0; item < count; ++item) {
+    // The bookings of a batch are released only together: by this dispatch,
+    // by expire() (oldest first, the first booking before the others: its
+    // reply is then stale) or by fail_all().
+    ADMIT_ASSERT(index != none && slots_[index].busy);
+    const std::uint32_t next = slots_[index].newer;
+    ReplyCallback callback = std::move(slots_[index].callback);
+    release_slot(index);
+    if (refused) {
+      callback(ReplyView(&reply, ClientError::none, {}, received_at));
+    } else if (reader && reader->read(item, &answer)) {
+      callback(ReplyView(answer, received_at));
+    } else {
+      callback(ReplyView(nullptr, ClientError::protocol_error,
+                         "the server's answer to a BookBatch has no BookBatchReply item for "
+                         "this booking",
+                         received_at));
+    }
+    ++*ran;
+    if (epoch_ != dispatch_epoch) return;  // a callback's flush failed: all were failed
+    index = next;
+  }
+}
+
 void RequestPipeline::fail_all(ClientError error, std::string_view message) {
   builder_.restart();
+  batch_.clear();
   request_offsets_.clear();
   out_.clear();
   const Clock::time_point now = Clock::now();

@@ -17,35 +17,13 @@
 
 #include "admit/async_client.h"
 #include "admit/limits.h"
+#include "codec.h"
+#include "frame_builder.h"
 #include "protocol/admit_generated.h"
 
 namespace admit {
 
 using Clock = std::chrono::steady_clock;
-
-// The builder of one request frame. Consecutive requests naming the same event
-// (a pipelined batch on one shard's connection) share one copy of its id:
-// less to encode, to send and for the server to verify.
-class FrameBuilder : public flatbuffers::FlatBufferBuilder {
- public:
-  FrameBuilder();
-  // `text` as a string of this frame: the previous call's string when equal.
-  flatbuffers::Offset<flatbuffers::String> repeated_string(std::string_view text);
-  // Clears the builder for the next frame, forgetting the repeated string (its
-  // offset belonged to the old frame). Clear() alone would keep it: hidden.
-  void restart();
-  void Clear() = delete;
-
- private:
-  std::string repeated_;  // reserved for event_id_size_max bytes: assigning an id never allocates
-  flatbuffers::Offset<flatbuffers::String> repeated_offset_;
-};
-
-// An encoded operation, ready to be wrapped in a Request.
-struct EncodedOp {
-  wire::Op type = wire::Op::NONE;
-  flatbuffers::Offset<void> offset;
-};
 
 // Where the updates pushed in received frames go (Frame.updates). `link`
 // names the connection they came on (Connection::link()), so that an update
@@ -78,9 +56,17 @@ class RequestPipeline {
     if (request_offsets_.size() >= frame_requests_max) close_frame();
     return id;
   }
+  // Adds one booking (checked by codec::check_book) to the BookBatch being
+  // gathered when that batch is for the same event and has room; else closes
+  // that batch and starts another. `callback` runs once with the booking's own
+  // answer, read as a Book's. Returns the id of the request carrying it (the
+  // batch's, known to the server). Requires !full(). A batch closes at the
+  // next add(), a booking of another event, book_batch_items_max bookings,
+  // close_frame() (every flush), or when the frame is full.
+  std::uint64_t add_book(const BookRequest& request, ReplyCallback&& callback);
   // Appends the frame being built (if any) to output().
   void close_frame();
-  bool has_open_frame() const { return !request_offsets_.empty(); }
+  bool has_open_frame() const { return !request_offsets_.empty() || !batch_.empty(); }
   // Whole request frames, prefixes included, waiting to be written.
   std::vector<std::uint8_t>& output() { return out_; }
   const std::vector<std::uint8_t>& output() const { return out_; }
@@ -121,6 +107,7 @@ class RequestPipeline {
 
  private:
   static constexpr std::uint32_t none = UINT32_MAX;
+  static constexpr std::uint32_t batch_follower = UINT32_MAX;  // Slot::batch_items
 
   struct Slot {
     ReplyCallback callback;
@@ -128,6 +115,10 @@ class RequestPipeline {
     // no request id is 0 (the id of the server's answer to an unreadable frame).
     std::uint32_t generation = 1;
     std::uint32_t epoch = 0;  // the fail_all epoch it was taken in
+    // The first booking of a BookBatch: how many it carries (itself included),
+    // the others being the next ones in the order below; batch_follower for
+    // those others (their ids were never sent); 0 for any other request.
+    std::uint32_t batch_items = 0;
     bool busy = false;
     // The requests in flight in the order they were added (oldest_ to newest_).
     std::uint32_t older = none, newer = none;
@@ -136,7 +127,13 @@ class RequestPipeline {
 
   void dispatch_replies(const flatbuffers::Vector<flatbuffers::Offset<wire::Reply>>& replies,
                         Clock::time_point received_at, std::size_t* ran);
+  void dispatch_batch(const wire::Reply& reply, std::uint32_t first, Clock::time_point received_at,
+                      std::size_t* ran);
+  // Before any request but a booking: closes the batch being gathered, and
+  // the frame when it is near its size limit.
   void prepare_room();
+  // Encodes the batch being gathered (if any) as one request of the frame.
+  void close_batch();
   std::uint64_t take_slot(ReplyCallback&& callback);
   void release_slot(std::uint32_t index);
 
@@ -144,6 +141,8 @@ class RequestPipeline {
   FrameBuilder builder_;
   std::vector<flatbuffers::Offset<wire::Request>> request_offsets_;
   std::vector<std::uint8_t> out_;
+  codec::BookBatchDraft batch_;  // bookings gathered, not yet encoded
+  std::uint64_t batch_id_ = 0;   // the request id of its first booking, the batch's
 
   std::vector<Slot> slots_;  // grows up to in_flight_max, never shrinks
   std::vector<std::uint32_t> free_slots_;

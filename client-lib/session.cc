@@ -323,15 +323,22 @@ Status Session::submit(const AsyncOp& op, ReplyCallback&& callback) {
     return Status::failure(ClientError::in_flight_full,
                            connection->address() + ": in_flight_max requests are waiting");
   }
-  const std::string_view token = options_.token;
   if (options_.attempts_max <= 1 || !op.retry_safe()) {
-    connection->add([&](codec::Builder& b) { return op.encode(b, token); }, std::move(callback));
+    add(*connection, op, std::move(callback));
     return Status();
   }
   const std::uint32_t index = resends_.take(op, std::move(callback), options_.retry_backoff);
-  connection->add([&](codec::Builder& b) { return op.encode(b, token); },
-                  [this, index](const ReplyView& reply) { resend_answered(index, reply); });
+  add(*connection, op, [this, index](const ReplyView& reply) { resend_answered(index, reply); });
   return Status();
+}
+
+void Session::add(Connection& connection, const AsyncOp& op, ReplyCallback&& callback) {
+  if (op.kind == Op::book && options_.book_batching) {
+    connection.add_book(std::get<BookRequest>(op.fields), std::move(callback));
+    return;
+  }
+  const std::string_view token = options_.token;
+  connection.add([&](codec::Builder& b) { return op.encode(b, token); }, std::move(callback));
 }
 
 void Session::resend_answered(std::uint32_t index, const ReplyView& reply) {
@@ -366,9 +373,8 @@ bool Session::send_kept(std::uint32_t index, Status* failure) {
                                connection->address() + ": in_flight_max requests are waiting");
     return false;
   }
-  const std::string_view token = options_.token;
-  connection->add([&](codec::Builder& b) { return op.encode(b, token); },
-                  [this, index](const ReplyView& reply) { resend_answered(index, reply); });
+  // Kept books are batched again: those due together go out together.
+  add(*connection, op, [this, index](const ReplyView& reply) { resend_answered(index, reply); });
   return true;
 }
 

@@ -117,6 +117,9 @@ class Session {
   // Adds the kept request to its route's connection; false (and *failure)
   // when it could not.
   bool send_kept(std::uint32_t index, Status* failure);
+  // Adds `op` to the connection's frame: a Book into its BookBatch when
+  // options_.book_batching, anything else as a request of its own.
+  void add(Connection& connection, const AsyncOp& op, ReplyCallback&& callback);
   Connection* shard_connection(int shard);
   // After a Hello naming another shard count: closes the shard connections and
   // makes room for `shards`. Connections are closed, never destroyed, while the

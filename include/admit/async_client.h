@@ -26,12 +26,19 @@ struct BookReplyView {
   std::int64_t retry_after_ms = 0, opens_in_ms = 0, expires_at_ms = 0;
 };
 
+// One booking's answer out of a batched one (ClientOptions::book_batching);
+// private to client-lib.
+struct BookItemAnswer;
+
 // One answer, valid only during the callback that receives it.
 class ReplyView {
  public:
   ReplyView(const void* reply, ClientError error, std::string_view why,
             std::chrono::steady_clock::time_point received_at = {})
       : reply_(reply), error_(error), why_(why), received_at_(received_at) {}
+  // A booking answered inside a BookBatch: reads exactly as a Book's answer.
+  ReplyView(const BookItemAnswer& item, std::chrono::steady_clock::time_point received_at)
+      : reply_(nullptr), item_(&item), error_(ClientError::none), received_at_(received_at) {}
   ClientError error() const { return error_; }  // none when the server answered
   // When the bytes carrying the answer were read (one clock read per read, not
   // per reply: a load generator's latency needs no clock of its own), or when
@@ -53,7 +60,8 @@ class ReplyView {
   StatsInfo stats() const;
 
  private:
-  const void* reply_;  // a verified wire::Reply, or nullptr after a failure
+  const void* reply_;  // a verified wire::Reply, or nullptr after a failure or for an item
+  const BookItemAnswer* item_ = nullptr;  // set for a booking answered inside a BookBatch
   ClientError error_;
   std::string_view why_;
   std::chrono::steady_clock::time_point received_at_;
@@ -70,9 +78,15 @@ class ReplyView {
 // submit_*() encodes the operation at once into the frame being built for its
 // route (so the request's views may die after the call); frames close at
 // frame_requests_max operations or near frame_size_max, which is how operations
-// batch. flush() writes every built frame. poll() reads replies and runs
-// callbacks. A submit that fails (invalid_argument naming the field,
-// could_not_connect, in_flight_full) does not call the callback; otherwise the
+// batch. With ClientOptions::book_batching (the default), consecutive
+// submit_book() calls for one event on one connection go as one BookBatch
+// request (a few bytes per booking instead of a table each), closed by any
+// other submit on that connection, a book of another event,
+// book_batch_items_max bookings, or flush(); each booking still has its own
+// callback, run once with an answer that reads as a Book's (outcome, message,
+// book_view()), its own timeout, and its own retry when it carries a request id. flush() writes
+// every built frame. poll() reads replies and runs callbacks. A submit that fails (invalid_argument
+// naming the field, could_not_connect, in_flight_full) does not call the callback; otherwise the
 // callback runs exactly once: with the answer, or with the failure of its
 // last try.
 //

@@ -183,6 +183,11 @@ struct ClientOptions {
   std::chrono::milliseconds retry_backoff{50};  // doubled after each failed try
   bool auto_request_ids = true;       // Client: mutations without a request id get a random one
   std::size_t in_flight_max = 65536;  // AsyncClient: requests waiting per connection
+  // AsyncClient: consecutive submit_book() calls for one event on one
+  // connection travel as one BookBatch request (up to book_batch_items_max),
+  // each booking still answered through its own callback exactly as a Book;
+  // false: one Book request per booking.
+  bool book_batching = true;
 };
 
 // Parses "HOST:PORT" into options.host/port; false (and `why`) when malformed.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "protocol/booking_ref.h"
 #include "protocol/framing.h"
 
 namespace admit::test {
@@ -49,7 +50,39 @@ bool write_all(int fd, const char* data, std::size_t size) {
   return true;
 }
 
+// Every item of the batch BOOKED, with its seats and the fake ref.
+flatbuffers::Offset<wire::Reply> book_batch_reply(flatbuffers::FlatBufferBuilder& builder,
+                                                  std::uint64_t id, const wire::BookBatch& batch) {
+  std::vector<wire::BookItemResult> results;
+  if (batch.items() != nullptr) {
+    const std::uint64_t ref = BookingRef::parse(fake_booking_ref())->bits();
+    for (const wire::BookItem* item : *batch.items()) {
+      results.emplace_back(ref, item->seats(), wire::Outcome::BOOKED, 0);
+    }
+  }
+  auto answer = wire::CreateBookBatchReply(builder, builder.CreateVectorOfStructs(results));
+  return wire::CreateReply(builder, id, wire::Outcome::OK, 0, wire::Result::BookBatchReply,
+                           answer.Union());
+}
+
+// The answer to a request the script lets through: BOOKED for a Book, every
+// item BOOKED for a BookBatch, OK for anything else.
+flatbuffers::Offset<wire::Reply> success_reply(flatbuffers::FlatBufferBuilder& builder,
+                                               const wire::Request& request) {
+  if (request.op_type() == wire::Op::BookBatch) {
+    return book_batch_reply(builder, request.id(), *request.op_as_BookBatch());
+  }
+  if (request.op_type() != wire::Op::Book) {
+    return wire::CreateReply(builder, request.id(), wire::Outcome::OK);
+  }
+  auto booked = wire::CreateBookReply(builder, builder.CreateString(fake_booking_ref()), 1);
+  return wire::CreateReply(builder, request.id(), wire::Outcome::BOOKED, 0, wire::Result::BookReply,
+                           booked.Union());
+}
+
 }  // namespace
+
+std::string fake_booking_ref() { return std::string(BookingRef::make(1, 0).view()); }
 
 FakeServer::FakeServer(Script script) : script_(script) {
   listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -266,11 +299,7 @@ std::string FakeServer::reply_frame(Peer& peer, const void* request_frame) {
                                             builder.CreateString("storage: disk full")));
         continue;
       }
-      const bool book = request->op_type() == wire::Op::Book;
-      auto booked = wire::CreateBookReply(builder, builder.CreateString("BK-FAKE"), 1);
-      replies.push_back(wire::CreateReply(
-          builder, request->id(), book ? wire::Outcome::BOOKED : wire::Outcome::OK, 0,
-          book ? wire::Result::BookReply : wire::Result::NONE, book ? booked.Union() : 0));
+      replies.push_back(success_reply(builder, *request));
     }
   }
   if (replies.empty()) return {};

@@ -3,6 +3,8 @@
 // answers UNAVAILABLE past a count, closes connections mid-pipeline (after a
 // half frame, or with a reset), cuts frames in two, adds replies for unknown
 // ids, or goes silent. One thread, every connection in one poll(2).
+// Books are answered BOOKED with fake_booking_ref(), a BookBatch's items each
+// (one request, one reply: a refusal answers the whole batch).
 // Watches: Watch is answered OK with the event's current state pushed in the
 // same frame (NOT_FOUND for Script::unknown_event); push() sends an Update to
 // every connection watching the event, with a per-connection sequence number.
@@ -35,6 +37,10 @@ struct Script {
   // connection watches, and an update of an event nobody watches.
   bool updates_with_replies = false;
 };
+
+// The ref of every booking the fake server makes (a well-formed ref, so that
+// a BookBatch item can carry its bits).
+std::string fake_booking_ref();
 
 // An event's counters as the fake server pushes them.
 struct FakeCounters {

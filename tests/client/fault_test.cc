@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "admit/async_client.h"
@@ -90,7 +91,7 @@ class Driver {
     if (flush_in_callback_) client_.flush();
     // The view must still be readable after the callback submitted and flushed.
     if (reply.error() == ClientError::none && reply.outcome() == Outcome::booked) {
-      EXPECT_EQ(reply.book_view().ref, "BK-FAKE");
+      EXPECT_EQ(reply.book_view().ref, test::fake_booking_ref());
     }
   }
 
@@ -102,9 +103,11 @@ class Driver {
   int errors_[8] = {};
 };
 
+// The server counts requests, and a batch of bookings is one: it turns
+// UNAVAILABLE after 30 of them, well before the 2000 bookings are through.
 TEST(Faults, AsyncClientThroughUnavailableAndHalfFramesThenClose) {
   FakeServer server(
-      Script{.answered_ok_max = 300, .close_after_frames = 4, .half_frame_before_close = true});
+      Script{.answered_ok_max = 30, .close_after_frames = 4, .half_frame_before_close = true});
   AsyncClient client(fake_options(server));
   ASSERT_TRUE(client.connect().ok());
   Driver driver(client, 2000, false);
@@ -205,7 +208,7 @@ TEST(Faults, ClientCallsThroughUnavailableAndDrops) {
     const Result<BookReply> r = client.book({.event = "fault", .user = "ann"});
     if (r.ok()) {
       ++booked;
-      EXPECT_EQ(r->ref, "BK-FAKE");
+      EXPECT_EQ(r->ref, test::fake_booking_ref());
     } else if (r.answered()) {
       EXPECT_EQ(r.outcome(), Outcome::unavailable);
       ++unavailable;
@@ -249,6 +252,86 @@ TEST(Faults, EveryReconnectSaysHelloWithTheToken) {
   const std::vector<std::string> tokens = server.hello_tokens();
   EXPECT_GE(tokens.size(), 6u);
   for (const std::string& token : tokens) EXPECT_EQ(token, "tok.en.value");
+}
+
+// ---- batched bookings (ClientOptions::book_batching) ----
+
+// Submits `count` books of one event (batched: one request), flushes, and
+// polls until every callback ran; returns what each callback saw.
+std::vector<std::vector<Status>> book_burst(AsyncClient& client, int count, bool with_request_ids) {
+  std::vector<std::vector<Status>> seen(count);
+  for (int i = 0; i < count; ++i) {
+    const std::string user = "user-" + std::to_string(i);
+    const std::string request_id = with_request_ids ? "id-" + std::to_string(i) : std::string();
+    const Status s = client.submit_book(
+        {.event = "batch", .user = user, .request_id = request_id},
+        [&seen, i](const ReplyView& reply) { seen[i].push_back(reply.status()); });
+    EXPECT_TRUE(s.answered()) << s.to_string();
+  }
+  EXPECT_TRUE(client.flush().answered());
+  const auto deadline = std::chrono::steady_clock::now() + run_time_max;
+  while (client.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+    client.poll(milliseconds(50));
+  }
+  EXPECT_EQ(client.in_flight(), 0u);
+  return seen;
+}
+
+TEST(Faults, ABatchUnansweredTimesOutEachBookingOnce) {
+  FakeServer server(Script{.silent_after_requests = 0});
+  ClientOptions options = fake_options(server);
+  options.request_timeout = milliseconds(200);
+  AsyncClient client(options);
+  ASSERT_TRUE(client.connect().ok());
+  const auto seen = book_burst(client, 50, false);
+  for (const std::vector<Status>& calls : seen) {
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].error(), ClientError::timed_out);
+  }
+  EXPECT_EQ(server.requests_seen(), 2) << "Hello, then one BookBatch; no retry without ids";
+}
+
+// Bookings with request ids are retried like single Books, batched again:
+// those failing together are due together and go out as one batch per try.
+TEST(Faults, BookingsWithRequestIdsAreRetriedAsOneBatchPerTry) {
+  FakeServer server(Script{.silent_after_requests = 0});
+  ClientOptions options = fake_options(server);
+  options.request_timeout = milliseconds(100);
+  options.attempts_max = 3;
+  AsyncClient client(options);
+  ASSERT_TRUE(client.connect().ok());
+  const auto seen = book_burst(client, 50, true);
+  for (const std::vector<Status>& calls : seen) {
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].error(), ClientError::timed_out);
+  }
+  EXPECT_EQ(server.requests_seen(), 1 + 3) << "Hello, then one BookBatch per try";
+}
+
+TEST(Faults, ARefusedBatchAnswersEveryBookingWithItsOutcomeAndMessage) {
+  FakeServer server(Script{.answered_ok_max = 0});
+  AsyncClient client(fake_options(server));
+  ASSERT_TRUE(client.connect().ok());
+  const auto seen = book_burst(client, 20, true);
+  for (const std::vector<Status>& calls : seen) {
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].outcome(), Outcome::unavailable);
+    EXPECT_EQ(calls[0].message(), "storage: disk full");
+  }
+}
+
+TEST(Faults, WithoutBatchingEveryBookingIsARequest) {
+  FakeServer server(Script{});
+  ClientOptions options = fake_options(server);
+  options.book_batching = false;
+  AsyncClient client(options);
+  ASSERT_TRUE(client.connect().ok());
+  const auto seen = book_burst(client, 20, false);
+  for (const std::vector<Status>& calls : seen) {
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].outcome(), Outcome::booked);
+  }
+  EXPECT_EQ(server.requests_seen(), 1 + 20);
 }
 
 TEST(Faults, ATokenPastTheLimitIsRefusedBeforeConnecting) {
