@@ -41,6 +41,7 @@ constexpr const char* footer = R"(Examples:
   admit-bench rsvp --users 500 --capacity 300 --repeats 100
   admit-bench holds --users 300 --capacity 100 --hold-ttl 1000
   admit-bench throughput --connections 50 --pipeline 64 --duration 10
+  admit-bench --no-book-batching throughput --pipeline 64   # one Book request per booking
   admit-bench throughput --connections 50 --rate 100000 --duration 10   # open loop
   admit-bench throughput --capacity 1000 --users 100000 --mix book=80,get=15,cancel=5
   admit-bench connections --connections 2000 --hold 10
@@ -65,6 +66,13 @@ void add_common(CLI::App& app, CommonOptions* common, std::string* server) {
                  "lines");
   app.add_option("--event-prefix", common->event_prefix, "first part of the events' names")
       ->capture_default_str();
+  app.add_flag_callback(
+      "--no-book-batching", [common] { common->client.book_batching = false; },
+      "send one Book request per booking; by default libadmit's AsyncClient packs "
+      "consecutive pipelined bookings of one event on one connection into one "
+      "BookBatch (throughput, watch-storm; the one-booking-per-connection scenarios "
+      "send single Books either way). Every answer means the same either way; the "
+      "summary and JSON (\"book_batching\") say which was used");
   app.add_option("--phase-timeout", common->phase_timeout_s,
                  "seconds a phase (connect, send, drain, verify) may take before the run fails")
       ->check(CLI::Range(1, 3600))
@@ -232,7 +240,8 @@ CLI::App* add_watch_storm(CLI::App& app, WatchStormOptions* o) {
   return cmd;
 }
 
-int report(const CommonOptions& common, const RunSummary& summary) {
+int report(const CommonOptions& common, RunSummary summary) {
+  summary.book_batching = common.client.book_batching;
   if (common.json) {
     fmt::print("{}\n", summary_json(summary));
   } else {

@@ -107,6 +107,9 @@ void print_summary(std::FILE* out, const RunSummary& summary) {
              "  attempts: {}   seats booked: {}   elapsed: {:.3f} s   throughput: {:.0f} "
              "req/s\n",
              summary.attempts, summary.seats_booked, summary.elapsed_s, summary.throughput_rps());
+  fmt::print(out, "  book batching: {}\n",
+             summary.book_batching ? "on (pipelined bookings of one event go as one BookBatch)"
+                                   : "off (one Book request per booking)");
   print_outcomes(out, summary);
   print_latency(out, summary.latency);
   if (summary.client_cpu_s > 0 && summary.attempts > 0) {
@@ -137,6 +140,7 @@ void print_summary(std::FILE* out, const RunSummary& summary) {
 std::string summary_json(const RunSummary& summary) {
   nlohmann::ordered_json json;
   json["scenario"] = summary.scenario;
+  json["book_batching"] = summary.book_batching;
   json["events"] = summary.events;
   json["attempts"] = summary.attempts;
   nlohmann::ordered_json outcomes = nlohmann::ordered_json::object();

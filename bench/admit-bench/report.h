@@ -65,7 +65,10 @@ struct RunSummary {
   double client_cpu_s = 0;
   double client_user_cpu_s = 0;  // the part of it in user space (the rest: the kernel's)
   ServerMemory server_memory;    // throughput and connections only
-  ServerCost server_cost;        // throughput only
+  // Whether AsyncClient packed pipelined bookings into BookBatch requests
+  // (ClientOptions::book_batching; --no-book-batching turns it off).
+  bool book_batching = true;
+  ServerCost server_cost;  // throughput only
   LatencyHistogram latency;
   std::vector<Invariant> invariants;
   std::vector<std::string> notes;  // scenario facts worth a line ("1 waitlisted at 1")
@@ -78,7 +81,7 @@ struct RunSummary {
 };
 
 void print_summary(std::FILE* out, const RunSummary& summary);
-// One line: scenario, attempts, outcomes{NAME:count}, seats_booked,
+// One line: scenario, book_batching, attempts, outcomes{NAME:count}, seats_booked,
 // throughput_rps, client_cpu_s, client_user_cpu_s, latency_us{p50,p95,p99,p999,max}, when known
 // server{resident_bytes_before, resident_bytes_after, bytes_per_<unit>}, per_request{client_cpu_us,
 // server_cpu_us, server_user_cpu_us, server_system_cpu_us, bytes_in, bytes_out,

@@ -110,6 +110,21 @@ TEST_F(AdmitBench, ThroughputWithAMixAndASmallCapacityStaysConsistent) {
   EXPECT_TRUE(run.json["server"]["bytes_per_booking"].is_number()) << run.output;
 }
 
+// Pipelined bookings go as BookBatches by default and as single Books with
+// --no-book-batching: the same verdicts, and the JSON says which it was.
+TEST_F(AdmitBench, ThroughputPassesWithAndWithoutBookBatching) {
+  for (const bool batching : {true, false}) {
+    const BenchRun run = run_bench(
+        *server_, std::string(batching ? "" : "--no-book-batching ") +
+                      "throughput --connections 4 --pipeline 32 --duration 1 --capacity 3000 "
+                      "--users 2000");
+    expect_passed(run);
+    EXPECT_EQ(run.json["book_batching"], batching) << run.output;
+    EXPECT_GT(outcome(run, "BOOKED"), 0u) << run.output;
+    EXPECT_GT(outcome(run, "ALREADY_BOOKED") + outcome(run, "SOLD_OUT"), 0u) << run.output;
+  }
+}
+
 TEST_F(AdmitBench, OpenLoopThroughputRuns) {
   const BenchRun run =
       run_bench(*server_, "throughput --connections 2 --rate 2000 --duration 1 --pipeline 16");

@@ -207,8 +207,8 @@ TEST(Report, JsonHasEveryFieldAndTheVerdict) {
   summary.invariants = {{"no_oversell", true, ""}, {"views_agree", false, "x"}};
   const std::string json = summary_json(summary);
   for (const char* field :
-       {"\"scenario\":\"flash-sale\"", "\"attempts\":3", "\"BOOKED\":2", "\"SOLD_OUT\":1",
-        "\"seats_booked\":2", "\"throughput_rps\":6.0", "\"client_cpu_s\":0.25",
+       {"\"scenario\":\"flash-sale\"", "\"book_batching\":true", "\"attempts\":3", "\"BOOKED\":2",
+        "\"SOLD_OUT\":1", "\"seats_booked\":2", "\"throughput_rps\":6.0", "\"client_cpu_s\":0.25",
         "\"client_user_cpu_s\":0.125", "\"p999\":", "\"max\":1500.0", "\"no_oversell\":true",
         "\"views_agree\":false", "\"verdict\":\"FAIL\""}) {
     EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
