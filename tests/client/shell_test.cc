@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "admit/limits.h"
 #include "protocol/booking_ref.h"
 #include "server/http/auth.h"
 #include "tests/support/admitd_process.h"
@@ -144,6 +145,52 @@ TEST_F(Shell, EventCreateGetUpdateList) {
   run = admit({"event", "get", "nope"});
   EXPECT_EQ(run.exit_code, 3);
   EXPECT_EQ(run.json()["outcome"], "NOT_FOUND");
+}
+
+// book --users-file: one answer line per user, in file order, from one
+// pipelined AsyncClient (its bookings batched).
+TEST_F(Shell, BookUsersFileAnswersEveryUserInOrder) {
+  ASSERT_EQ(admit({"event", "create", "party", "--capacity", "3"}).exit_code, 0);
+  AdmitRun run =
+      run_admit({"--server", server_->address(), "--json", "book", "party", "--users-file", "-"},
+                "ann\nbob\n\ncy\r\ndee\nann\n");
+  EXPECT_EQ(run.exit_code, 3) << "dee was refused: " << run.out << run.err;
+  std::vector<nlohmann::json> lines;
+  std::istringstream out(run.out);
+  for (std::string line; std::getline(out, line);) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 5u) << run.out;
+  const std::vector<std::pair<std::string, std::string>> expected = {{"ann", "BOOKED"},
+                                                                     {"bob", "BOOKED"},
+                                                                     {"cy", "BOOKED"},
+                                                                     {"dee", "SOLD_OUT"},
+                                                                     {"ann", "ALREADY_BOOKED"}};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(lines[i]["user"], expected[i].first) << i;
+    EXPECT_EQ(lines[i]["outcome"], expected[i].second) << i;
+    EXPECT_TRUE(lines[i].contains("request_id")) << "each its own: " << lines[i];
+  }
+  EXPECT_EQ(lines[4]["ref"], lines[0]["ref"]);
+  EXPECT_NE(lines[0]["request_id"], lines[4]["request_id"]);
+
+  // Many users: every one answered, in order, and the shell exits 0.
+  ASSERT_EQ(admit({"event", "create", "gala", "--capacity", "5000"}).exit_code, 0);
+  std::string users;
+  for (int i = 0; i < 3000; ++i) users += "guest-" + std::to_string(i) + "\n";
+  run = run_admit({"--server", server_->address(), "book", "gala", "--users-file", "-"}, users);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  std::istringstream text(run.out);
+  int index = 0;
+  for (std::string line; std::getline(text, line); ++index) {
+    EXPECT_EQ(line.rfind("BOOKED BK-", 0), 0u) << line;
+    EXPECT_NE(line.find("for guest-" + std::to_string(index)), std::string::npos) << line;
+  }
+  EXPECT_EQ(index, 3000);
+  EXPECT_EQ(admit({"event", "get", "gala"}).json()["confirmed"], 3000);
+
+  run = run_admit({"--server", server_->address(), "book", "gala", "--users-file", "-"},
+                  "ok\n" + std::string(user_size_max + 1, 'u') + "\n");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--users-file: line 2: user:"), std::string::npos) << run.err;
 }
 
 TEST_F(Shell, BookingsFromBookToCancel) {

@@ -60,6 +60,7 @@ struct Args {
   std::uint32_t seats = 1;
   bool hold = false, join = false, never = false;
   std::string request_id;
+  std::string users_file;  // book --users-file: one user a line ("-": stdin)
   std::uint32_t limit = 0;
   std::string after;
   EventFlags create_flags;  // event create

@@ -24,8 +24,9 @@ constexpr CommandDoc command_docs[] = {
     {"event list", "list events in id order", "admit event list --limit 50"},
     {"event update", "change an event (absent flags stay as they are)",
      "admit event update tour-vip --capacity 600 --state paused"},
-    {"book", "book seats for a user (or hold them, or join the waitlist)",
-     "admit book tour-vip --user user-42 --seats 2"},
+    {"book", "book seats for a user (or hold them, or join the waitlist), or for a file of users",
+     "admit book tour-vip --user user-42 --seats 2\n  admit book rsvp-party --users-file "
+     "guests.txt   # one user a line, all pipelined"},
     {"confirm", "confirm a held booking", "admit confirm BK-7M2Q9XK4"},
     {"cancel", "cancel a booking (the waitlist head moves up)", "admit cancel BK-7M2Q9XK4"},
     {"booking get", "show one booking", "admit booking get BK-7M2Q9XK4"},
@@ -121,7 +122,14 @@ void add_event_commands(CLI::App& app, Args& args) {
 void add_booking_commands(CLI::App& app, Args& args) {
   CLI::App* book = add_command(&app, "book", "book", args, Command::book);
   book->add_option("EVENT", args.target, "event id")->required();
-  book->add_option("--user", args.user, "the user booking (1..64 bytes)")->required();
+  CLI::App* who = book->add_option_group("--user or --users-file", "who books");
+  who->add_option("--user", args.user, "the user booking (1..64 bytes)");
+  who->add_option("--users-file", args.users_file,
+                  "book for every user of FILE, one per line (- for stdin; blank lines "
+                  "skipped), each with the flags given and its own request id; all are "
+                  "pipelined at once (sent as batches) and answered one line each, in file "
+                  "order (JSON lines with --json)");
+  who->require_option(1);
   book->add_option("--seats", args.seats, "seats wanted, all or nothing (default 1)")
       ->check(CLI::Range(std::uint32_t{1}, seats_max));
   book->add_flag("--hold", args.hold, "hold the seats; confirm within the event's hold TTL");
@@ -130,7 +138,8 @@ void add_booking_commands(CLI::App& app, Args& args) {
                      "join the waitlist when sold out (the default when the event has one)");
   book->add_flag("--no-waitlist", args.never, "answer SOLD_OUT rather than wait")->excludes(join);
   book->add_option("--request-id", args.request_id,
-                   "idempotency key (default: a random one); a retry with it changes nothing");
+                   "idempotency key (default: a random one); a retry with it changes nothing")
+      ->excludes(who->get_option("--users-file"));
   for (auto [name, path, command] : {std::tuple{"confirm", "confirm", Command::confirm},
                                      std::tuple{"cancel", "cancel", Command::cancel}}) {
     CLI::App* sub = add_command(&app, name, path, args, command);

@@ -60,6 +60,9 @@ class Shell {
   int event_get(Args& args, Client& client);
   int event_list(Args& args, Client& client);
   int book(Args& args, Client& client);
+  // book --users-file: every user of the file pipelined through one
+  // AsyncClient (its bookings batched), one answer line each, in file order.
+  int book_users(Args& args);
   int confirm_or_cancel(Args& args, Client& client, bool confirm);
   int booking_get(Args& args, Client& client);
   int bookings(Args& args, Client& client);
@@ -76,8 +79,9 @@ class Shell {
   std::string env_server_;
   std::string env_token_;
   std::unique_ptr<Client> client_;
-  std::string client_server_;  // the address client_ talks to
-  std::string client_token_;   // and the token it says Hello with
+  ClientOptions client_options_;  // what client_ was made with (book_users' AsyncClient too)
+  std::string client_server_;     // the address client_ talks to
+  std::string client_token_;      // and the token it says Hello with
   bool repl_requested_ = false;
   bool terminal_output_ = false;
   // --server, --token and --json given with the command that opened the REPL:

@@ -1,9 +1,15 @@
 // The handlers of the shell's commands: one Client call each, then the answer
 // as JSON or text, and an exit code.
 #include <charconv>
+#include <chrono>
+#include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
+#include <vector>
 
+#include "admit/async_client.h"
 #include "admit/limits.h"
 #include "args.h"
 #include "protocol/token.h"
@@ -108,6 +114,7 @@ Client* Shell::client_for(const Args& args, int* exit_code) {
     return nullptr;
   }
   options.token = token;
+  client_options_ = options;
   client_ = std::make_unique<Client>(std::move(options));
   client_server_ = server;
   client_token_ = std::move(token);
@@ -239,6 +246,7 @@ int Shell::event_list(Args& args, Client& client) {
 }
 
 int Shell::book(Args& args, Client& client) {
+  if (!args.users_file.empty()) return book_users(args);
   BookRequest request;
   request.event = args.target;
   request.user = args.user;
@@ -256,6 +264,97 @@ int Shell::book(Args& args, Client& client) {
     out_ << book_text(r, request) << "\n";
   }
   return r.ok() ? exit_ok : exit_refused;
+}
+
+namespace {
+
+// Bookings of a users file in flight at once: deep enough to fill batches of
+// book_batch_items_max, far below ClientOptions::in_flight_max.
+constexpr std::size_t users_file_window = 4 * book_batch_items_max;
+
+// The users of a --users-file, one a line (a trailing CR dropped, blank lines
+// skipped); false and `why` naming the line when one is not a user.
+bool read_users(std::istream& in, std::vector<std::string>* users, std::string* why) {
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    if (line.size() > user_size_max) {
+      *why = "--users-file: line " + std::to_string(number) + ": user: must be 1.." +
+             std::to_string(user_size_max) + " bytes (got " + std::to_string(line.size()) + ")";
+      return false;
+    }
+    users->push_back(std::move(line));
+  }
+  return true;
+}
+
+}  // namespace
+
+int Shell::book_users(Args& args) {
+  std::vector<std::string> users;
+  std::string why;
+  if (args.users_file == "-") {
+    if (!read_users(std::cin, &users, &why)) return usage(out_, err_, args, why);
+  } else {
+    std::ifstream file(args.users_file);
+    if (!file) return usage(out_, err_, args, "--users-file: cannot read " + args.users_file);
+    if (!read_users(file, &users, &why)) return usage(out_, err_, args, why);
+  }
+  // Each its own request id: what AsyncClient retries after a lost
+  // connection without booking anyone twice.
+  std::vector<std::string> request_ids(users.size());
+  for (std::string& id : request_ids) id = make_request_id();
+  BookRequest request;
+  request.event = args.target;
+  request.seats = args.seats;
+  request.hold = args.hold;
+  request.waitlist = args.join    ? WaitlistChoice::join
+                     : args.never ? WaitlistChoice::never
+                                  : WaitlistChoice::by_default;
+  std::vector<std::optional<Result<BookReply>>> answers(users.size());
+  AsyncClient client(client_options_);
+  std::size_t submitted = 0, printed = 0;
+  int exit_code = exit_ok;
+  while (printed < users.size()) {
+    while (submitted < users.size() && client.in_flight() < users_file_window) {
+      const std::size_t i = submitted++;
+      request.user = users[i];
+      request.request_id = request_ids[i];
+      const Status s = client.submit_book(request, [&answers, i](const ReplyView& reply) {
+        answers[i] = Result<BookReply>(reply.status(), reply.book());
+      });
+      if (s.answered()) continue;
+      answers[i] = Result<BookReply>(s);
+      if (s.error() != ClientError::could_not_connect) continue;
+      // The server is unreachable: the rest would each wait connect_timeout to learn it.
+      for (; submitted < users.size(); ++submitted) answers[submitted] = Result<BookReply>(s);
+    }
+    client.poll(std::chrono::milliseconds(100));
+    // In file order: each answer once those before it are printed.
+    for (; printed < submitted && answers[printed]; ++printed) {
+      const Result<BookReply>& r = *answers[printed];
+      request.user = users[printed];
+      request.request_id = request_ids[printed];
+      if (!r.answered()) {
+        if (args.json) {
+          out_ << nlohmann::json{{"user", users[printed]},
+                                 {"error", client_error_name(r.error())},
+                                 {"message", r.message()}}
+                      .dump()
+               << "\n";
+        } else {
+          out_ << client_error_name(r.error()) << ": " << users[printed] << ": " << r.message()
+               << "\n";
+        }
+        exit_code = exit_unreachable;
+        continue;
+      }
+      out_ << (args.json ? book_json(r, request).dump() : book_text(r, request)) << "\n";
+      if (!r.ok() && exit_code == exit_ok) exit_code = exit_refused;
+    }
+  }
+  return exit_code;
 }
 
 int Shell::confirm_or_cancel(Args& args, Client& client, bool confirm) {
