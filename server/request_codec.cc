@@ -62,7 +62,10 @@ class Checker {
 };
 
 DecodedRequest refused(std::string_view message, Outcome outcome = Outcome::invalid) {
-  return {RequestKind::refused, Op::hello, outcome, message, 0};
+  DecodedRequest decoded;  // members' defaults for the rest
+  decoded.outcome = outcome;
+  decoded.message = message;
+  return decoded;
 }
 
 // A command whose fields passed `check`, routed by its operation's row.
@@ -70,7 +73,12 @@ DecodedRequest owned(const Checker& check, std::uint32_t shards, const ShardComm
   if (check.failed()) return refused(check.message());
   const std::optional<std::uint32_t> owner = owner_of(command, shards);
   if (!owner) return refused(ref_shard_message, Outcome::not_found);
-  return {RequestKind::owned, command.op, Outcome::ok, {}, *owner};
+  DecodedRequest decoded;
+  decoded.kind = RequestKind::owned;
+  decoded.op = command.op;
+  decoded.outcome = Outcome::ok;
+  decoded.owner = *owner;
+  return decoded;
 }
 
 template <typename T>
@@ -231,7 +239,11 @@ DecodedRequest decode_waitlist(Op op, const flatbuffers::String* event,
 // The checks of an operation answered on the receiving shard, as `op`.
 DecodedRequest local_or_refused(const Checker& check, Op op) {
   if (check.failed()) return refused(check.message());
-  return {RequestKind::local, op, Outcome::ok, {}, 0};
+  DecodedRequest decoded;
+  decoded.kind = RequestKind::local;
+  decoded.op = op;
+  decoded.outcome = Outcome::ok;
+  return decoded;
 }
 
 DecodedRequest decode_list_events(const wire::ListEvents& list) {
