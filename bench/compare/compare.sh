@@ -6,12 +6,16 @@
 #   bench/compare/compare.sh [--build DIR] [--duration S] [--repeat N]
 #                            [--connections C] [--pipelines "P..."] [--shards N]
 #                            [--server-cpu N] [--client-cpu N] [--no-pin] [--no-strict]
+#                            [--also-unbatched]
 #
 # Workloads, each on both systems:
 #   flash-sale 300/10/10   300 clients at once, 10 seats, 10 each: time and correctness
 #   book, unpipelined      C connections, 1 request in flight each, plenty of seats
 #   book, pipelined        C connections, P in flight each (redis-benchmark -P P), per P
 #   book, sold out         pipelined, capacity 1: every answer but one is SOLD_OUT, per P
+# admit-bench's AsyncClient packs pipelined Books of one event into BookBatch
+# requests; --also-unbatched adds the pipelined rows again with one Book
+# request per booking (admit-bench --no-book-batching), as Redis gets them.
 # Durability: Redis without persistence vs Admit --durability off; then Redis
 # appendfsync always vs Admit --durability strict (skipped if admitd refuses it).
 # Each figure is the median of --repeat runs.
@@ -36,8 +40,9 @@ server_cpu=1
 client_cpu=0
 pin=yes
 strict=yes
+also_unbatched=no
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -50,6 +55,7 @@ while [ $# -gt 0 ]; do
     --client-cpu) client_cpu=$2; shift 2 ;;
     --no-pin) pin=no; shift ;;
     --no-strict) strict=no; shift ;;
+    --also-unbatched) also_unbatched=yes; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown flag $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -187,14 +193,15 @@ redis_flash_sale() {
 
 # ---- Admit ----
 
-# admit_throughput CONNECTIONS PIPELINE CAPACITY -> "rps p99_ms server_cpu_us_per_request verdicts"
-# (medians of $repeat)
+# admit_throughput CONNECTIONS PIPELINE CAPACITY [ADMIT_BENCH_FLAG...]
+#   -> "rps p99_ms server_cpu_us_per_request verdicts" (medians of $repeat)
 admit_throughput() {
   local rates=() p99s=() cpus=() verdicts=""
   for _ in $(seq "$repeat"); do
     local json
     json=$("${client_pin[@]}" "$admit_bench" --server "$admit_address" --json throughput \
-      --connections "$1" --pipeline "$2" --duration "$duration" --capacity "$3" --users 0) || true
+      --connections "$1" --pipeline "$2" --duration "$duration" --capacity "$3" --users 0 \
+      "${@:4}") || true
     read -r rps p99 cpu verdict < <(echo "$json" |
       admit_fields throughput_rps latency_us.p99 per_request.server_cpu_us verdict)
     rates+=("$rps"); p99s+=("$(python3 -c "print(round(float('$p99') / 1000, 3))")")
@@ -220,9 +227,9 @@ print(round(run["elapsed_s"] * 1000, 2), run["outcomes"].get("BOOKED", 0), run["
 row() { printf '%-34s %14s %9s %10s %14s %9s %10s %8s\n' "$@"; }
 ratio() { python3 -c "print(f'{float(\"$1\") / float(\"$2\"):.2f}x')"; }
 
-compare_throughput() {  # LABEL CONNECTIONS PIPELINE CAPACITY
+compare_throughput() {  # LABEL CONNECTIONS PIPELINE CAPACITY [ADMIT_BENCH_FLAG...]
   read -r redis_rps redis_p99 redis_cpu < <(redis_throughput "$2" "$3" "$4")
-  read -r admit_rps admit_p99 admit_cpu admit_verdicts < <(admit_throughput "$2" "$3" "$4")
+  read -r admit_rps admit_p99 admit_cpu admit_verdicts < <(admit_throughput "${@:2}")
   row "$1" "$(printf '%.0f' "$redis_rps")" "$(printf '%.2f' "$redis_p99")" \
     "$(printf '%.3f' "$redis_cpu")" "$(printf '%.0f' "$admit_rps") ($admit_verdicts)" \
     "$(printf '%.2f' "$admit_p99")" "$(printf '%.3f' "$admit_cpu")" \
@@ -256,6 +263,14 @@ run_mode() {  # REDIS_MODE ADMIT_MODE
   for depth in $pipelines; do
     compare_throughput "sold out, pipelined (c$connections P$depth)" "$connections" "$depth" 1
   done
+  if [ "$also_unbatched" = yes ]; then
+    for depth in $pipelines; do
+      compare_throughput "book, P$depth, one Book per request" "$connections" "$depth" 1000000000 \
+        --no-book-batching
+      compare_throughput "sold out, P$depth, one Book per req." "$connections" "$depth" 1 \
+        --no-book-batching
+    done
+  fi
   stop_admitd
   stop_redis
 }
