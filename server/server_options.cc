@@ -126,146 +126,133 @@ struct FlagText {
 
 // Where it listens and how many shards.
 void add_listen_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
-  CLI::App& group = *app.add_option_group("Listening");
-  group
-      .add_option("--listen", text.listen,
-                  "HOST:PORT of the base port (IPv4); shard i also listens on PORT+1+i")
+  app.add_option("--listen", text.listen,
+                 "HOST:PORT of the base port (IPv4); shard i also listens on PORT+1+i")
       ->capture_default_str();
-  group.add_option("--shards", options.shards, "reactor threads, one per core (1..64)")
+  app.add_option("--shards", options.shards, "reactor threads, one per core (1..64)")
       ->check(CLI::Range(1u, shards_max))
       ->capture_default_str();
-  group.add_option("--data", options.data_dir, "data folder, created if missing")
+  app.add_option("--data", options.data_dir, "data folder, created if missing")
       ->capture_default_str();
 }
 
 // The write-ahead log and its checkpoints.
 void add_storage_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
-  CLI::App& group = *app.add_option_group("Durability");
-  group
-      .add_option("--durability", text.durability,
-                  "strict (answer once the change is on disk), batched (answer at once, "
-                  "flush every --sync-interval-ms) or off (memory only, no files)")
+  app.add_option("--durability", text.durability,
+                 "strict (answer once the change is on disk), batched (answer at once, "
+                 "flush every --sync-interval-ms) or off (memory only, no files)")
       ->check(CLI::IsMember({"strict", "batched", "off"}))
       ->capture_default_str();
-  group
-      .add_option("--sync-interval-ms", options.sync_interval_ms,
-                  "batched: how often the log is flushed to disk (what power loss may take)")
+  app.add_option("--sync-interval-ms", options.sync_interval_ms,
+                 "batched: how often the log is flushed to disk (what power loss may take)")
       ->check(CLI::Range(1u, sync_interval_ms_max))
       ->capture_default_str();
-  group
-      .add_option("--map-size", text.map_size,
-                  "initial size of each shard's log map (bytes, or with KiB/MiB/GiB/TiB); "
-                  "it doubles as needed")
+  app.add_option("--map-size", text.map_size,
+                 "initial size of each shard's log map (bytes, or with KiB/MiB/GiB/TiB); "
+                 "it doubles as needed")
       ->capture_default_str();
-  group
-      .add_option("--map-size-max", text.map_size_max,
-                  "largest size of each shard's log map; when full, writes answer "
-                  "UNAVAILABLE and reads go on")
+  app.add_option("--map-size-max", text.map_size_max,
+                 "largest size of each shard's log map; when full, writes answer "
+                 "UNAVAILABLE and reads go on")
       ->capture_default_str();
-  group
-      .add_option("--checkpoint-records", options.checkpoint_records,
-                  "write a checkpoint (and trim the log) after this many records per shard")
+  app.add_option("--checkpoint-records", options.checkpoint_records,
+                 "write a checkpoint (and trim the log) after this many records per shard")
       ->check(CLI::Range(std::uint64_t{1}, checkpoint_records_max))
       ->capture_default_str();
-  group
-      .add_option("--checkpoint-seconds", options.checkpoint_seconds,
-                  "... or after this many seconds with changes, whichever comes first")
+  app.add_option("--checkpoint-seconds", options.checkpoint_seconds,
+                 "... or after this many seconds with changes, whichever comes first")
       ->check(CLI::Range(1u, checkpoint_seconds_max))
       ->capture_default_str();
 }
 
 // What one connection (or peer shard) may hold before the server pushes back.
 void add_connection_flags(CLI::App& app, ServerOptions& options) {
-  CLI::App& group = *app.add_option_group("Limits");
-  group
-      .add_option("--max-connections", options.max_connections,
-                  "connections across all shards; past it: one OVERLOADED reply, then close")
+  app.add_option("--max-connections", options.max_connections,
+                 "connections across all shards; past it: one OVERLOADED reply, then close")
       ->check(CLI::Range(1u, connections_max))
       ->capture_default_str();
-  group
-      .add_option("--max-inflight", options.max_inflight,
-                  "unanswered requests per connection before the server stops reading it")
+  app.add_option("--max-inflight", options.max_inflight,
+                 "unanswered requests per connection before the server stops reading it")
       ->check(CLI::Range(1u, inflight_max))
       ->capture_default_str();
-  group
-      .add_option("--max-send-queue-bytes", options.max_send_queue_bytes,
-                  "queued reply bytes per connection: the server stops reading it, and drops "
-                  "it if the queue stays full (a client that does not read)")
+  app.add_option("--max-send-queue-bytes", options.max_send_queue_bytes,
+                 "queued reply bytes per connection: the server stops reading it, and drops "
+                 "it if the queue stays full (a client that does not read)")
       ->check(CLI::Range(send_queue_bytes_min, send_queue_bytes_max))
       ->capture_default_str();
-  group
-      .add_option("--frame-timeout-ms", options.frame_timeout_ms,
-                  "a binary frame not received whole within this of its first byte closes the "
-                  "connection (half-open or stalled peers)")
+  app.add_option("--frame-timeout-ms", options.frame_timeout_ms,
+                 "a binary frame not received whole within this of its first byte closes the "
+                 "connection (half-open or stalled peers)")
       ->check(CLI::Range(frame_timeout_ms_min, frame_timeout_ms_max))
       ->capture_default_str();
-  group
-      .add_option("--ring-size", options.ring_slots,
-                  "slots of each cross-shard ring (power of two); a full ring answers OVERLOADED")
+  app.add_option("--ring-size", options.ring_slots,
+                 "slots of each cross-shard ring (power of two); a full ring answers OVERLOADED")
       ->check(CLI::Range(ring_slots_min, ring_slots_max))
       ->capture_default_str();
 }
 
 // Booking defaults every event starts from.
 void add_booking_flags(CLI::App& app, ServerOptions& options) {
-  CLI::App& group = *app.add_option_group("Bookings");
-  group
-      .add_option("--rate", options.rate_per_s,
-                  "default per-user booking attempts per second (0 = no limit); events may "
-                  "override")
+  app.add_option("--rate", options.rate_per_s,
+                 "default per-user booking attempts per second (0 = no limit); events may "
+                 "override")
       ->check(CLI::Range(0u, rate_per_s_max))
       ->capture_default_str();
-  group.add_option("--burst", options.rate_burst, "default per-user burst (0 = --rate)")
+  app.add_option("--burst", options.rate_burst, "default per-user burst (0 = --rate)")
       ->check(CLI::Range(0u, rate_per_s_max))
       ->capture_default_str();
-  group
-      .add_option("--users-reserved", options.users_reserved,
-                  "users each shard's table is sized for at start (about 1 byte each up front): "
-                  "a sale of that many buyers never pauses to grow it")
+  app.add_option("--users-reserved", options.users_reserved,
+                 "users each shard's table is sized for at start (about 1 byte each up front): "
+                 "a sale of that many buyers never pauses to grow it")
       ->check(CLI::Range(std::uint64_t{0}, users_reserved_max))
       ->capture_default_str();
 }
 
 // The HTTP API, auth, watches and /metrics.
 void add_http_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
-  CLI::App& group = *app.add_option_group("HTTP, auth, watches and metrics");
-  group.add_option("--http", text.http,
-                   "HOST:PORT of the HTTP API (every shard accepts on it), or off "
-                   "[default: the --listen host at its port + 80, e.g. 127.0.0.1:7480]");
-  group
-      .add_option("--auth-secret", text.auth_secret_file,
-                  "file holding the HS256 key of auth tokens (JWT; see `admit token`): every "
-                  "request then needs one. Required beyond loopback")
+  app.add_option("--http", text.http,
+                 "HOST:PORT of the HTTP API (every shard accepts on it), or off "
+                 "[default: the --listen host at its port + 80, e.g. 127.0.0.1:7480]");
+  app.add_option("--auth-secret", text.auth_secret_file,
+                 "file holding the HS256 key of auth tokens (JWT; see `admit token`): every "
+                 "request then needs one. Required beyond loopback")
       ->check(CLI::ExistingFile);
-  group
-      .add_option("--http-header-timeout-ms", options.http_header_timeout_ms,
-                  "an HTTP request not received whole within this is closed (slowloris)")
+  app.add_option("--http-header-timeout-ms", options.http_header_timeout_ms,
+                 "an HTTP request not received whole within this is closed (slowloris)")
       ->check(CLI::Range(std::int64_t{100}, std::int64_t{3'600'000}))
       ->capture_default_str();
-  group
-      .add_option("--http-idle-timeout-ms", options.http_idle_timeout_ms,
-                  "an HTTP keep-alive connection idle this long is closed")
+  app.add_option("--http-idle-timeout-ms", options.http_idle_timeout_ms,
+                 "an HTTP keep-alive connection idle this long is closed")
       ->check(CLI::Range(std::int64_t{100}, std::int64_t{24 * 3'600'000}))
       ->capture_default_str();
-  group
-      .add_option("--watch-interval-ms", options.watch_interval_ms,
-                  "watchers get at most one update per event per interval, the latest state "
-                  "(0: at every change)")
+  app.add_option("--watch-interval-ms", options.watch_interval_ms,
+                 "watchers get at most one update per event per interval, the latest state "
+                 "(0: at every change)")
       ->check(CLI::Range(0u, watch_interval_ms_max))
       ->capture_default_str();
-  group
-      .add_option("--metrics-events", options.metrics_events,
-                  "events with per-event gauges on /metrics (the first in id order)")
+  app.add_option("--metrics-events", options.metrics_events,
+                 "events with per-event gauges on /metrics (the first in id order)")
       ->check(CLI::Range(0u, metrics_events_max))
       ->capture_default_str();
 }
 
+// The flags `add` declares, shown under `heading` in --help. (A help group,
+// not a CLI11 option group: those are subcommands, and parsing a stray
+// positional against them looped; tests/fuzz/corpus/flags/timeout-option-groups.)
+template <class Add>
+void add_under(CLI::App& app, const std::string& heading, Add&& add) {
+  const std::size_t before = app.get_options().size();
+  add();
+  const std::vector<CLI::Option*> options = app.get_options();
+  for (std::size_t i = before; i < options.size(); ++i) options[i]->group(heading);
+}
+
 void add_flags(CLI::App& app, ServerOptions& options, FlagText& text) {
-  add_listen_flags(app, options, text);
-  add_storage_flags(app, options, text);
-  add_connection_flags(app, options);
-  add_booking_flags(app, options);
-  add_http_flags(app, options, text);
+  add_under(app, "Listening", [&] { add_listen_flags(app, options, text); });
+  add_under(app, "Durability", [&] { add_storage_flags(app, options, text); });
+  add_under(app, "Limits", [&] { add_connection_flags(app, options); });
+  add_under(app, "Bookings", [&] { add_booking_flags(app, options); });
+  add_under(app, "HTTP, auth, watches and metrics", [&] { add_http_flags(app, options, text); });
 }
 
 // --http and --auth-secret; empty when all is well.
