@@ -393,6 +393,64 @@ void judge_watchers(WatcherPool& watchers, Storm& storm, const EventInfo& final_
          fmt::format("{} watches had to be sent again (a connection was lost)", rewatches));
 }
 
+// One socket per watcher: SSE over HTTP, or binary on the base port (which
+// serves every event), as a page would.
+std::unique_ptr<WatcherPool> open_watchers(const CommonOptions& common,
+                                           const WatchStormOptions& options, Storm& storm,
+                                           const std::string& event) {
+  if (options.http) return std::make_unique<SsePool>(common, options, storm, event);
+  return std::make_unique<BinaryPool>(common, options, storm, event);
+}
+
+// What the sale's buyers may be answered: a seat, or sold out.
+ClientView sale_view() {
+  ClientView view;
+  view.expected[static_cast<int>(Outcome::booked)] = true;
+  view.expected[static_cast<int>(Outcome::sold_out)] = true;
+  view.still_waiting = 0;
+  return view;
+}
+
+// The watchers leave (their sockets close): the count must reach 0; at the
+// end of the sale it was `watching_at_end`, of `watchers`.
+void judge_leaving(WatcherPool& pool, Client& admin, const std::string& event,
+                   std::uint32_t watching_at_end, std::uint32_t watchers,
+                   Clock::time_point deadline, RunSummary* summary) {
+  pool.close_all();
+  const std::uint32_t left = await_watcher_count(
+      admin, event, 0, deadline, [] { std::this_thread::sleep_for(count_poll_interval); });
+  expect(summary, "watchers_gone", left == 0,
+         fmt::format("GetEvent still says {} watchers after all left", left));
+  expect(summary, "watchers_exact_at_end", watching_at_end == watchers,
+         fmt::format("GetEvent says {} watchers at the end of the sale, {} watch", watching_at_end,
+                     watchers));
+}
+
+// The pushes of the sale (updates beyond `updates_before`) and how they
+// spread over the watchers.
+void report_pushes(const Storm& storm, std::uint64_t updates_before,
+                   const WatchStormOptions& options, std::uint32_t sold, RunSummary* summary) {
+  std::uint64_t updates = 0, fewest = ~std::uint64_t{0}, most = 0;
+  for (const Watcher& w : storm.seen) {
+    updates += w.updates;
+    fewest = std::min(fewest, w.updates);
+    most = std::max(most, w.updates);
+  }
+  const std::uint64_t pushes = updates - updates_before;
+  const double per_s = summary->elapsed_s > 0 ? pushes / summary->elapsed_s : 0.0;
+  add_metric(summary, "watchers", options.watchers);
+  add_metric(summary, "pushes", static_cast<double>(pushes));
+  add_metric(summary, "pushes_per_s", per_s);
+  add_metric(summary, "updates_per_watcher_min", static_cast<double>(fewest));
+  add_metric(summary, "updates_per_watcher_avg", static_cast<double>(updates) / options.watchers);
+  add_metric(summary, "updates_per_watcher_max", static_cast<double>(most));
+  summary->notes.push_back(fmt::format(
+      "{} {} watchers, {} buyers (pipeline {}): sold {} seats; {} pushes ({:.0f}/s), {:.1f} "
+      "updates per watcher (min {}, max {}); latency = booking answered -> watcher received",
+      options.watchers, options.http ? "SSE" : "binary", options.buyers, options.pipeline, sold,
+      pushes, per_s, static_cast<double>(updates) / options.watchers, fewest, most));
+}
+
 }  // namespace
 
 RunSummary run_watch_storm(const CommonOptions& common, const WatchStormOptions& options) {
@@ -405,20 +463,13 @@ RunSummary run_watch_storm(const CommonOptions& common, const WatchStormOptions&
   create_event_or_throw(admin, event, options.capacity, 0, false);
   const auto phase = std::chrono::seconds(common.phase_timeout_s);
 
-  // Watchers: one socket each (binary: the base port, which serves every
-  // event), as a page would.
   ServerMemory& memory = summary.server_memory;
   memory.unit = "watcher";
   memory.resident_bytes_before = server_resident_bytes(admin);
   Storm storm;
   storm.watchers = options.watchers;
   storm.seen.resize(options.watchers);
-  std::unique_ptr<WatcherPool> watchers;
-  if (options.http) {
-    watchers = std::make_unique<SsePool>(common, options, storm, event);
-  } else {
-    watchers = std::make_unique<BinaryPool>(common, options, storm, event);
-  }
+  const std::unique_ptr<WatcherPool> watchers = open_watchers(common, options, storm, event);
   await_watching(*watchers, storm, event, admin, Clock::now() + phase, &summary);
   memory.resident_bytes_after = server_resident_bytes(admin);
   memory.units = options.watchers;
@@ -429,10 +480,7 @@ RunSummary run_watch_storm(const CommonOptions& common, const WatchStormOptions&
   if (Status s = buyers.open(common.client, options.buyers, 0, nullptr); !s.answered()) {
     throw std::runtime_error("buyers: " + s.to_string());
   }
-  ClientView view;
-  view.expected[static_cast<int>(Outcome::booked)] = true;
-  view.expected[static_cast<int>(Outcome::sold_out)] = true;
-  view.still_waiting = 0;
+  ClientView view = sale_view();
   Sale sale;
   sale.summary = &summary;
   sale.view = &view;
@@ -464,38 +512,11 @@ RunSummary run_watch_storm(const CommonOptions& common, const WatchStormOptions&
   summary.client_user_cpu_s = cpu_after.user - cpu_before.user;
   const std::uint32_t watching_at_end = final_state->watchers;
 
-  // The watchers leave (their sockets close): the count must reach 0.
-  watchers->close_all();
-  const std::uint32_t left = await_watcher_count(admin, event, 0, Clock::now() + phase, [] {
-    std::this_thread::sleep_for(count_poll_interval);
-  });
-  expect(&summary, "watchers_gone", left == 0,
-         fmt::format("GetEvent still says {} watchers after all left", left));
-  expect(&summary, "watchers_exact_at_end", watching_at_end == options.watchers,
-         fmt::format("GetEvent says {} watchers at the end of the sale, {} watch", watching_at_end,
-                     options.watchers));
+  judge_leaving(*watchers, admin, event, watching_at_end, options.watchers, Clock::now() + phase,
+                &summary);
   judge(admin, event, view, &summary);
-
-  std::uint64_t updates = 0, fewest = ~std::uint64_t{0}, most = 0;
-  for (const Watcher& w : storm.seen) {
-    updates += w.updates;
-    fewest = std::min(fewest, w.updates);
-    most = std::max(most, w.updates);
-  }
-  const std::uint64_t pushes = updates - updates_before;
   measure_latency(storm, std::move(sale.booked_ns), final_state->confirmed, &summary);
-  add_metric(&summary, "watchers", options.watchers);
-  add_metric(&summary, "pushes", static_cast<double>(pushes));
-  add_metric(&summary, "pushes_per_s", summary.elapsed_s > 0 ? pushes / summary.elapsed_s : 0);
-  add_metric(&summary, "updates_per_watcher_min", static_cast<double>(fewest));
-  add_metric(&summary, "updates_per_watcher_avg", static_cast<double>(updates) / options.watchers);
-  add_metric(&summary, "updates_per_watcher_max", static_cast<double>(most));
-  summary.notes.push_back(fmt::format(
-      "{} {} watchers, {} buyers (pipeline {}): sold {} seats; {} pushes ({:.0f}/s), {:.1f} "
-      "updates per watcher (min {}, max {}); latency = booking answered -> watcher received",
-      options.watchers, options.http ? "SSE" : "binary", options.buyers, options.pipeline,
-      final_state->confirmed, pushes, summary.elapsed_s > 0 ? pushes / summary.elapsed_s : 0.0,
-      static_cast<double>(updates) / options.watchers, fewest, most));
+  report_pushes(storm, updates_before, options, final_state->confirmed, &summary);
   return summary;
 }
 

@@ -82,6 +82,18 @@ void keep(Seen& seen, const WatchUpdateView& update) {
   seen.updates.push_back(update.copy());
 }
 
+// Once its watchers left, each event's count drops to 0 (read from GetEvent).
+void expect_no_watchers_left(Client& admin, const std::vector<std::string>& events) {
+  for (const std::string& event : events) {
+    const auto deadline = Clock::now() + wait_max;
+    std::uint32_t left = 1;
+    while (Clock::now() < deadline && (left = admin.get_event(event)->watchers) != 0) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    EXPECT_EQ(left, 0u) << event;
+  }
+}
+
 TEST_F(WatchServer, UpdatesFollowASellOutOnBothShardsToTheFinalCounters) {
   Client admin(options());
   constexpr std::uint32_t capacity = 40;
@@ -148,16 +160,8 @@ TEST_F(WatchServer, UpdatesFollowASellOutOnBothShardsToTheFinalCounters) {
     EXPECT_EQ(last.capacity, capacity);
     EXPECT_EQ(last.watchers, 2u) << "two watchers per event";
   }
-  // Watchers leave: the counts drop to 0 (read from GetEvent).
   watchers.clear();
-  for (const std::string& event : events) {
-    const auto deadline = Clock::now() + wait_max;
-    std::uint32_t left = 1;
-    while (Clock::now() < deadline && (left = admin.get_event(event)->watchers) != 0) {
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    EXPECT_EQ(left, 0u) << event;
-  }
+  expect_no_watchers_left(admin, events);
 }
 
 TEST_F(WatchServer, RefusalsUnknownEventAndPastTheLimit) {
