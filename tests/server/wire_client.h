@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "protocol/admit_generated.h"
@@ -20,8 +21,10 @@ namespace admit::test {
 
 // One item of a BookBatch.
 struct BatchItem {
+  BatchItem(std::string user_in, std::uint32_t seats_in = 1, std::string request_id_in = {})
+      : user(std::move(user_in)), seats(seats_in), request_id(std::move(request_id_in)) {}
   std::string user;
-  std::uint32_t seats = 1;
+  std::uint32_t seats;
   std::string request_id;
 };
 

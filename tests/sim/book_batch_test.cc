@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/framing.h"
@@ -23,11 +24,18 @@ using Core = server::ShardCore<SimLog>;
 constexpr std::int64_t now_ms = 1'700'000'000'000;
 
 struct Item {
+  Item(std::string user_in, std::uint32_t seats_in = 1, std::string request_id_in = {},
+       bool hold_in = false, wire::WaitlistChoice waitlist_in = wire::WaitlistChoice::Default)
+      : user(std::move(user_in)),
+        seats(seats_in),
+        request_id(std::move(request_id_in)),
+        hold(hold_in),
+        waitlist(waitlist_in) {}
   std::string user;
-  std::uint32_t seats = 1;
+  std::uint32_t seats;
   std::string request_id;
-  bool hold = false;
-  wire::WaitlistChoice waitlist = wire::WaitlistChoice::Default;
+  bool hold;
+  wire::WaitlistChoice waitlist;
 };
 
 // The record a decoder would make of `items` (texts back to back).
