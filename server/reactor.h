@@ -213,7 +213,6 @@ class Reactor {
   void return_buffer(std::uint16_t buffer_id);
   std::size_t process_frames(Connection& connection, std::span<const std::uint8_t> bytes);
   void handle_frame(Connection& connection, std::span<const std::uint8_t> frame_bytes);
-  void prefetch_batch(const wire::BookBatch& batch);
   void handle_request(Connection& connection, const wire::Request& request);
   void forward(Connection& connection, std::uint64_t id, std::uint32_t owner,
                const ShardCommand& command);

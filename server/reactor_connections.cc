@@ -199,21 +199,6 @@ std::size_t Reactor::process_frames(Connection& connection, std::span<const std:
   return used;
 }
 
-// The users of a BookBatch's items, as far as its texts go (not yet checked).
-void Reactor::prefetch_batch(const wire::BookBatch& batch) {
-  if (batch.items() == nullptr || batch.texts() == nullptr) return;
-  const auto* texts = reinterpret_cast<const char*>(batch.texts()->data());
-  const std::size_t size = batch.texts()->size();
-  storage::BookCommand hint;
-  std::size_t at = 0;
-  for (const wire::BookItem* item : *batch.items()) {
-    if (at + item->user_size() > size) return;
-    hint.user = {texts + at, item->user_size()};
-    core_.machine().prefetch_book(hint);
-    at += item->user_size() + item->request_id_size();
-  }
-}
-
 void Reactor::handle_frame(Connection& connection, std::span<const std::uint8_t> frame_bytes) {
   // FlatBuffers aligns fields relative to the length prefix: the verifier
   // needs the frame on an 8-byte boundary. Frames that are not (after an
@@ -231,15 +216,14 @@ void Reactor::handle_frame(Connection& connection, std::span<const std::uint8_t>
   }
   if (frame->requests() == nullptr) return;
   // A new buyer's user-table line is a cache miss: start loading all of the
-  // frame's before booking any, so the misses overlap instead of queueing.
+  // frame's before booking any, so the misses overlap instead of queueing
+  // (a BookBatch's items do the same on their owner, ShardCore::apply_batch).
   storage::BookCommand hint;
   for (const wire::Request* request : *frame->requests()) {
-    if (const wire::Book* book = request->op_as_Book(); book != nullptr && book->user()) {
-      hint.user = {book->user()->data(), book->user()->size()};
-      core_.machine().prefetch_book(hint);
-    } else if (const wire::BookBatch* batch = request->op_as_BookBatch()) {
-      prefetch_batch(*batch);
-    }
+    const wire::Book* book = request->op_as_Book();
+    if (book == nullptr || book->user() == nullptr) continue;
+    hint.user = {book->user()->data(), book->user()->size()};
+    core_.machine().prefetch_book(hint);
   }
   for (const wire::Request* request : *frame->requests()) handle_request(connection, *request);
 }

@@ -134,6 +134,15 @@ void ShardCore<Log>::apply_batch(const ShardCommand& command, std::int64_t now_m
   batch->results.clear();
   batch->details.clear();
   if (admitted(result)) {
+    // New buyers' user-table lines are cache misses: start loading them all
+    // before the first item runs, here on the owner, where forwarded batches
+    // arrive too.
+    storage::BookCommand hint;
+    batch->for_each(
+        [&](std::size_t, const wire::BookItem&, std::string_view user, std::string_view) {
+          hint.user = user;
+          machine_.prefetch_book(hint);
+        });
     batch_item_.event = command.event;
     batch_item_.acting_user.size = 0;  // a sub was checked against every item at the edge
     batch->for_each([&](std::size_t index, const wire::BookItem& item, std::string_view user,
