@@ -245,16 +245,26 @@ int Shell::event_list(Args& args, Client& client) {
   return print_answer(args, j, event_table(*r));
 }
 
-int Shell::book(Args& args, Client& client) {
-  if (!args.users_file.empty()) return book_users(args);
+namespace {
+
+// The Book the flags ask for, user and request id aside.
+BookRequest book_request_of(const Args& args) {
   BookRequest request;
   request.event = args.target;
-  request.user = args.user;
   request.seats = args.seats;
   request.hold = args.hold;
   request.waitlist = args.join    ? WaitlistChoice::join
                      : args.never ? WaitlistChoice::never
                                   : WaitlistChoice::by_default;
+  return request;
+}
+
+}  // namespace
+
+int Shell::book(Args& args, Client& client) {
+  if (!args.users_file.empty()) return book_users(args);
+  BookRequest request = book_request_of(args);
+  request.user = args.user;
   request.request_id = args.request_id;
   const Result<BookReply> r = client.book(request);
   if (!r.answered()) return report_failure(args, r.status());
@@ -305,13 +315,7 @@ int Shell::book_users(Args& args) {
   // connection without booking anyone twice.
   std::vector<std::string> request_ids(users.size());
   for (std::string& id : request_ids) id = make_request_id();
-  BookRequest request;
-  request.event = args.target;
-  request.seats = args.seats;
-  request.hold = args.hold;
-  request.waitlist = args.join    ? WaitlistChoice::join
-                     : args.never ? WaitlistChoice::never
-                                  : WaitlistChoice::by_default;
+  BookRequest request = book_request_of(args);
   std::vector<std::optional<Result<BookReply>>> answers(users.size());
   AsyncClient client(client_options_);
   std::size_t submitted = 0, printed = 0;
