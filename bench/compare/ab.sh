@@ -82,6 +82,13 @@ run_one() {
   after=$(cpu_us_of "$admitd_pid")
   stop_admitd
   read -r rps attempts verdict < <(echo "$json" | admit_fields throughput_rps attempts verdict)
+  if [ "$verdict" != PASS ]; then  # which checks failed, on stderr beside the table's F
+    echo "ab.sh: $1 --durability $2 P$3 capacity $4: FAIL: $(echo "$json" | python3 -c '
+import json, sys
+run = json.load(sys.stdin)
+print(", ".join(name for name, ok in run.get("invariants", {}).items() if not ok) or "no JSON",
+      run.get("outcomes", {}))' 2>&1)" >&2
+  fi
   # The CPU of the whole run (start, load, verdict) over the requests: both
   # builds pay the same start and verdict.
   echo "$rps $(python3 -c "print(($after - $before) / max(1, $attempts))") ${verdict:0:1}"
