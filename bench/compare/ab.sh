@@ -72,8 +72,9 @@ trap cleanup EXIT
 source "$here/common.sh"
 
 # run_one ADMITD MODE PIPELINE CAPACITY -> "rps server_cpu_us_per_request verdict"
+# (verdict S: admitd did not start, why on stderr; no admit-bench verdict)
 run_one() {
-  start_admitd "$2" "$1" || { echo "0 0 F"; return 0; }
+  start_admitd "$2" "$1" || { echo "0 0 S"; return 0; }
   local before after json rps attempts verdict
   before=$(cpu_us_of "$admitd_pid")
   json=$("${client_pin[@]}" "$admit_bench" --server "$admit_address" --json throughput \
@@ -95,7 +96,8 @@ print(", ".join(name for name, ok in run.get("invariants", {}).items() if not ok
 }
 
 row() { printf '%-22s %12s %12s %7s %11s %11s %7s %s\n' "$@"; }
-ratio() { python3 -c "print(f'{float(\"$1\") / max(1e-9, float(\"$2\")):.3f}')"; }
+# B/A; nan when either is nan (no run) or A is 0.
+ratio() { python3 -c "b = float('$2'); print(f'{float(\"$1\") / b:.3f}' if b > 0 else 'nan')"; }
 
 workloads=("unpipelined|off|1|1000000000" "pipelined P64|off|64|1000000000"
   "sold out P64|off|64|1" "strict P64|strict|64|1000000000")
@@ -108,7 +110,9 @@ for round in $(seq "$repeat"); do
       binary=$admitd_a
       [ "$side" = b ] && binary=$admitd_b
       read -r rps cpu verdict < <(run_one "$binary" "$mode" "$depth" "$capacity")
-      rates[$name,$side]+=" $rps"; cpus[$name,$side]+=" $cpu"; verdicts[$name,$side]+=$verdict
+      verdicts[$name,$side]+=$verdict
+      [ "$verdict" = S ] && continue  # no run: no figures
+      rates[$name,$side]+=" $rps"; cpus[$name,$side]+=" $cpu"
     done
   done
 done
@@ -116,14 +120,15 @@ done
 echo "A: $admitd_a"
 echo "B: $admitd_b"
 echo "admitd --shards $shards; $connections connections; ${duration} s per run; medians of $repeat" \
-  "rounds (A, B alternating); (P)ASS/(F)AIL: admit-bench verdicts"
+  "rounds (A, B alternating); (P)ASS/(F)AIL: admit-bench verdicts; S: admitd did not start" \
+  "(not in the medians)"
 row workload "A req/s" "B req/s" "B/A" "A us/req" "B us/req" "B/A" verdicts
 for workload in "${workloads[@]}"; do
   name=${workload%%|*}
+  # shellcheck disable=SC2086  # (none when admitd never started)
+  a_rps=$(median ${rates[$name,a]-}) b_rps=$(median ${rates[$name,b]-})
   # shellcheck disable=SC2086
-  a_rps=$(median ${rates[$name,a]}) b_rps=$(median ${rates[$name,b]})
-  # shellcheck disable=SC2086
-  a_cpu=$(median ${cpus[$name,a]}) b_cpu=$(median ${cpus[$name,b]})
+  a_cpu=$(median ${cpus[$name,a]-}) b_cpu=$(median ${cpus[$name,b]-})
   row "$name" "$(printf '%.0f' "$a_rps")" "$(printf '%.0f' "$b_rps")" "$(ratio "$b_rps" "$a_rps")" \
     "$(printf '%.3f' "$a_cpu")" "$(printf '%.3f' "$b_cpu")" "$(ratio "$b_cpu" "$a_cpu")" \
     "A ${verdicts[$name,a]} B ${verdicts[$name,b]}"

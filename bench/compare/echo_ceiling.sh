@@ -81,9 +81,10 @@ fields = dict(kv.split("=", 1) for kv in sys.argv[1].split() if "=" in kv)
 print(fields["msgs_per_s"], fields["lat_p99_us"])' "$line"
 }
 
-# -> "bookings/s p99_us verdict client_cpu_us server_cpu_us" (CPU per booking)
+# -> "bookings/s p99_us verdict client_cpu_us server_cpu_us" (CPU per booking;
+# verdict S: admitd did not start, why on stderr)
 run_admit() {
-  start_admitd off || { echo "0 0 F 0 0"; return 0; }
+  start_admitd off || { echo "0 0 S 0 0"; return 0; }
   local json
   json=$("${client_pin[@]}" "$admit_bench" --server "$admit_address" --json throughput \
     --connections "$connections" --pipeline 1 --duration "$duration" --capacity 1000000000 \
@@ -100,7 +101,9 @@ for round in $(seq "$repeat"); do
   read -r rate p99 < <(run_echo)
   echo_rates+=("$rate") echo_p99s+=("$p99")
   read -r rate p99 verdict bench_us server_us < <(run_admit)
-  admit_rates+=("$rate") admit_p99s+=("$p99") verdicts+=${verdict:0:1}
+  verdicts+=${verdict:0:1}
+  [ "$verdict" = S ] && continue  # no run: no figures
+  admit_rates+=("$rate") admit_p99s+=("$p99")
   client_cpus+=("$bench_us") server_cpus+=("$server_us")
 done
 
@@ -112,9 +115,9 @@ printf '%-34s %12.0f %10.1f\n' "io_uring echo, 64-byte messages" "$echo_rate" \
   "$(median "${echo_p99s[@]}")"
 printf '%-34s %12.0f %10.1f   verdicts %s\n' "Admit bookings (durability off)" "$admit_rate" \
   "$(median "${admit_p99s[@]}")" "$verdicts"
-python3 -c "print(f'Admit / echo: {$admit_rate / max(1.0, $echo_rate):.3f}')"
+python3 -c "print(f'Admit / echo: {float(\"$admit_rate\") / max(1.0, $echo_rate):.3f}')"
 # Which side limits Admit: the CPU each spends per booking (a pinned side
 # near 1e6 / rate us is saturated).
 printf 'CPU per booking (us): admit-bench %.2f, admitd %.2f; saturation at this rate: %.2f\n' \
   "$(median "${client_cpus[@]}")" "$(median "${server_cpus[@]}")" \
-  "$(python3 -c "print(1e6 / max(1.0, $admit_rate))")"
+  "$(python3 -c "rate = float('$admit_rate'); print(1e6 / rate if rate > 0 else 'nan')")"
