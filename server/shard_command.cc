@@ -70,13 +70,6 @@ void take_page(const storage::BookingPage& from, ShardResult* result) {
   result->page = page;
 }
 
-// The alternative `T` of `out`, emplaced only when another kind is there.
-template <typename T>
-T& reuse(storage::wal::Command* out) {
-  if (T* same = std::get_if<T>(out)) return *same;
-  return out->emplace<T>();
-}
-
 }  // namespace
 
 void execute_read(const storage::StateMachine& machine, const ShardCommand& command,
@@ -93,7 +86,7 @@ void execute_read(const storage::StateMachine& machine, const ShardCommand& comm
     case Op::waitlist_position:
       return take_waitlist(machine.waitlist_position(command.event.view(), command.user.view()),
                            result);
-    case Op::create_event:  // mutations: to_wal_command(), then the machine's apply()
+    case Op::create_event:  // mutations: storage::apply() of their command_kind_of()
     case Op::update_event:
     case Op::book:
     case Op::confirm:
@@ -113,51 +106,21 @@ void execute_read(const storage::StateMachine& machine, const ShardCommand& comm
   ADMIT_UNREACHABLE("execute_read: not an owned read");
 }
 
-void to_wal_command(const ShardCommand& command, storage::wal::Command* out) {
-  namespace wal = storage::wal;
-  switch (command.op) {
-    case Op::create_event: {
-      auto& create = reuse<wal::CreateEvent>(out);
-      create.id.assign(command.event.view());
-      create.config = command.config;
-      create.same_is_ok = command.same_is_ok;
-      return;
-    }
-    case Op::update_event: {
-      auto& update = reuse<wal::UpdateEvent>(out);
-      update.id.assign(command.event.view());
-      update.patch = command.patch;
-      return;
-    }
-    case Op::book: {
-      auto& book = reuse<wal::Book>(out);
-      book.event.assign(command.event.view());
-      book.user.assign(command.user.view());
-      book.seats = command.seats;
-      book.hold = command.hold;
-      book.waitlist = command.waitlist;
-      book.request_id.assign(command.request_id.view());
-      return;
-    }
-    case Op::confirm: {
-      auto& confirm = reuse<wal::Confirm>(out);
-      confirm.ref.assign(command.ref.view());
-      confirm.request_id.assign(command.request_id.view());
-      return;
-    }
-    case Op::cancel: {
-      auto& cancel = reuse<wal::Cancel>(out);
-      cancel.ref.assign(command.ref.view());
-      cancel.request_id.assign(command.request_id.view());
-      return;
-    }
-    case Op::leave_waitlist: {
-      auto& leave = reuse<wal::LeaveWaitlist>(out);
-      leave.event.assign(command.event.view());
-      leave.user.assign(command.user.view());
-      leave.request_id.assign(command.request_id.view());
-      return;
-    }
+storage::CommandKind command_kind_of(Op op) {
+  using storage::CommandKind;
+  switch (op) {
+    case Op::create_event:
+      return CommandKind::create_event;
+    case Op::update_event:
+      return CommandKind::update_event;
+    case Op::book:
+      return CommandKind::book;
+    case Op::confirm:
+      return CommandKind::confirm;
+    case Op::cancel:
+      return CommandKind::cancel;
+    case Op::leave_waitlist:
+      return CommandKind::leave_waitlist;
     case Op::get_event:  // reads: execute_read()
     case Op::get_booking:
     case Op::list_bookings:
@@ -173,10 +136,10 @@ void to_wal_command(const ShardCommand& command, storage::wal::Command* out) {
     case Op::page:
       break;
   }
-  ADMIT_UNREACHABLE("to_wal_command: not a mutation");
+  ADMIT_UNREACHABLE("command_kind_of: not a machine command");
 }
 
-void take_result(const storage::wal::CommandResult& from, ShardResult* result) {
+void take_result(const storage::CommandResult& from, ShardResult* result) {
   clear_result(result);
   if (const auto* event = std::get_if<storage::EventResult>(&from)) {
     return take_event(*event, result);

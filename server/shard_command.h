@@ -18,28 +18,13 @@
 #include "protocol/assertions.h"
 #include "protocol/booking_ref.h"
 #include "protocol/enums.h"
+#include "protocol/fixed_string.h"
 #include "protocol/operations.h"
 #include "server/server_limits.h"
+#include "storage/command.h"
 #include "storage/state_machine.h"
-#include "storage/wal/command.h"
 
 namespace admit::server {
-
-template <std::size_t capacity>
-struct FixedString {
-  std::uint16_t size = 0;
-  char bytes[capacity];
-
-  // The caller has checked the size against the protocol limit.
-  void assign(std::string_view text) {
-    ADMIT_ASSERT(text.size() <= capacity);
-    size = static_cast<std::uint16_t>(text.size());
-    if (!text.empty()) std::memcpy(bytes, text.data(), text.size());  // data() may be null
-  }
-  // For free text (reasons): longer text is cut.
-  void assign_cut(std::string_view text) { assign(text.substr(0, capacity)); }
-  std::string_view view() const { return {bytes, size}; }
-};
 
 // An event as published: config, counters and version, with its id inline.
 struct EventSnapshot {
@@ -102,23 +87,17 @@ struct BookBatchRecord {
   }
 };
 
-// An owned operation (is_owned(op)) on its way to the owner's machine. An
-// event read by its owner (get_event) comes in order after the connection's
+// An owned operation (is_owned(op)) on its way to the owner's machine: the
+// machine's Command (storage/command.h) for a mutation, which apply() runs
+// and the log records as it is, plus what only the server reads. An event
+// read by its owner (get_event) comes in order after the connection's
 // earlier requests (HTTP pipelining: a GET after a write sees it); other
-// event reads come from the published directory without a hop.
-struct ShardCommand {
+// event reads come from the published directory without a hop. Reads use the
+// Command's fields too: event, user, and `ref` (list_bookings: the page's
+// `after`).
+struct ShardCommand : storage::Command {
   Op op = Op::book;
-  FixedString<event_id_size_max> event;  // every op but the ref ones
-  FixedString<user_size_max> user;
-  FixedString<request_id_size_max> request_id;
-  FixedString<booking_ref_size> ref;  // confirm, cancel, get_booking; list_bookings: after
-  std::uint32_t seats = 1;
-  bool hold = false;
-  WaitlistChoice waitlist = WaitlistChoice::by_default;
-  std::uint32_t limit = 0;      // list_bookings, resolved (1..list_limit_max)
-  storage::EventConfig config;  // create_event
-  bool same_is_ok = false;      // create_event from PUT: the same event existing is OK
-  storage::EventPatch patch;    // update_event
+  std::uint32_t limit = 0;  // list_bookings, resolved (1..list_limit_max)
   // Set when the request came with a token bound to this user (a `sub`):
   // confirm, cancel and get_booking then touch only this user's bookings,
   // checked by the owner, which knows the booking (may_act_on_booking()).
@@ -166,9 +145,6 @@ struct ShardResult {
 
 static_assert(std::is_trivially_copyable_v<ShardCommand>);
 static_assert(std::is_trivially_copyable_v<ShardResult>);
-// Every string a command carries fits a WAL record (the protocol limits are
-// checked at the edge, request_codec.cc).
-static_assert(booking_ref_size <= storage::wal::record_string_size_max);
 
 // The shard that executes `command`, read from its operation's routing
 // column (protocol/operations.h): the event's owner, or the shard inside the
@@ -180,13 +156,12 @@ std::optional<std::uint32_t> owner_of(const ShardCommand& command, std::uint32_t
 void execute_read(const storage::StateMachine& machine, const ShardCommand& command,
                   ShardResult* result);
 
-// A mutation as the WAL command that apply() runs and append() logs, so what
-// is logged is exactly what was applied. Reuses `out`'s strings when it
-// already holds the same kind of command (no allocation once warm).
-void to_wal_command(const ShardCommand& command, storage::wal::Command* out);
+// The machine's command kind of a mutation (is_mutation(op)) but book_batch,
+// whose items are each a book.
+storage::CommandKind command_kind_of(Op op);
 
-// apply()'s result, copied (views included) into `result`.
-void take_result(const storage::wal::CommandResult& from, ShardResult* result);
+// storage::apply()'s result, copied (views included) into `result`.
+void take_result(const storage::CommandResult& from, ShardResult* result);
 
 // False, with `result` an UNAUTHORIZED refusal, when `command` has an
 // acting_user and names (by ref) a booking of another user. Nothing changes.

@@ -8,7 +8,7 @@
 //
 // `Log` is storage::wal::ShardWal in admitd (or the simulator's log): a
 // template parameter, so the per-request calls into it are direct. It offers
-// admission(), failure(), failed(), append(command, now_ms), seal(),
+// admission(), failure(), failed(), append(kind, command, now_ms), seal(),
 // durable_batch(), checkpoint(now_ms); storage/wal/wal.h says what each
 // means. Null: durability off, every batch counts as durable.
 #pragma once
@@ -25,8 +25,8 @@
 #include "server/peer_channel.h"
 #include "server/server.h"
 #include "server/shard_command.h"
+#include "storage/command.h"
 #include "storage/state_machine.h"
-#include "storage/wal/command.h"
 #include "storage/wal/wal.h"
 
 namespace admit::server {
@@ -133,9 +133,8 @@ class ShardCore final : public storage::EventObserver {
   DurabilityLedger ledger_;
   PeerChannel peers_;
 
-  storage::wal::Command log_command_;  // reused: its strings keep their capacity
-  ShardCommand batch_item_;            // reused: a BookBatch item as a Book
-  ShardResult item_answer_;            // reused: its answer
+  ShardCommand batch_item_;  // reused: a BookBatch item as a Book
+  ShardResult item_answer_;  // reused: its answer
   std::uint64_t turn_batch_ = 0;
   // Some answer of the turn came from the machine (not a refusal before it),
   // or the turn logged a change.

@@ -113,13 +113,12 @@ void ShardCore<Log>::apply(const ShardCommand& command, std::int64_t now_ms, Sha
   }
   if (!admitted(result)) return;
   turn_used_machine_ = true;  // even a refusal (SOLD_OUT, ALREADY_BOOKED) reflects its state
-  to_wal_command(command, &log_command_);
+  // The command is applied and logged as it came from the edge: one value.
+  const storage::CommandKind kind = command_kind_of(command.op);
   const std::uint64_t before = machine_.change_count();
-  take_result(storage::wal::apply(machine_, log_command_, now_ms), result);
+  take_result(storage::apply(machine_, kind, command, now_ms), result);
   if (machine_.change_count() == before) return;
-  if (log_) {
-    log_->append(log_command_, now_ms);
-  }
+  if (log_) log_->append(kind, command, now_ms);
   if (command.op == Op::create_event && result->outcome == Outcome::ok) ++events_owned_;
 }
 
@@ -173,12 +172,12 @@ bool ShardCore<Log>::forward(std::uint32_t owner, std::uint64_t client, std::uin
 template <class Log>
 auto ShardCore<Log>::expire(std::int64_t now_ms, std::uint32_t steps_max) -> ExpireStep {
   if (log_ && log_->admission() != storage::wal::Admission::accept) return ExpireStep::refused;
-  const storage::wal::Command command{storage::wal::Expire{.steps_max = steps_max}};
+  const storage::Command command = storage::expire_command(steps_max);
   const std::uint64_t before = machine_.change_count();
-  const auto report =
-      std::get<storage::wal::ExpireResult>(storage::wal::apply(machine_, command, now_ms));
+  const auto report = std::get<storage::ExpireResult>(
+      storage::apply(machine_, storage::CommandKind::expire, command, now_ms));
   if (log_ && machine_.change_count() != before) {
-    log_->append(command, now_ms);
+    log_->append(storage::CommandKind::expire, command, now_ms);
     turn_used_machine_ = true;
   }
   return report.more_due ? ExpireStep::more_due : ExpireStep::done;

@@ -102,7 +102,7 @@ void BM_ScanAndDecode(benchmark::State& state) {
   for (auto _ : state) {
     std::string why;
     auto reader = ReadOnlyShard::open(shard_path(log.dir, 0), &why);
-    DecodedRecord record;
+    Record record;
     reader->for_each_record(
         1, UINT64_MAX,
         [&](std::uint64_t, std::span<const std::uint8_t> bytes) {
@@ -154,7 +154,8 @@ void BM_CommitThroughput(benchmark::State& state) {
         await_durable(*wal, std::min(wal->seal(), wal->durable_batch() + 1));
       }
       for (std::size_t i = 0; i < turn; ++i, next = (next + 1) % logged.size()) {
-        wal->append(logged[next].command, logged[next].now_ms);
+        const Record& record = logged[next].record;
+        wal->append(record.kind, record.command, record.now_ms);
       }
       last_batch = wal->seal();
     }

@@ -10,7 +10,6 @@ namespace admit::storage::wal {
 namespace {
 
 constexpr std::size_t checksum_size = 8;
-constexpr std::size_t kinds_count = std::variant_size_v<Command>;
 
 // Little-endian appends to the record being built.
 class Writer {
@@ -22,10 +21,10 @@ class Writer {
   void u32(std::uint32_t v) { put(v, 4); }
   void i64(std::int64_t v) { put(static_cast<std::uint64_t>(v), 8); }
   void boolean(bool v) { u8(v ? 1 : 0); }
-  void str(const std::string& s) {
-    ADMIT_ASSERT(s.size() <= record_string_size_max);
-    u16(static_cast<std::uint16_t>(s.size()));
-    out_.insert(out_.end(), s.begin(), s.end());
+  template <std::size_t capacity>
+  void str(const FixedString<capacity>& s) {
+    u16(s.size);
+    out_.insert(out_.end(), s.bytes, s.bytes + s.size);
   }
 
  private:
@@ -67,18 +66,19 @@ class Reader {
     if (v > 1) fail(std::string(field) + ": bad bool " + std::to_string(v));
     return v == 1;
   }
-  // The same limit as encode: the state machine, not the codec, judges the
-  // fields, so every record that was written must read back.
-  void str(std::string& s, const char* field) {
+  // The field's capacity is the only limit: the state machine, not the
+  // codec, judges the fields, so every record that was written reads back.
+  template <std::size_t capacity>
+  void str(FixedString<capacity>& s, const char* field) {
     const std::size_t size = u16(field);
     if (!ok_) return;
-    if (size > record_string_size_max) {
+    if (size > capacity) {
       fail(std::string(field) + ": " + std::to_string(size) + " bytes, most is " +
-           std::to_string(record_string_size_max));
+           std::to_string(capacity));
     } else if (bytes_.size() - pos_ < size) {
       fail(std::string("truncated at ") + field);
     } else {
-      s.assign(reinterpret_cast<const char*>(bytes_.data() + pos_), size);
+      s.assign({reinterpret_cast<const char*>(bytes_.data() + pos_), size});
       pos_ += size;
     }
   }
@@ -186,75 +186,67 @@ void decode_patch(Reader& r, EventPatch& patch) {
   });
 }
 
-void encode_body(const Command& command, Writer& w) {
-  std::visit(
-      [&](const auto& c) {
-        using C = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<C, CreateEvent>) {
-          w.str(c.id);
-          encode_config(c.config, w);
-        } else if constexpr (std::is_same_v<C, UpdateEvent>) {
-          w.str(c.id);
-          encode_patch(c.patch, w);
-        } else if constexpr (std::is_same_v<C, Book>) {
-          w.str(c.event);
-          w.str(c.user);
-          w.u32(c.seats);
-          w.boolean(c.hold);
-          w.u8(static_cast<std::uint8_t>(c.waitlist));
-          w.str(c.request_id);
-        } else if constexpr (std::is_same_v<C, Confirm> || std::is_same_v<C, Cancel>) {
-          w.str(c.ref);
-          w.str(c.request_id);
-        } else if constexpr (std::is_same_v<C, LeaveWaitlist>) {
-          w.str(c.event);
-          w.str(c.user);
-          w.str(c.request_id);
-        } else {
-          static_assert(std::is_same_v<C, Expire>);
-          w.u32(c.steps_max);
-        }
-      },
-      command);
-}
-
-// Decodes the body of kind `C`, written in format `version`, into a fresh
-// alternative of `out`.
-template <typename C>
-void decode_body(Reader& r, std::uint8_t version, Command& out) {
-  C& c = out.emplace<C>();
-  if constexpr (std::is_same_v<C, CreateEvent>) {
-    r.str(c.id, "id");
-    decode_config(r, c.config);
-  } else if constexpr (std::is_same_v<C, UpdateEvent>) {
-    r.str(c.id, "id");
-    decode_patch(r, c.patch);
-  } else if constexpr (std::is_same_v<C, Book>) {
-    r.str(c.event, "event");
-    r.str(c.user, "user");
-    c.seats = r.u32("seats");
-    c.hold = r.boolean("hold");
-    c.waitlist = r.enumeration(WaitlistChoice::never, "waitlist");
-    r.str(c.request_id, "request_id");
-  } else if constexpr (std::is_same_v<C, Confirm> || std::is_same_v<C, Cancel>) {
-    r.str(c.ref, "ref");
-    r.str(c.request_id, "request_id");
-  } else if constexpr (std::is_same_v<C, LeaveWaitlist>) {
-    r.str(c.event, "event");
-    r.str(c.user, "user");
-    r.str(c.request_id, "request_id");
-  } else {
-    static_assert(std::is_same_v<C, Expire>);
-    c.steps_max = version == 1 ? expire_steps_unbounded : r.u32("steps_max");
-    if (c.steps_max == 0 && r.ok()) r.fail("steps_max is 0");
+// The fields each kind reads, in record order; the same list for both ways.
+void encode_body(CommandKind kind, const Command& c, Writer& w) {
+  switch (kind) {
+    case CommandKind::create_event:
+      w.str(c.event);
+      return encode_config(c.config, w);
+    case CommandKind::update_event:
+      w.str(c.event);
+      return encode_patch(c.patch, w);
+    case CommandKind::book:
+      w.str(c.event);
+      w.str(c.user);
+      w.u32(c.seats);
+      w.boolean(c.hold);
+      w.u8(static_cast<std::uint8_t>(c.waitlist));
+      return w.str(c.request_id);
+    case CommandKind::confirm:
+    case CommandKind::cancel:
+      w.str(c.ref);
+      return w.str(c.request_id);
+    case CommandKind::leave_waitlist:
+      w.str(c.event);
+      w.str(c.user);
+      return w.str(c.request_id);
+    case CommandKind::expire:
+      return w.u32(c.steps_max);
   }
+  ADMIT_UNREACHABLE("encode: not a command kind");
 }
 
-template <std::size_t... I>
-void decode_kind(std::size_t index, Reader& r, std::uint8_t version, Command& out,
-                 std::index_sequence<I...>) {
-  ((index == I ? decode_body<std::variant_alternative_t<I, Command>>(r, version, out) : void()),
-   ...);
+// Decodes the body of `kind`, written in format `version`, into a fresh `c`.
+void decode_body(Reader& r, std::uint8_t version, CommandKind kind, Command& c) {
+  c = Command{};
+  switch (kind) {
+    case CommandKind::create_event:
+      r.str(c.event, "id");
+      return decode_config(r, c.config);
+    case CommandKind::update_event:
+      r.str(c.event, "id");
+      return decode_patch(r, c.patch);
+    case CommandKind::book:
+      r.str(c.event, "event");
+      r.str(c.user, "user");
+      c.seats = r.u32("seats");
+      c.hold = r.boolean("hold");
+      c.waitlist = r.enumeration(WaitlistChoice::never, "waitlist");
+      return r.str(c.request_id, "request_id");
+    case CommandKind::confirm:
+    case CommandKind::cancel:
+      r.str(c.ref, "ref");
+      return r.str(c.request_id, "request_id");
+    case CommandKind::leave_waitlist:
+      r.str(c.event, "event");
+      r.str(c.user, "user");
+      return r.str(c.request_id, "request_id");
+    case CommandKind::expire:
+      c.steps_max = version == 1 ? expire_steps_unbounded : r.u32("steps_max");
+      if (c.steps_max == 0 && r.ok()) r.fail("steps_max is 0");
+      return;
+  }
+  ADMIT_UNREACHABLE("decode: not a command kind");
 }
 
 std::uint64_t load_u64(const std::uint8_t* p) {
@@ -265,16 +257,17 @@ std::uint64_t load_u64(const std::uint8_t* p) {
 
 }  // namespace
 
-void encode(const Command& command, std::int64_t now_ms, std::vector<std::uint8_t>& out) {
+void encode(CommandKind kind, const Command& command, std::int64_t now_ms,
+            std::vector<std::uint8_t>& out) {
   const std::size_t start = out.size();
   Writer w(out);
   w.i64(0);  // checksum, filled in below
   w.u8(record_format_version);
-  w.u8(static_cast<std::uint8_t>(1 + command.index()));
+  w.u8(static_cast<std::uint8_t>(kind));
   w.u16(0);
   w.u32(0);  // body_size, filled in below
   w.i64(now_ms);
-  encode_body(command, w);
+  encode_body(kind, command, w);
 
   const std::size_t size = out.size() - start;
   ADMIT_ASSERT(size <= record_size_max);
@@ -284,7 +277,7 @@ void encode(const Command& command, std::int64_t now_ms, std::vector<std::uint8_
   for (int i = 0; i < 8; ++i) out[start + i] = static_cast<std::uint8_t>(sum >> (8 * i));
 }
 
-bool decode(std::span<const std::uint8_t> bytes, DecodedRecord& out, std::string* why) {
+bool decode(std::span<const std::uint8_t> bytes, Record& out, std::string* why) {
   auto refuse = [&](const std::string& reason) {
     if (why != nullptr) *why = reason;
     return false;
@@ -307,22 +300,17 @@ bool decode(std::span<const std::uint8_t> bytes, DecodedRecord& out, std::string
     return refuse("unknown record version " + std::to_string(version));
   }
   const std::uint8_t kind = r.u8("kind");
-  if (kind == 0 || kind > kinds_count)
+  if (kind == 0 || kind > command_kind_last) {
     return refuse("unknown command kind " + std::to_string(kind));
+  }
   if (r.u16("reserved") != 0) return refuse("reserved header bits set");
   if (r.u32("body_size") != bytes.size() - record_header_size) return refuse("body size mismatch");
   out.now_ms = r.i64("now_ms");
-  decode_kind(kind - 1, r, version, out.command, std::make_index_sequence<kinds_count>{});
+  out.kind = static_cast<CommandKind>(kind);
+  decode_body(r, version, out.kind, out.command);
   if (!r.ok()) return false;
   if (!r.at_end()) return refuse("trailing bytes after the command");
   return true;
-}
-
-const char* command_name(const Command& command) {
-  static constexpr const char* names[] = {"CreateEvent", "UpdateEvent",   "Book",  "Confirm",
-                                          "Cancel",      "LeaveWaitlist", "Expire"};
-  static_assert(std::size(names) == kinds_count);
-  return names[command.index()];
 }
 
 }  // namespace admit::storage::wal

@@ -347,7 +347,7 @@ bool ShardWal::replay(MDB_txn* txn, StateMachine& machine, const Progress& progr
   if (mdb_cursor_open(txn, log_db_, &cursor) != MDB_SUCCESS) return refuse(0, "no cursor");
   std::uint64_t expected = report->checkpoint_lsn + 1;
   std::int64_t last_progress_ms = steady_ms();
-  DecodedRecord record;
+  Record record;
   std::string reason;
   int rc;
   bool ok = true;
@@ -362,9 +362,9 @@ bool ShardWal::replay(MDB_txn* txn, StateMachine& machine, const Progress& progr
       ok = refuse(*lsn, reason);
     } else {
       const std::uint64_t before = machine.change_count();
-      apply(machine, record.command, record.now_ms);
+      apply(machine, record.kind, record.command, record.now_ms);
       if (machine.change_count() == before) {
-        ok = refuse(*lsn, std::string(command_name(record.command)) +
+        ok = refuse(*lsn, std::string(command_name(record.kind)) +
                               " changed nothing on replay: the state machine diverged");
       }
       ++expected;
@@ -433,13 +433,13 @@ Admission ShardWal::admission() {
   return Admission::accept;
 }
 
-void ShardWal::append(const Command& command, std::int64_t now_ms) {
+void ShardWal::append(CommandKind kind, const Command& command, std::int64_t now_ms) {
   ADMIT_ASSERT(recovered_ && !closed_);
   ADMIT_ASSERT(sealed_ - durable_batch() < options_.sealed_batches_max);
   Batch& batch = slot(sealed_ + 1);
   if (batch.ends.empty()) batch.first_lsn = next_lsn_;
   const std::size_t start = batch.bytes.size();
-  encode(command, now_ms, batch.bytes);
+  encode(kind, command, now_ms, batch.bytes);
   bytes_since_checkpoint_ += batch.bytes.size() - start;
   batch.ends.push_back(static_cast<std::uint32_t>(batch.bytes.size()));
   ++next_lsn_;

@@ -12,8 +12,8 @@
 // The reactor's turn, in order:
 //   1. before applying a mutating command: admission() must be `accept`,
 //      else answer OVERLOADED / UNAVAILABLE and leave the machine alone;
-//   2. apply(machine, command, now_ms) (command.h); if change_count() moved,
-//      append(command, now_ms);
+//   2. apply(machine, kind, command, now_ms) (storage/command.h); if
+//      change_count() moved, append(kind, command, now_ms);
 //   3. checkpoint(now_ms), once a turn at any point of it: checkpoints are
 //      made off the reactor (see checkpoint()), so this only starts one when
 //      due and hands a finished one to the open batch;
@@ -146,7 +146,7 @@ class ShardWal {
   Admission admission();
   // The command that moved change_count(), with the now_ms apply() used.
   // Precondition: admission() was `accept` earlier in this turn.
-  void append(const Command& command, std::int64_t now_ms);
+  void append(CommandKind kind, const Command& command, std::int64_t now_ms);
   // Ends the turn's batch; returns the batch number its answers wait for.
   // An empty turn returns the last sealed number (its answers may still
   // reflect state of batches in flight).

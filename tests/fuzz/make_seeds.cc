@@ -218,30 +218,43 @@ void write_http(const fs::path& dir) {
 
 namespace wal = storage::wal;
 
-std::vector<wal::Command> history() {
+// Commands with their kinds (their now_ms is given when they are encoded).
+std::vector<wal::Record> history() {
+  using storage::command_of;
+  using storage::CommandKind;
+  const std::string ref = first_ref();
   return {
-      wal::CreateEvent{"tour", {.capacity = 3, .hold_ttl_ms = 500, .waitlist = true}},
-      wal::UpdateEvent{"tour", {.capacity = 4, .waitlist = true, .state = EventState::open}},
-      wal::Book{"tour", "ana", 2, false, WaitlistChoice::by_default, "req-1"},
-      wal::Book{"tour", "ben", 2, true, WaitlistChoice::join, ""},
-      wal::Confirm{first_ref(), "req-2"},
-      wal::Cancel{first_ref(), ""},
-      wal::LeaveWaitlist{"tour", "ben", "req-3"},
-      wal::Expire{},
+      {.kind = CommandKind::create_event,
+       .command = command_of(storage::CreateEventCommand{
+           "tour", {.capacity = 3, .hold_ttl_ms = 500, .waitlist = true}})},
+      {.kind = CommandKind::update_event,
+       .command = command_of(storage::UpdateEventCommand{
+           "tour", {.capacity = 4, .waitlist = true, .state = EventState::open}})},
+      {.kind = CommandKind::book,
+       .command = command_of(
+           storage::BookCommand{"tour", "ana", 2, false, WaitlistChoice::by_default, "req-1"})},
+      {.kind = CommandKind::book,
+       .command =
+           command_of(storage::BookCommand{"tour", "ben", 2, true, WaitlistChoice::join, ""})},
+      {.kind = CommandKind::confirm, .command = command_of(storage::RefCommand{ref, "req-2"})},
+      {.kind = CommandKind::cancel, .command = command_of(storage::RefCommand{ref, ""})},
+      {.kind = CommandKind::leave_waitlist,
+       .command = command_of(storage::LeaveWaitlistCommand{"tour", "ben", "req-3"})},
+      {.kind = CommandKind::expire, .command = storage::expire_command(storage::expire_steps_max)},
   };
 }
 
 void write_wal(const fs::path& dir) {
-  const std::vector<wal::Command> commands = history();
+  const std::vector<wal::Record> commands = history();
   Bytes all;
   std::int64_t now_ms = t0_ms;
-  for (const wal::Command& command : commands) {
+  for (const wal::Record& command : commands) {
     Bytes record;
-    wal::encode(command, now_ms += 100, record);
+    wal::encode(command.kind, command.command, now_ms += 100, record);
     Bytes one{static_cast<std::uint8_t>(record.size()),
               static_cast<std::uint8_t>(record.size() >> 8)};
     one.insert(one.end(), record.begin(), record.end());
-    write(dir, std::string("record-") + wal::command_name(command), one);
+    write(dir, std::string("record-") + storage::command_name(command.kind), one);
     all.insert(all.end(), one.begin(), one.end());
   }
   write(dir, "history", all);
@@ -254,17 +267,17 @@ void append_u16(Bytes& out, std::size_t value) {
   out.push_back(static_cast<std::uint8_t>(value >> 8));
 }
 
-void append_log(Bytes& out, const std::vector<wal::Command>& commands, std::int64_t now_ms) {
-  for (const wal::Command& command : commands) {
+void append_log(Bytes& out, const std::vector<wal::Record>& commands, std::int64_t now_ms) {
+  for (const wal::Record& command : commands) {
     Bytes record;
-    wal::encode(command, now_ms += 100, record);
+    wal::encode(command.kind, command.command, now_ms += 100, record);
     append_u16(out, record.size());
     out.insert(out.end(), record.begin(), record.end());
   }
 }
 
 void write_recovery(const fs::path& dir) {
-  const std::vector<wal::Command> commands = history();
+  const std::vector<wal::Record> commands = history();
   Bytes log_only{0};
   append_log(log_only, commands, t0_ms);
   write(dir, "log-only", log_only);
@@ -272,7 +285,9 @@ void write_recovery(const fs::path& dir) {
   // A checkpoint at LSN 3 holding the first three commands, then the rest.
   storage::StateMachine machine(storage::Options{});
   std::int64_t now_ms = t0_ms;
-  for (std::size_t i = 0; i < 3; ++i) wal::apply(machine, commands[i], now_ms += 100);
+  for (std::size_t i = 0; i < 3; ++i) {
+    storage::apply(machine, commands[i].kind, commands[i].command, now_ms += 100);
+  }
   const Bytes state = machine.snapshot();
   Bytes with_checkpoint{1, 0, 0, 0, 0, 0, 0, 0, 3};
   append_u16(with_checkpoint, state.size());

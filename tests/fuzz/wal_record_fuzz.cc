@@ -23,27 +23,27 @@ using namespace admit::storage;
 constexpr std::size_t checksum_size = 8;
 
 void check_record(std::span<const std::uint8_t> bytes, StateMachine& machine) {
-  wal::DecodedRecord decoded;
+  wal::Record decoded;
   std::string why;
   if (!wal::decode(bytes, decoded, &why)) {
     fuzz_require(!why.empty(), "a refused record names its reason");
     return;
   }
   std::vector<std::uint8_t> again;
-  wal::encode(decoded.command, decoded.now_ms, again);
+  wal::encode(decoded.kind, decoded.command, decoded.now_ms, again);
   // Records of an older format version re-encode in the current one, so
   // they must come back as the same command instead of the same bytes.
   if (bytes[checksum_size] == wal::record_format_version) {
     fuzz_require(std::vector<std::uint8_t>(bytes.begin(), bytes.end()) == again,
                  "a record that decodes encodes to the same bytes");
   } else {
-    wal::DecodedRecord redecoded;
+    wal::Record redecoded;
     fuzz_require(wal::decode(again, redecoded, &why), "a re-encoded old record decodes");
     std::vector<std::uint8_t> twice;
-    wal::encode(redecoded.command, redecoded.now_ms, twice);
+    wal::encode(redecoded.kind, redecoded.command, redecoded.now_ms, twice);
     fuzz_require(twice == again, "an old record re-encodes to one stable record");
   }
-  wal::apply(machine, decoded.command, decoded.now_ms);
+  apply(machine, decoded.kind, decoded.command, decoded.now_ms);
 }
 
 }  // namespace

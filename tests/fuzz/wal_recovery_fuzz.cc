@@ -214,9 +214,9 @@ void check_same_as_by_hand(const Folder& folder, const StateMachine& recovered) 
     fuzz_require(machine.restore(folder.checkpoint->second, &why), "the checkpoint restores");
   }
   for (const auto& [lsn, record] : folder.log) {
-    wal::DecodedRecord decoded;
+    wal::Record decoded;
     fuzz_require(wal::decode(record, decoded, &why), "every replayed record decodes");
-    wal::apply(machine, decoded.command, decoded.now_ms);
+    apply(machine, decoded.kind, decoded.command, decoded.now_ms);
   }
   fuzz_require(machine.dump() == recovered.dump(), "recovery loads checkpoint + log, nothing else");
 }

@@ -38,9 +38,9 @@ class SimLog {
     return wal::Admission::accept;
   }
   std::string failure() const { return failure_; }
-  void append(const wal::Command& command, std::int64_t now_ms) {
+  void append(storage::CommandKind kind, const storage::Command& command, std::int64_t now_ms) {
     assert(admission() == wal::Admission::accept);
-    open_.records.push_back({command, now_ms});
+    open_.records.push_back({.kind = kind, .command = command, .now_ms = now_ms});
     ++appended_;
   }
   std::uint64_t seal() {
@@ -105,8 +105,8 @@ class SimLog {
     const std::uint64_t from_lsn = checkpoint != nullptr ? checkpoint->checkpoint_lsn : 0;
     std::uint64_t lsn = 0;
     for (std::size_t i = 0; i < durable_; ++i) {
-      for (const Record& record : batches_[i].records) {
-        if (++lsn > from_lsn) wal::apply(machine, record.command, record.now_ms);
+      for (const wal::Record& record : batches_[i].records) {
+        if (++lsn > from_lsn) storage::apply(machine, record.kind, record.command, record.now_ms);
       }
     }
     return true;
@@ -114,19 +114,15 @@ class SimLog {
   // The same history without checkpoints: every durable record from the start.
   void replay_all(storage::StateMachine& machine) const {
     for (std::size_t i = 0; i < durable_; ++i) {
-      for (const Record& record : batches_[i].records)
-        wal::apply(machine, record.command, record.now_ms);
+      for (const wal::Record& record : batches_[i].records)
+        storage::apply(machine, record.kind, record.command, record.now_ms);
     }
   }
 
  private:
-  struct Record {
-    wal::Command command;
-    std::int64_t now_ms = 0;
-  };
   struct Batch {
     std::uint64_t number = 0;
-    std::vector<Record> records;
+    std::vector<wal::Record> records;
     // A checkpoint covering the records <= checkpoint_lsn (made from
     // durable batches before this one).
     std::optional<std::vector<std::uint8_t>> checkpoint;

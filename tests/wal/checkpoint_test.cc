@@ -44,7 +44,7 @@ ShardSummary summary_of(const std::filesystem::path& dir) {
 // The first `lsn` records of `logged`, applied to a fresh machine.
 std::string dump_at(const std::vector<Logged>& logged, std::uint64_t lsn) {
   StateMachine machine(machine_options());
-  for (std::uint64_t i = 0; i < lsn; ++i) apply(machine, logged[i].command, logged[i].now_ms);
+  for (std::uint64_t i = 0; i < lsn; ++i) apply(machine, logged[i].record);
   return machine.dump();
 }
 

@@ -33,10 +33,10 @@ constexpr int turn_commands = 8;
   for (int turn = 0; turn < 1'000'000; ++turn) {
     if (!wait_for_admission(*wal)) _exit(3);
     for (int i = 0; i < turn_commands; ++i) {
-      Command command = workload.next();
+      const Record record = workload.next();
       const std::uint64_t before = machine.change_count();
-      workload.observe(apply(machine, command, workload.now_ms()));
-      if (machine.change_count() != before) wal->append(command, workload.now_ms());
+      workload.observe(apply(machine, record));
+      if (machine.change_count() != before) wal->append(record.kind, record.command, record.now_ms);
     }
     wal->checkpoint(workload.now_ms());
     sealed.emplace_back(wal->seal(), wal->last_lsn());

@@ -94,10 +94,10 @@ TEST_F(GroupCommit, OverloadIsReportedBeforeTheQueueGrowsPastItsBound) {
       await_durable(*wal, std::min(sealed, wal->durable_batch() + 1));
       continue;
     }
-    Command command = workload.next();
+    const Record record = workload.next();
     const std::uint64_t before = live.change_count();
-    workload.observe(apply(live, command, workload.now_ms()));
-    if (live.change_count() != before) wal->append(command, workload.now_ms());
+    workload.observe(apply(live, record));
+    if (live.change_count() != before) wal->append(record.kind, record.command, record.now_ms);
   }
   wal->close();
   EXPECT_GT(overloaded, 0u);  // one unsealed batch of 3000 commands exceeds 1 KiB

@@ -155,7 +155,7 @@ TEST_F(Recovery, CheckpointsMadeWhileWritingCoverExactlyTheirLsn) {
   EXPECT_EQ(summary.records, logged.size() - *summary.checkpoint_lsn);
   StateMachine at_checkpoint(machine_options());
   for (std::uint64_t lsn = 1; lsn <= *summary.checkpoint_lsn; ++lsn) {
-    apply(at_checkpoint, logged[lsn - 1].command, logged[lsn - 1].now_ms);
+    apply(at_checkpoint, logged[lsn - 1].record);
   }
   EXPECT_TRUE(at_checkpoint.snapshot() == *state) << "checkpoint LSN " << *summary.checkpoint_lsn;
 
@@ -191,24 +191,29 @@ TEST_F(Recovery, CloseStopsACheckpointBeingMade) {
 TEST_F(Recovery, RetriedRequestIdAfterACrashGetsTheSameAnswer) {
   StateMachine live(machine_options());
   const std::int64_t now_ms = 1'700'000'000'000;
-  const Command create = CreateEvent{.id = "gig", .config = {.capacity = 10}};
-  const Command book = Book{.event = "gig",
-                            .user = "ann",
-                            .seats = 2,
-                            .hold = false,
-                            .waitlist = WaitlistChoice::by_default,
-                            .request_id = "req-7"};
+  const Record create{
+      .kind = CommandKind::create_event,
+      .command = command_of(CreateEventCommand{.id = "gig", .config = {.capacity = 10}}),
+      .now_ms = now_ms};
+  const Record book{.kind = CommandKind::book,
+                    .command = command_of(BookCommand{.event = "gig",
+                                                      .user = "ann",
+                                                      .seats = 2,
+                                                      .hold = false,
+                                                      .waitlist = WaitlistChoice::by_default,
+                                                      .request_id = "req-7"}),
+                    .now_ms = now_ms};
   BookResult first;
   {
     auto wal = open_recovered(options(), live);
     ASSERT_NE(wal, nullptr);
-    for (const Command* command : {&create, &book}) {
+    for (const Record* record : {&create, &book}) {
       ASSERT_EQ(wal->admission(), Admission::accept);
       const std::uint64_t before = live.change_count();
-      const CommandResult result = apply(live, *command, now_ms);
-      if (command == &book) first = std::get<BookResult>(result);
+      const CommandResult result = apply(live, *record);
+      if (record == &book) first = std::get<BookResult>(result);
       ASSERT_NE(live.change_count(), before);
-      wal->append(*command, now_ms);
+      wal->append(record->kind, record->command, record->now_ms);
     }
     const std::uint64_t batch = wal->seal();
     while (wal->durable_batch() < batch) std::this_thread::yield();
@@ -220,7 +225,8 @@ TEST_F(Recovery, RetriedRequestIdAfterACrashGetsTheSameAnswer) {
   ASSERT_NE(open_recovered(options(), recovered), nullptr);
   const std::string before = recovered.dump();
   const std::uint64_t changes_before = recovered.change_count();
-  const auto retry = std::get<BookResult>(apply(recovered, book, now_ms + 5000));
+  const auto retry = std::get<BookResult>(
+      storage::apply(recovered, CommandKind::book, book.command, now_ms + 5000));
   EXPECT_EQ(retry.outcome, first.outcome);
   EXPECT_EQ(retry.ref, first.ref);
   EXPECT_EQ(retry.seats, first.seats);

@@ -29,19 +29,35 @@ class Workload {
 
   std::int64_t now_ms() const { return now_ms_; }
 
-  // The next command; time moves forward 0..40 ms per command.
-  Command next() {
+  // The next command, at now_ms(): time moves forward 0..40 ms per command.
+  Record next() {
     now_ms_ += pick(0, 40);
-    if (created_ < events_) return create_event(created_++);
+    Record record{.kind = CommandKind::expire, .command = {}, .now_ms = now_ms_};
+    if (created_ < events_) {
+      record.kind = CommandKind::create_event;
+      record.command = create_event(created_++);
+      return record;
+    }
     const int roll = pick(0, 99);
-    if (roll < 45) return book(/*with_request_id=*/roll < 10);
-    if (roll < 55 && !refs_.empty()) return Confirm{.ref = any_ref(), .request_id = maybe_id()};
-    if (roll < 65 && !refs_.empty()) return Cancel{.ref = any_ref(), .request_id = maybe_id()};
-    if (roll < 72) return LeaveWaitlist{.event = event(), .user = user(), .request_id = {}};
-    if (roll < 80) return update_event();
-    // The same user again: ALREADY_BOOKED often.
-    if (roll < 90) return Book{.event = event(), .user = user(), .seats = 1, .request_id = {}};
-    return Expire{};
+    if (roll < 45) {
+      record.kind = CommandKind::book;
+      record.command = book(/*with_request_id=*/roll < 10);
+    } else if (roll < 65 && !refs_.empty()) {
+      record.kind = roll < 55 ? CommandKind::confirm : CommandKind::cancel;
+      record.command = command_of(RefCommand{.ref = any_ref(), .request_id = maybe_id()});
+    } else if (roll < 72) {
+      record.kind = CommandKind::leave_waitlist;
+      record.command =
+          command_of(LeaveWaitlistCommand{.event = event(), .user = user(), .request_id = {}});
+    } else if (roll < 80) {
+      record.kind = CommandKind::update_event;
+      record.command = update_event();
+    } else if (roll < 90) {  // the same user again: ALREADY_BOOKED often
+      record.kind = CommandKind::book;
+      record.command =
+          command_of(BookCommand{.event = event(), .user = user(), .seats = 1, .request_id = {}});
+    }
+    return record;
   }
 
   // Remembers the refs the machine handed out, for later Confirm/Cancel.
@@ -71,16 +87,16 @@ class Workload {
     config.hold_ttl_ms = index % 2 == 0 ? static_cast<std::uint32_t>(pick(100, 2000)) : 0;
     config.waitlist = index % 3 != 2;
     config.waitlist_max = static_cast<std::uint32_t>(pick(0, 20));
-    return CreateEvent{.id = "event-" + std::to_string(index), .config = config};
+    return command_of(CreateEventCommand{.id = "event-" + std::to_string(index), .config = config});
   }
 
   Command book(bool with_request_id) {
-    return Book{.event = event(),
-                .user = user(),
-                .seats = static_cast<std::uint32_t>(pick(1, 3)),
-                .hold = pick(0, 1) == 1,
-                .waitlist = static_cast<WaitlistChoice>(pick(0, 2)),
-                .request_id = with_request_id ? maybe_id() : std::string()};
+    return command_of(BookCommand{.event = event(),
+                                  .user = user(),
+                                  .seats = static_cast<std::uint32_t>(pick(1, 3)),
+                                  .hold = pick(0, 1) == 1,
+                                  .waitlist = static_cast<WaitlistChoice>(pick(0, 2)),
+                                  .request_id = with_request_id ? maybe_id() : std::string()});
   }
 
   Command update_event() {
@@ -99,7 +115,7 @@ class Workload {
         patch.waitlist = pick(0, 1) == 1;
         break;
     }
-    return UpdateEvent{.id = event(), .patch = patch};
+    return command_of(UpdateEventCommand{.id = event(), .patch = patch});
   }
 
   std::mt19937_64 rng_;
@@ -130,9 +146,13 @@ inline bool wait_for_admission(ShardWal& wal) {
   }
 }
 
+// storage::apply() of a record at its time.
+inline CommandResult apply(StateMachine& machine, const Record& record) {
+  return storage::apply(machine, record.kind, record.command, record.now_ms);
+}
+
 struct Logged {
-  Command command;
-  std::int64_t now_ms;
+  Record record;
   std::uint64_t batch;  // the batch it was sealed in
 };
 
@@ -155,12 +175,12 @@ inline bool drive(StateMachine& machine, ShardWal* wal, Workload& workload, int 
       end_turn();
       return false;
     }
-    Command command = workload.next();
+    const Record record = workload.next();
     const std::uint64_t before = machine.change_count();
-    workload.observe(apply(machine, command, workload.now_ms()));
+    workload.observe(apply(machine, record));
     if (machine.change_count() != before) {
-      if (wal != nullptr) wal->append(command, workload.now_ms());
-      if (logged != nullptr) logged->push_back({std::move(command), workload.now_ms(), 0});
+      if (wal != nullptr) wal->append(record.kind, record.command, record.now_ms);
+      if (logged != nullptr) logged->push_back({record, 0});
     }
     if ((i + 1) % turn == 0 || i + 1 == commands) end_turn();
   }
@@ -229,7 +249,7 @@ inline std::uint64_t last_reported_lsn(int reports) {
 inline void replay_acknowledged(StateMachine& machine, const std::vector<Logged>& logged,
                                 std::uint64_t durable) {
   for (const Logged& entry : logged) {
-    if (entry.batch <= durable) apply(machine, entry.command, entry.now_ms);
+    if (entry.batch <= durable) apply(machine, entry.record);
   }
 }
 

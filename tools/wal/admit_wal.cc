@@ -18,7 +18,8 @@
 
 namespace {
 
-using admit::storage::wal::Command;
+using admit::storage::Command;
+using admit::storage::CommandKind;
 using Json = nlohmann::ordered_json;
 namespace wal = admit::storage::wal;
 
@@ -68,53 +69,60 @@ const char* waitlist_choice_name(admit::WaitlistChoice choice) {
   }
 }
 
-Json command_fields(const Command& command) {
+Json event_config_fields(std::string_view id, const admit::storage::EventConfig& config) {
+  return {{"id", id},
+          {"capacity", config.capacity},
+          {"per_user_max", config.per_user_max},
+          {"hold_ttl_ms", config.hold_ttl_ms},
+          {"waitlist", config.waitlist},
+          {"waitlist_max", config.waitlist_max},
+          {"opens_at_ms", config.opens_at_ms},
+          {"closes_at_ms", config.closes_at_ms},
+          {"rate_per_s", config.rate_per_s},
+          {"rate_burst", config.rate_burst},
+          {"state", std::string(admit::event_state_name(config.state))}};
+}
+
+Json event_patch_fields(std::string_view id, const admit::storage::EventPatch& patch) {
   Json out;
-  std::visit(
-      [&](const auto& c) {
-        using C = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<C, wal::CreateEvent>) {
-          out = {{"id", c.id},
-                 {"capacity", c.config.capacity},
-                 {"per_user_max", c.config.per_user_max},
-                 {"hold_ttl_ms", c.config.hold_ttl_ms},
-                 {"waitlist", c.config.waitlist},
-                 {"waitlist_max", c.config.waitlist_max},
-                 {"opens_at_ms", c.config.opens_at_ms},
-                 {"closes_at_ms", c.config.closes_at_ms},
-                 {"rate_per_s", c.config.rate_per_s},
-                 {"rate_burst", c.config.rate_burst},
-                 {"state", std::string(admit::event_state_name(c.config.state))}};
-        } else if constexpr (std::is_same_v<C, wal::UpdateEvent>) {
-          out["id"] = c.id;
-          const auto& p = c.patch;
-          put_optional(out, "capacity", p.capacity);
-          put_optional(out, "per_user_max", p.per_user_max);
-          put_optional(out, "hold_ttl_ms", p.hold_ttl_ms);
-          put_optional(out, "waitlist", p.waitlist);
-          put_optional(out, "waitlist_max", p.waitlist_max);
-          put_optional(out, "opens_at_ms", p.opens_at_ms);
-          put_optional(out, "closes_at_ms", p.closes_at_ms);
-          put_optional(out, "rate_per_s", p.rate_per_s);
-          put_optional(out, "rate_burst", p.rate_burst);
-          put_optional(out, "state", p.state);
-        } else if constexpr (std::is_same_v<C, wal::Book>) {
-          out = {{"event", c.event},
-                 {"user", c.user},
-                 {"seats", c.seats},
-                 {"hold", c.hold},
-                 {"waitlist", waitlist_choice_name(c.waitlist)},
-                 {"request_id", c.request_id}};
-        } else if constexpr (std::is_same_v<C, wal::Confirm> || std::is_same_v<C, wal::Cancel>) {
-          out = {{"ref", c.ref}, {"request_id", c.request_id}};
-        } else if constexpr (std::is_same_v<C, wal::LeaveWaitlist>) {
-          out = {{"event", c.event}, {"user", c.user}, {"request_id", c.request_id}};
-        } else {
-          out = Json::object();
-        }
-      },
-      command);
+  out["id"] = id;
+  put_optional(out, "capacity", patch.capacity);
+  put_optional(out, "per_user_max", patch.per_user_max);
+  put_optional(out, "hold_ttl_ms", patch.hold_ttl_ms);
+  put_optional(out, "waitlist", patch.waitlist);
+  put_optional(out, "waitlist_max", patch.waitlist_max);
+  put_optional(out, "opens_at_ms", patch.opens_at_ms);
+  put_optional(out, "closes_at_ms", patch.closes_at_ms);
+  put_optional(out, "rate_per_s", patch.rate_per_s);
+  put_optional(out, "rate_burst", patch.rate_burst);
+  put_optional(out, "state", patch.state);
   return out;
+}
+
+// The fields the record's kind carries (storage/wal/command.cc).
+Json command_fields(CommandKind kind, const Command& c) {
+  switch (kind) {
+    case CommandKind::create_event:
+      return event_config_fields(c.event.view(), c.config);
+    case CommandKind::update_event:
+      return event_patch_fields(c.event.view(), c.patch);
+    case CommandKind::book:
+      return {{"event", c.event.view()},
+              {"user", c.user.view()},
+              {"seats", c.seats},
+              {"hold", c.hold},
+              {"waitlist", waitlist_choice_name(c.waitlist)},
+              {"request_id", c.request_id.view()}};
+    case CommandKind::confirm:
+    case CommandKind::cancel:
+      return {{"ref", c.ref.view()}, {"request_id", c.request_id.view()}};
+    case CommandKind::leave_waitlist:
+      return {
+          {"event", c.event.view()}, {"user", c.user.view()}, {"request_id", c.request_id.view()}};
+    case CommandKind::expire:
+      return {{"steps_max", c.steps_max}};
+  }
+  return Json::object();
 }
 
 // Strings dump() as JSON strings (quoted, escaped); numbers and bools plain.
@@ -199,7 +207,7 @@ int dump_shard(const std::filesystem::path& dir, std::uint32_t shard, const Dump
     return 1;
   }
   int status = 0;
-  wal::DecodedRecord record;
+  wal::Record record;
   const bool ok = reader->for_each_record(
       o.from, o.limit,
       [&](std::uint64_t lsn, std::span<const std::uint8_t> bytes) {
@@ -212,8 +220,8 @@ int dump_shard(const std::filesystem::path& dir, std::uint32_t shard, const Dump
         } else {
           line["now_ms"] = record.now_ms;
           line["time"] = utc_time(record.now_ms);
-          line["command"] = wal::command_name(record.command);
-          line["fields"] = command_fields(record.command);
+          line["command"] = admit::storage::command_name(record.kind);
+          line["fields"] = command_fields(record.kind, record.command);
         }
         if (o.json) {
           fmt::print("{}\n", line.dump(-1, ' ', false, Json::error_handler_t::replace));
@@ -221,7 +229,7 @@ int dump_shard(const std::filesystem::path& dir, std::uint32_t shard, const Dump
           fmt::print("shard {} lsn {} CORRUPT ({} bytes): {}\n", shard, lsn, bytes.size(), reason);
         } else {
           fmt::print("shard {} lsn {} {} {}{}\n", shard, lsn, utc_time(record.now_ms),
-                     wal::command_name(record.command), text_fields(line["fields"]));
+                     admit::storage::command_name(record.kind), text_fields(line["fields"]));
         }
         return true;
       },
