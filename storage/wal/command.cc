@@ -26,6 +26,10 @@ class Writer {
     u16(s.size);
     out_.insert(out_.end(), s.bytes, s.bytes + s.size);
   }
+  template <typename Enum>
+  void enumeration(Enum v) {
+    u8(static_cast<std::uint8_t>(v));
+  }
 
  private:
   void put(std::uint64_t v, int bytes) {
@@ -106,7 +110,7 @@ void encode_config(const EventConfig& c, Writer& w) {
   w.i64(c.closes_at_ms);
   w.u32(c.rate_per_s);
   w.u32(c.rate_burst);
-  w.u8(static_cast<std::uint8_t>(c.state));
+  w.enumeration(c.state);
 }
 
 void decode_config(Reader& r, EventConfig& c) {
@@ -139,114 +143,69 @@ void for_each_patch_field(Patch& p, Visit&& visit) {
 }
 constexpr std::uint16_t patch_mask_all = (1u << 10) - 1;
 
-template <typename T>
-void write_value(Writer& w, const T& v) {
-  if constexpr (std::is_same_v<T, bool>)
-    w.boolean(v);
-  else if constexpr (std::is_same_v<T, std::uint32_t>)
-    w.u32(v);
-  else if constexpr (std::is_same_v<T, std::int64_t>)
-    w.i64(v);
-  else
-    w.u8(static_cast<std::uint8_t>(v));
+// One value of a record, by type; encode_body() and decode_body() call these
+// for every field of for_each_field().
+void write_field(Writer& w, bool v) { w.boolean(v); }
+void write_field(Writer& w, std::uint32_t v) { w.u32(v); }
+void write_field(Writer& w, std::int64_t v) { w.i64(v); }
+void write_field(Writer& w, EventState v) { w.enumeration(v); }
+void write_field(Writer& w, WaitlistChoice v) { w.enumeration(v); }
+void write_field(Writer& w, const EventConfig& v) { encode_config(v, w); }
+template <std::size_t capacity>
+void write_field(Writer& w, const FixedString<capacity>& v) {
+  w.str(v);
 }
-
-template <typename T>
-T read_value(Reader& r, const char* field) {
-  if constexpr (std::is_same_v<T, bool>)
-    return r.boolean(field);
-  else if constexpr (std::is_same_v<T, std::uint32_t>)
-    return r.u32(field);
-  else if constexpr (std::is_same_v<T, std::int64_t>)
-    return r.i64(field);
-  else
-    return r.enumeration(EventState::closed, field);
-}
-
-void encode_patch(const EventPatch& patch, Writer& w) {
+void write_field(Writer& w, const EventPatch& patch) {
   std::uint16_t mask = 0;
   for_each_patch_field(patch, [&](int bit, const auto& field, const char*) {
     if (field.has_value()) mask |= static_cast<std::uint16_t>(1u << bit);
   });
   w.u16(mask);
   for_each_patch_field(patch, [&](int, const auto& field, const char*) {
-    if (field.has_value()) write_value(w, *field);
+    if (field.has_value()) write_field(w, *field);
   });
 }
 
-void decode_patch(Reader& r, EventPatch& patch) {
+void read_field(Reader& r, bool& v, const char* name) { v = r.boolean(name); }
+void read_field(Reader& r, std::uint32_t& v, const char* name) { v = r.u32(name); }
+void read_field(Reader& r, std::int64_t& v, const char* name) { v = r.i64(name); }
+void read_field(Reader& r, EventState& v, const char* name) {
+  v = r.enumeration(EventState::closed, name);
+}
+void read_field(Reader& r, WaitlistChoice& v, const char* name) {
+  v = r.enumeration(WaitlistChoice::never, name);
+}
+void read_field(Reader& r, EventConfig& v, const char*) { decode_config(r, v); }
+template <std::size_t capacity>
+void read_field(Reader& r, FixedString<capacity>& v, const char* name) {
+  r.str(v, name);
+}
+void read_field(Reader& r, EventPatch& patch, const char*) {
   const std::uint16_t mask = r.u16("patch mask");
   if ((mask & ~patch_mask_all) != 0) r.fail("patch mask: unknown fields");
   for_each_patch_field(patch, [&](int bit, auto& field, const char* name) {
-    using T = typename std::remove_reference_t<decltype(field)>::value_type;
-    if ((mask & (1u << bit)) != 0)
-      field = read_value<T>(r, name);
-    else
+    if ((mask & (1u << bit)) != 0) {
+      read_field(r, field.emplace(), name);
+    } else {
       field.reset();
+    }
   });
 }
 
-// The fields each kind reads, in record order; the same list for both ways.
-void encode_body(CommandKind kind, const Command& c, Writer& w) {
-  switch (kind) {
-    case CommandKind::create_event:
-      w.str(c.event);
-      return encode_config(c.config, w);
-    case CommandKind::update_event:
-      w.str(c.event);
-      return encode_patch(c.patch, w);
-    case CommandKind::book:
-      w.str(c.event);
-      w.str(c.user);
-      w.u32(c.seats);
-      w.boolean(c.hold);
-      w.u8(static_cast<std::uint8_t>(c.waitlist));
-      return w.str(c.request_id);
-    case CommandKind::confirm:
-    case CommandKind::cancel:
-      w.str(c.ref);
-      return w.str(c.request_id);
-    case CommandKind::leave_waitlist:
-      w.str(c.event);
-      w.str(c.user);
-      return w.str(c.request_id);
-    case CommandKind::expire:
-      return w.u32(c.steps_max);
-  }
-  ADMIT_UNREACHABLE("encode: not a command kind");
+void encode_body(CommandKind kind, const Command& command, Writer& w) {
+  for_each_field(kind, command, [&](const auto& field, const char*) { write_field(w, field); });
 }
 
-// Decodes the body of `kind`, written in format `version`, into a fresh `c`.
-void decode_body(Reader& r, std::uint8_t version, CommandKind kind, Command& c) {
-  c = Command{};
-  switch (kind) {
-    case CommandKind::create_event:
-      r.str(c.event, "id");
-      return decode_config(r, c.config);
-    case CommandKind::update_event:
-      r.str(c.event, "id");
-      return decode_patch(r, c.patch);
-    case CommandKind::book:
-      r.str(c.event, "event");
-      r.str(c.user, "user");
-      c.seats = r.u32("seats");
-      c.hold = r.boolean("hold");
-      c.waitlist = r.enumeration(WaitlistChoice::never, "waitlist");
-      return r.str(c.request_id, "request_id");
-    case CommandKind::confirm:
-    case CommandKind::cancel:
-      r.str(c.ref, "ref");
-      return r.str(c.request_id, "request_id");
-    case CommandKind::leave_waitlist:
-      r.str(c.event, "event");
-      r.str(c.user, "user");
-      return r.str(c.request_id, "request_id");
-    case CommandKind::expire:
-      c.steps_max = version == 1 ? expire_steps_unbounded : r.u32("steps_max");
-      if (c.steps_max == 0 && r.ok()) r.fail("steps_max is 0");
-      return;
+// Decodes the body of `kind`, written in format `version`, into a fresh
+// `command`.
+void decode_body(Reader& r, std::uint8_t version, CommandKind kind, Command& command) {
+  command = Command{};
+  if (kind == CommandKind::expire && version == 1) {
+    command.steps_max = expire_steps_unbounded;  // format 1 wrote no bound
+    return;
   }
-  ADMIT_UNREACHABLE("decode: not a command kind");
+  for_each_field(kind, command, [&](auto& field, const char* name) { read_field(r, field, name); });
+  if (kind == CommandKind::expire && command.steps_max == 0 && r.ok()) r.fail("steps_max is 0");
 }
 
 std::uint64_t load_u64(const std::uint8_t* p) {

@@ -29,9 +29,9 @@ inline constexpr std::uint32_t expire_steps_unbounded = UINT32_MAX;
 //   u8  kind       CommandKind
 //   u16 reserved   0
 //   u32 body_size  bytes after the header
-//   body: i64 now_ms, then the fields its kind reads (command.cc lists them
-//   per kind); strings are u16 length + bytes; UpdateEvent's optionals are a
-//   u16 presence mask (bit i = i-th field of EventPatch) then the present
+//   body: i64 now_ms, then the fields of for_each_field(kind); strings are
+//   u16 length + bytes, enums and bools u8, EventConfig its fields in order,
+//   EventPatch a u16 presence mask (bit i = i-th field) then the present
 //   values.
 
 // 2: Expire carries its steps_max. Version 1 records still decode.
@@ -43,6 +43,39 @@ inline constexpr std::size_t record_header_size = 16;
 // The largest record, with room to spare: a Book with every string full.
 inline constexpr std::size_t record_size_max = record_header_size + 8 + 2 + event_id_size_max + 2 +
                                                user_size_max + 2 + request_id_size_max + 128;
+
+// The fields a record of `kind` carries, in record order: the one list that
+// encode(), decode() and admit-wal walk. Calls visit(field, name) for each;
+// a field is a FixedString, std::uint32_t, bool, WaitlistChoice, EventConfig
+// or EventPatch of `command` (const or not).
+template <class SomeCommand, class Visit>
+void for_each_field(CommandKind kind, SomeCommand& command, Visit&& visit) {
+  switch (kind) {
+    case CommandKind::create_event:
+      visit(command.event, "id");
+      return visit(command.config, "config");
+    case CommandKind::update_event:
+      visit(command.event, "id");
+      return visit(command.patch, "patch");
+    case CommandKind::book:
+      visit(command.event, "event");
+      visit(command.user, "user");
+      visit(command.seats, "seats");
+      visit(command.hold, "hold");
+      visit(command.waitlist, "waitlist");
+      return visit(command.request_id, "request_id");
+    case CommandKind::confirm:
+    case CommandKind::cancel:
+      visit(command.ref, "ref");
+      return visit(command.request_id, "request_id");
+    case CommandKind::leave_waitlist:
+      visit(command.event, "event");
+      visit(command.user, "user");
+      return visit(command.request_id, "request_id");
+    case CommandKind::expire:
+      return visit(command.steps_max, "steps_max");  // format 1: absent (decode())
+  }
+}
 
 // Appends the record of `command` of `kind` at `now_ms` to `out` (no other
 // change to it).

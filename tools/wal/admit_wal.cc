@@ -69,23 +69,20 @@ const char* waitlist_choice_name(admit::WaitlistChoice choice) {
   }
 }
 
-Json event_config_fields(std::string_view id, const admit::storage::EventConfig& config) {
-  return {{"id", id},
-          {"capacity", config.capacity},
-          {"per_user_max", config.per_user_max},
-          {"hold_ttl_ms", config.hold_ttl_ms},
-          {"waitlist", config.waitlist},
-          {"waitlist_max", config.waitlist_max},
-          {"opens_at_ms", config.opens_at_ms},
-          {"closes_at_ms", config.closes_at_ms},
-          {"rate_per_s", config.rate_per_s},
-          {"rate_burst", config.rate_burst},
-          {"state", std::string(admit::event_state_name(config.state))}};
+void put_config(Json& out, const admit::storage::EventConfig& config) {
+  out["capacity"] = config.capacity;
+  out["per_user_max"] = config.per_user_max;
+  out["hold_ttl_ms"] = config.hold_ttl_ms;
+  out["waitlist"] = config.waitlist;
+  out["waitlist_max"] = config.waitlist_max;
+  out["opens_at_ms"] = config.opens_at_ms;
+  out["closes_at_ms"] = config.closes_at_ms;
+  out["rate_per_s"] = config.rate_per_s;
+  out["rate_burst"] = config.rate_burst;
+  out["state"] = std::string(admit::event_state_name(config.state));
 }
 
-Json event_patch_fields(std::string_view id, const admit::storage::EventPatch& patch) {
-  Json out;
-  out["id"] = id;
+void put_patch(Json& out, const admit::storage::EventPatch& patch) {
   put_optional(out, "capacity", patch.capacity);
   put_optional(out, "per_user_max", patch.per_user_max);
   put_optional(out, "hold_ttl_ms", patch.hold_ttl_ms);
@@ -96,33 +93,27 @@ Json event_patch_fields(std::string_view id, const admit::storage::EventPatch& p
   put_optional(out, "rate_per_s", patch.rate_per_s);
   put_optional(out, "rate_burst", patch.rate_burst);
   put_optional(out, "state", patch.state);
-  return out;
 }
 
-// The fields the record's kind carries (storage/wal/command.cc).
-Json command_fields(CommandKind kind, const Command& c) {
-  switch (kind) {
-    case CommandKind::create_event:
-      return event_config_fields(c.event.view(), c.config);
-    case CommandKind::update_event:
-      return event_patch_fields(c.event.view(), c.patch);
-    case CommandKind::book:
-      return {{"event", c.event.view()},
-              {"user", c.user.view()},
-              {"seats", c.seats},
-              {"hold", c.hold},
-              {"waitlist", waitlist_choice_name(c.waitlist)},
-              {"request_id", c.request_id.view()}};
-    case CommandKind::confirm:
-    case CommandKind::cancel:
-      return {{"ref", c.ref.view()}, {"request_id", c.request_id.view()}};
-    case CommandKind::leave_waitlist:
-      return {
-          {"event", c.event.view()}, {"user", c.user.view()}, {"request_id", c.request_id.view()}};
-    case CommandKind::expire:
-      return {{"steps_max", c.steps_max}};
-  }
-  return Json::object();
+// The fields the record carries (wal::for_each_field, the codec's own list);
+// an event's config and patch fields appear beside its id.
+Json command_fields(CommandKind kind, const Command& command) {
+  Json out = Json::object();
+  wal::for_each_field(kind, command, [&](const auto& field, const char* name) {
+    using Field = std::decay_t<decltype(field)>;
+    if constexpr (std::is_same_v<Field, admit::storage::EventConfig>) {
+      put_config(out, field);
+    } else if constexpr (std::is_same_v<Field, admit::storage::EventPatch>) {
+      put_patch(out, field);
+    } else if constexpr (std::is_same_v<Field, admit::WaitlistChoice>) {
+      out[name] = waitlist_choice_name(field);
+    } else if constexpr (std::is_arithmetic_v<Field>) {
+      out[name] = field;
+    } else {
+      out[name] = field.view();  // a FixedString
+    }
+  });
+  return out;
 }
 
 // Strings dump() as JSON strings (quoted, escaped); numbers and bools plain.
